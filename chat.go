@@ -1,0 +1,83 @@
+package incidentbot
+
+import (
+	"context"
+	"time"
+)
+
+// Chat is what the outbox worker needs from Slack. Errors are *Error with
+// ETRANSIENT (retry, honouring RetryAfter) or EREJECTED (Slack said no for
+// good; Message carries Slack's error code, e.g. "channel_not_found").
+type Chat interface {
+	// BotUserID returns the bot's own user ID.
+	BotUserID(ctx context.Context) (string, error)
+	// CreateChannel creates a public channel. A taken name is an EREJECTED
+	// error whose message is "name_taken".
+	CreateChannel(ctx context.Context, name string) (Channel, error)
+	// FindChannel looks a channel up by exact name, archived ones included.
+	FindChannel(ctx context.Context, name string) (Channel, bool, error)
+	// SetTopic sets a channel's topic.
+	SetTopic(ctx context.Context, channelID, topic string) error
+	// UserByEmail returns the Slack user ID with that e-mail address.
+	UserByEmail(ctx context.Context, email string) (string, error)
+	// Invite adds users to a channel; users already in it are no error.
+	Invite(ctx context.Context, channelID string, userIDs ...string) error
+	// Post posts a message to a channel (an ID, or a "#name") and returns
+	// where it landed.
+	Post(ctx context.Context, channel string, msg Message) (Posted, error)
+}
+
+// Channel is a Slack channel as the bot sees it.
+type Channel struct {
+	ID       string
+	Name     string
+	Creator  string
+	Created  time.Time
+	Archived bool
+}
+
+// Posted is where a message landed: the channel's ID and the message's
+// timestamp (its ID in Slack).
+type Posted struct {
+	Channel string
+	TS      string
+}
+
+// Message is what the bot says, independent of Block Kit: the Slack
+// adapter renders it. Text is the plain fallback (notifications, screen
+// readers) and must stand alone.
+type Message struct {
+	Text    string   `json:"text"`
+	Header  string   `json:"header,omitempty"`
+	Body    string   `json:"body,omitempty"`   // mrkdwn, already escaped
+	Fields  []Field  `json:"fields,omitempty"` // short label/value pairs
+	Context string   `json:"context,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	// ThreadTS makes the message a reply in that thread.
+	ThreadTS string `json:"thread_ts,omitempty"`
+}
+
+// Field is a label and a value shown side by side.
+type Field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Action is a button.
+type Action struct {
+	ID    string `json:"id"`    // action_id
+	Text  string `json:"text"`  // label
+	Value string `json:"value"` // incident ID
+	Style string `json:"style,omitempty"`
+	// Confirm asks for confirmation with this text before acting.
+	Confirm string `json:"confirm,omitempty"`
+}
+
+// Pager is what the outbox worker needs from PagerDuty's REST API. Errors
+// are classified like Chat's.
+type Pager interface {
+	// UserEmail returns a PagerDuty user's e-mail address.
+	UserEmail(ctx context.Context, userID string) (string, error)
+	// Incident fetches an incident.
+	Incident(ctx context.Context, id string) (*PagerIncident, error)
+}

@@ -1,0 +1,436 @@
+package pagerfake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultToken is the API token a new Server accepts until SetToken changes it.
+const DefaultToken = "pd-test-token"
+
+// webURL is the base of the html_url links the fake hands out, for incidents,
+// users and services alike, so that the REST API and the webhook builders
+// agree on every incident's URL.
+const webURL = "https://fake.pagerduty.com"
+
+// apiURL is the base of the self links in webhook payloads, which are built
+// without a Server (the REST fake uses its own URL instead).
+const apiURL = "https://api.pagerduty.com"
+
+// maxBody bounds what the fake reads of a request body.
+const maxBody = 10 << 20
+
+// Server is a fake of PagerDuty's REST API v2 listening on a real local port.
+// Its zero value is not usable: create one with New or Start and Close it when
+// done. All its methods are safe for concurrent use.
+type Server struct {
+	url      string
+	mux      *http.ServeMux
+	srv      *http.Server
+	served   chan struct{} // closed when Serve returns
+	done     chan struct{} // closed by Close, to cut injected delays short
+	stopOnce sync.Once
+
+	mu         sync.Mutex
+	token      string
+	clock      func() time.Time
+	users      map[string]*User
+	userOrder  []string
+	incidents  map[string]*incidentRecord
+	incOrder   []string
+	priorities []priority
+	oncalls    []OnCall
+	calls      []*Call
+	faults     []*faultEntry
+	seq        map[string]int
+	lastNumber int
+}
+
+// Call is one request the Server received, recorded in arrival order.
+type Call struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path, without the query.
+	Path string
+	// Query is the decoded query string.
+	Query url.Values
+	// From is the From header (the acting user's e-mail), "" when absent.
+	From string
+	// Body is the raw request body.
+	Body []byte
+	// Status is the HTTP status answered; 0 while the request is in flight,
+	// or when no answer was written (the client went away during an injected
+	// delay, or a Fault hung up).
+	Status int
+	// At is when the request arrived, by the Server's clock.
+	At time.Time
+}
+
+// New starts a Server on 127.0.0.1 with a free port, accepting DefaultToken.
+// It panics if it cannot listen, as httptest.NewServer does.
+func New() *Server {
+	s, err := Start("127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("pagerfake: %v", err))
+	}
+	return s
+}
+
+// Start is New on a chosen address (such as "127.0.0.1:9090" for a demo that
+// wants a stable URL). It returns the error of net.Listen.
+func Start(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s := &Server{
+		url:       "http://" + ln.Addr().String(),
+		served:    make(chan struct{}),
+		done:      make(chan struct{}),
+		token:     DefaultToken,
+		clock:     time.Now,
+		users:     map[string]*User{},
+		incidents: map[string]*incidentRecord{},
+		seq:       map[string]int{},
+	}
+	for _, p := range []string{"P1", "P2", "P3", "P4", "P5"} {
+		s.priorities = append(s.priorities, priority{ID: priorityID(p), Name: p})
+	}
+	s.mux = s.routes()
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.served)
+		_ = s.srv.Serve(ln) // always ErrServerClosed after Close
+	}()
+	return s, nil
+}
+
+// URL returns the base URL of the fake, such as "http://127.0.0.1:41234",
+// without a trailing slash: pass it to pagerduty.WithAPIEndpoint.
+func (s *Server) URL() string { return s.url }
+
+// Close stops the Server: injected delays end at once, requests in flight get
+// up to five seconds to finish, and then every connection is closed. Close is
+// idempotent.
+func (s *Server) Close() {
+	s.stopOnce.Do(func() {
+		close(s.done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			_ = s.srv.Close()
+		}
+		<-s.served
+	})
+}
+
+// SetToken changes the API token the Server accepts.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// Token returns the API token the Server accepts (DefaultToken unless
+// SetToken changed it).
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// SetClock replaces the Server's clock (time.Now by default), which stamps
+// calls, notes, status updates, acknowledgements and incidents added without
+// a CreatedAt. now is called with the Server's lock held: it must not call
+// back into the Server.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = now
+}
+
+// Calls returns a copy of every call received so far, in arrival order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = copyCall(*c)
+	}
+	return out
+}
+
+// CallsTo returns the calls whose method is method ("" for any) and whose
+// path starts with pathPrefix, in arrival order.
+func (s *Server) CallsTo(method, pathPrefix string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if (method == "" || strings.EqualFold(method, c.Method)) && strings.HasPrefix(c.Path, pathPrefix) {
+			out = append(out, copyCall(*c))
+		}
+	}
+	return out
+}
+
+// ResetCalls forgets the calls recorded so far.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+func copyCall(c Call) Call {
+	c.Query = cloneValues(c.Query)
+	c.Body = bytes.Clone(c.Body)
+	return c
+}
+
+func cloneValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// ServeHTTP records the call, applies any injected fault, checks the token and
+// dispatches to the REST handlers. It is exported so that the fake can also be
+// mounted on another server or exercised with httptest.NewRecorder.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", 2001, err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	s.mu.Lock()
+	call := &Call{
+		Method: r.Method,
+		Path:   r.URL.Path,
+		Query:  cloneValues(r.URL.Query()),
+		From:   r.Header.Get("From"),
+		Body:   body,
+		At:     s.clock(),
+	}
+	s.calls = append(s.calls, call)
+	token := s.token
+	s.mu.Unlock()
+
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		call.Status = rec.status
+		s.mu.Unlock()
+	}()
+
+	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
+		if !s.applyFault(rec, r, f) {
+			return
+		}
+	}
+
+	if !authorized(r.Header.Get("Authorization"), token) {
+		writeError(rec, http.StatusUnauthorized, "Unauthorized", 2006)
+		return
+	}
+
+	s.mux.ServeHTTP(rec, r)
+}
+
+// authorized accepts the two forms PagerDuty accepts: an API token
+// ("Token token=..."), which go-pagerduty's NewClient sends, and an OAuth
+// bearer token, which it sends WithOAuth.
+func authorized(header, token string) bool {
+	if token == "" {
+		return false
+	}
+	if v, ok := strings.CutPrefix(header, "Token token="); ok {
+		return v == token
+	}
+	if v, ok := strings.CutPrefix(header, "Bearer "); ok {
+		return v == token
+	}
+	return false
+}
+
+// statusRecorder remembers the status written, for the call log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (for Hangup).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// routes builds the REST route table; anything else is answered with
+// PagerDuty's JSON 404.
+func (s *Server) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /users", s.listUsers)
+	m.HandleFunc("GET /users/{id}", s.getUser)
+	m.HandleFunc("GET /incidents", s.listIncidents)
+	m.HandleFunc("PUT /incidents", s.manageIncidents)
+	m.HandleFunc("GET /incidents/{id}", s.getIncident)
+	m.HandleFunc("PUT /incidents/{id}", s.updateIncident)
+	m.HandleFunc("GET /incidents/{id}/notes", s.listNotes)
+	m.HandleFunc("POST /incidents/{id}/notes", s.createNote)
+	m.HandleFunc("POST /incidents/{id}/status_updates", s.createStatusUpdate)
+	m.HandleFunc("GET /oncalls", s.listOnCalls)
+	m.HandleFunc("GET /priorities", s.listPriorities)
+	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeNotFound(w) })
+	return m
+}
+
+// apiError is PagerDuty's error document.
+type apiError struct {
+	Error apiErrorObject `json:"error"`
+}
+
+type apiErrorObject struct {
+	Message string   `json:"message"`
+	Code    int      `json:"code"`
+	Errors  []string `json:"errors,omitempty"`
+}
+
+// writeError answers PagerDuty's JSON error document; go-pagerduty decodes it
+// into an APIError only because of the application/json Content-Type.
+func writeError(w http.ResponseWriter, status int, message string, code int, errs ...string) {
+	writeJSON(w, status, apiError{Error: apiErrorObject{Message: message, Code: code, Errors: errs}})
+}
+
+func writeNotFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "Not Found", 2100)
+}
+
+func writeInvalid(w http.ResponseWriter, errs ...string) {
+	writeError(w, http.StatusBadRequest, "Invalid Input Provided", 2001, errs...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"message":"Internal Server Error","code":2000}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// decodeBody decodes a JSON request body, answering 400 on failure.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		writeInvalid(w, "Request body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// requester resolves the From header to a known user, as PagerDuty does for
+// every write. It answers 400 and returns false when the header is missing or
+// names no user. The caller holds s.mu.
+func (s *Server) requester(w http.ResponseWriter, r *http.Request) (*User, bool) {
+	from := strings.TrimSpace(r.Header.Get("From"))
+	if from == "" {
+		writeInvalid(w, "From header is required")
+		return nil, false
+	}
+	for _, id := range s.userOrder {
+		if u := s.users[id]; strings.EqualFold(u.Email, from) {
+			return u, true
+		}
+	}
+	writeInvalid(w, "Requester User Not Found")
+	return nil, false
+}
+
+// nextID returns a PagerDuty-looking ID, such as "PNT0001", unique per
+// Server. The caller holds s.mu.
+func (s *Server) nextID(prefix string) string {
+	s.seq[prefix]++
+	return fmt.Sprintf("%s%04d", prefix, s.seq[prefix])
+}
+
+// page parses offset and limit the way PagerDuty does (limit defaults to 25
+// and is capped at 100). It answers 400 and returns false on a bad value.
+func page(w http.ResponseWriter, q url.Values) (offset, limit int, ok bool) {
+	offset, limit = 0, 25
+	if v := q.Get("offset"); v != "" {
+		if _, err := fmt.Sscan(v, &offset); err != nil || offset < 0 {
+			writeInvalid(w, "Offset must be a non-negative integer")
+			return 0, 0, false
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if _, err := fmt.Sscan(v, &limit); err != nil || limit < 1 {
+			writeInvalid(w, "Limit must be a positive integer")
+			return 0, 0, false
+		}
+	}
+	return offset, min(limit, 100), true
+}
+
+// listPage slices n items at offset/limit and builds the pagination fields
+// of a list answer; total is null unless the query asks for total=true.
+func listPage(q url.Values, n, offset, limit int) (lo, hi int, fields map[string]any) {
+	lo, hi = min(offset, n), min(offset+limit, n)
+	fields = map[string]any{"limit": limit, "offset": offset, "more": hi < n, "total": nil}
+	if q.Get("total") == "true" {
+		fields["total"] = n
+	}
+	return lo, hi, fields
+}
+
+// multi returns a repeatable query parameter, accepting both "name[]"
+// (go-pagerduty's form) and "name".
+func multi(q url.Values, name string) []string {
+	return append(append([]string(nil), q[name+"[]"]...), q[name]...)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// timeOrNull renders a zero time as JSON null.
+func timeOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return rfc3339(t)
+}

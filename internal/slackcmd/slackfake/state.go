@@ -1,0 +1,274 @@
+package slackfake
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// User is a workspace member known to the fake.
+type User struct {
+	ID    string
+	Name  string
+	Email string
+}
+
+// Topic is the topic or purpose of a channel.
+type Topic struct {
+	Value   string
+	Creator string
+	LastSet int64 // unix seconds
+}
+
+// Channel is a channel of the fake workspace. Accessors return copies.
+type Channel struct {
+	ID         string // sequential: C0000001, C0000002, ...
+	Name       string
+	Creator    string
+	Created    int64 // unix seconds, by the server's clock
+	IsArchived bool
+	IsPrivate  bool
+	Topic      Topic
+	Purpose    Topic
+	Members    []string // user IDs, the creator first
+}
+
+// Message is a message posted in a channel.
+type Message struct {
+	Channel     string
+	TS          string
+	ThreadTS    string
+	User        string
+	BotID       string
+	Username    string
+	Text        string
+	Blocks      string // raw JSON array, "" when none
+	Attachments string // raw JSON array, "" when none
+	Pinned      bool
+	Edited      []Edit // the chat.update calls applied, oldest first
+}
+
+// Edit is one chat.update applied to a message: the content it set.
+type Edit struct {
+	At     time.Time
+	Text   string
+	Blocks string
+}
+
+// AddUser adds a workspace member (or replaces the one with the same ID).
+func (s *Server) AddUser(id, name, email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := User{ID: id, Name: name, Email: email}
+	if i := slices.IndexFunc(s.users, func(x User) bool { return x.ID == id }); i >= 0 {
+		s.users[i] = u
+		return
+	}
+	s.users = append(s.users, u)
+}
+
+// Users returns the workspace members added with AddUser.
+func (s *Server) Users() []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.users)
+}
+
+// Channels returns copies of all channels, archived ones included, in
+// creation order.
+func (s *Server) Channels() []Channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Channel, 0, len(s.channels))
+	for _, c := range s.channels {
+		out = append(out, c.clone())
+	}
+	return out
+}
+
+// Channel returns a copy of the channel with the given ID.
+func (s *Server) Channel(id string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.byID(id); c != nil {
+		return c.clone(), true
+	}
+	return Channel{}, false
+}
+
+// ChannelByName returns a copy of the channel named name (a leading "#" is
+// ignored), preferring an unarchived one.
+func (s *Server) ChannelByName(name string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.byName(name); c != nil {
+		return c.clone(), true
+	}
+	return Channel{}, false
+}
+
+// Members returns the user IDs of the channel's members.
+func (s *Server) Members(channelID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.byID(channelID); c != nil {
+		return slices.Clone(c.Members)
+	}
+	return nil
+}
+
+// Topic returns the channel's topic, "" when unknown.
+func (s *Server) Topic(channelID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.byID(channelID); c != nil {
+		return c.Topic.Value
+	}
+	return ""
+}
+
+// Messages returns copies of the channel's messages (thread replies
+// included) in ts order.
+func (s *Server) Messages(channelID string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, 0, len(s.messages[channelID]))
+	for _, m := range s.messages[channelID] {
+		c := *m
+		c.Edited = slices.Clone(m.Edited)
+		out = append(out, c)
+	}
+	return out
+}
+
+// Pins returns the ts of the pinned messages of the channel.
+func (s *Server) Pins(channelID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.messages[channelID] {
+		if m.Pinned {
+			out = append(out, m.TS)
+		}
+	}
+	return out
+}
+
+// CreateChannelDirect adds a public channel without going through the API
+// or its name rules, e.g. one made by someone else (creator is its only
+// member) or an archived one.
+func (s *Server) CreateChannelDirect(name, creator string, archived bool) Channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.newChannel(name, creator, false)
+	c.IsArchived = archived
+	return c.clone()
+}
+
+// ArchiveChannel archives the channel; it reports whether the channel exists.
+func (s *Server) ArchiveChannel(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.byID(id)
+	if c != nil {
+		c.IsArchived = true
+	}
+	return c != nil
+}
+
+// AddMember makes users members of the channel; it reports whether the
+// channel exists.
+func (s *Server) AddMember(channelID string, userIDs ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.byID(channelID)
+	if c == nil {
+		return false
+	}
+	for _, u := range userIDs {
+		if !slices.Contains(c.Members, u) {
+			c.Members = append(c.Members, u)
+		}
+	}
+	return true
+}
+
+// PostMessageDirect records a message from userID in the channel without
+// going through the API, e.g. a human's message the bot cannot update.
+func (s *Server) PostMessageDirect(channelID, userID, text string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID(channelID) == nil {
+		return Message{}, false
+	}
+	m := &Message{Channel: channelID, TS: s.nextTS(), User: userID, Text: text}
+	s.messages[channelID] = append(s.messages[channelID], m)
+	return *m, true
+}
+
+// The helpers below expect s.mu to be held.
+
+func (c *Channel) clone() Channel {
+	out := *c
+	out.Members = slices.Clone(c.Members)
+	return out
+}
+
+func (c *Channel) isMember(user string) bool { return slices.Contains(c.Members, user) }
+
+func (s *Server) byID(id string) *Channel {
+	for _, c := range s.channels {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *Server) byName(name string) *Channel {
+	if len(name) > 0 && name[0] == '#' {
+		name = name[1:]
+	}
+	var found *Channel
+	for _, c := range s.channels {
+		if c.Name == name && (found == nil || found.IsArchived) {
+			found = c
+		}
+	}
+	return found
+}
+
+func (s *Server) newChannel(name, creator string, private bool) *Channel {
+	s.nextChan++
+	c := &Channel{
+		ID:        fmt.Sprintf("C%07d", s.nextChan),
+		Name:      name,
+		Creator:   creator,
+		Created:   s.now().Unix(),
+		IsPrivate: private,
+	}
+	if creator != "" {
+		c.Members = []string{creator}
+	}
+	s.channels = append(s.channels, c)
+	return c
+}
+
+func (s *Server) findMessage(channelID, ts string) *Message {
+	for _, m := range s.messages[channelID] {
+		if m.TS == ts {
+			return m
+		}
+	}
+	return nil
+}
+
+// nextTS hands out a unique, increasing message ts from the server's clock.
+func (s *Server) nextTS() string {
+	micros := s.now().UnixMicro()
+	if micros <= s.lastTS {
+		micros = s.lastTS + 1
+	}
+	s.lastTS = micros
+	return fmt.Sprintf("%d.%06d", micros/1e6, micros%1e6)
+}

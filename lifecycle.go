@@ -1,0 +1,401 @@
+package incidentbot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Service applies the incident lifecycle. Each public method is one store
+// transaction that records the change, its timeline entries and the outbox
+// jobs it causes together; no method calls Slack or PagerDuty.
+type Service struct {
+	Store Store
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// ChannelPrefix starts incident channel names ("inc" when empty).
+	ChannelPrefix string
+	// AnnounceChannel receives one announcement per incident ("" = none).
+	AnnounceChannel string
+	// Enqueued is called after a commit that added outbox jobs (nil = no-op):
+	// the worker's wake-up.
+	Enqueued func()
+	Logger   *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// update runs fn in a store transaction and wakes the worker when fn
+// enqueued jobs.
+func (s *Service) update(ctx context.Context, fn func(w *txWork) error) error {
+	var enqueued bool
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		w := &txWork{Tx: tx, s: s, now: s.now()}
+		if err := fn(w); err != nil {
+			return err
+		}
+		enqueued = w.enqueued
+		return nil
+	})
+	if err == nil && enqueued && s.Enqueued != nil {
+		s.Enqueued()
+	}
+	return err
+}
+
+// txWork is one transaction's worth of lifecycle work.
+type txWork struct {
+	Tx
+	s        *Service
+	now      time.Time
+	enqueued bool
+}
+
+func (w *txWork) enqueue(j *Job) error {
+	j.CreatedAt, j.NextAt = w.now, w.now
+	w.enqueued = true
+	return w.Enqueue(j)
+}
+
+// DeliveryKeys returns the dedupe keys of a PagerDuty delivery: its
+// X-Webhook-Id (when given) and its event ID. Both are kept: two
+// subscriptions deliver one event under two webhook IDs, and a retried
+// delivery keeps its webhook ID.
+func DeliveryKeys(webhookID, eventID string) []string {
+	keys := make([]string, 0, 2)
+	if webhookID != "" {
+		keys = append(keys, "pd-webhook:"+webhookID)
+	}
+	if eventID != "" {
+		keys = append(keys, "pd-event:"+eventID)
+	}
+	return keys
+}
+
+// IngestPagerDuty records one PagerDuty delivery: deduplicated on its
+// webhook ID and event ID, applied to its incident (which it opens when it
+// is the first event of it), with its timeline entry and outbox jobs, in
+// one transaction. A repeated delivery changes nothing.
+func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev PagerEvent) (Outcome, error) {
+	if !HandlesPagerEvent(ev.Type) {
+		return OutcomeIgnored, nil
+	}
+	if ev.IncidentID == "" {
+		return "", Errorf(EINVALID, "event %s (%s) names no incident", ev.ID, ev.Type)
+	}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = s.now()
+	}
+	ev.OccurredAt = ev.OccurredAt.UTC()
+	var out Outcome
+	err := s.update(ctx, func(w *txWork) error {
+		keys := DeliveryKeys(webhookID, ev.ID)
+		for _, k := range keys {
+			seen, err := w.SeenDelivery(k)
+			if err != nil {
+				return err
+			}
+			if seen {
+				out = OutcomeDuplicate
+				// Remember the other key too, so a third copy under either is caught.
+				for _, k2 := range keys {
+					if err := w.MarkDelivery(k2, w.now); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		for _, k := range keys {
+			if err := w.MarkDelivery(k, w.now); err != nil {
+				return err
+			}
+		}
+		o, err := w.ingest(ev)
+		out = o
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+func (w *txWork) ingest(ev PagerEvent) (Outcome, error) {
+	inc, err := w.IncidentByPagerDutyID(ev.IncidentID)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		if ev.Incident == nil {
+			// Only a reference: keep the event, fetch the incident.
+			first, err := w.AddPending(ev.IncidentID, ev)
+			if err != nil {
+				return "", err
+			}
+			if first {
+				if err := w.enqueue(&Job{Kind: JobFetchIncident, Lane: lanePager(ev.IncidentID), PagerID: ev.IncidentID}); err != nil {
+					return "", err
+				}
+			}
+			return OutcomePending, nil
+		}
+		if inc, err = w.open(ev.Incident); err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	}
+	if err := w.apply(inc, ev); err != nil {
+		return "", err
+	}
+	// Events that waited for this incident (a note that arrived first).
+	if err := w.applyPending(inc); err != nil {
+		return "", err
+	}
+	return OutcomeApplied, w.PutIncident(inc)
+}
+
+// OpenFromPagerDuty opens the incident PagerDuty describes (fetched over
+// REST for an event that only referred to it) unless it is open already,
+// and applies the events that waited for it.
+func (s *Service) OpenFromPagerDuty(ctx context.Context, pi *PagerIncident) (*Incident, error) {
+	var out *Incident
+	err := s.update(ctx, func(w *txWork) error {
+		inc, err := w.IncidentByPagerDutyID(pi.ID)
+		if ErrorCode(err) == ENOTFOUND {
+			inc, err = w.open(pi)
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.applyPending(inc); err != nil {
+			return err
+		}
+		out = inc
+		return w.PutIncident(inc)
+	})
+	return out, err
+}
+
+func (w *txWork) applyPending(inc *Incident) error {
+	pending, err := w.TakePending(inc.PagerDuty.ID)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	slices.SortStableFunc(pending, func(a, b PagerEvent) int { return a.OccurredAt.Compare(b.OccurredAt) })
+	for _, ev := range pending {
+		if err := w.apply(inc, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open creates the incident of a PagerDuty incident, its "paged" entry,
+// and the jobs that open its channel and announce it.
+func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
+	n, err := w.NextIncidentNumber()
+	if err != nil {
+		return nil, err
+	}
+	detected := pi.CreatedAt.UTC()
+	if detected.IsZero() {
+		detected = w.now
+	}
+	inc := &Incident{
+		ID:       IncidentID(n),
+		Number:   n,
+		Title:    cmp.Or(strings.TrimSpace(pi.Title), "PagerDuty incident "+pi.ID),
+		Severity: SeverityFromPagerDuty(pi.Priority, pi.Urgency),
+		Status:   StatusTriggered,
+		StatusAt: detected,
+		Service:  pi.ServiceName,
+		PagerDuty: &PagerLink{
+			ID: pi.ID, Number: pi.Number, URL: pi.URL, Urgency: pi.Urgency,
+			Priority: pi.Priority, ServiceID: pi.ServiceID,
+		},
+		Assignees: slices.Clone(pi.Assignees),
+		OpenedAt:  detected,
+		UpdatedAt: w.now,
+	}
+	text := fmt.Sprintf("Paged: %s", inc.Title)
+	if pi.ServiceName != "" {
+		text += " (service " + pi.ServiceName + ")"
+	}
+	if err := w.AppendEntry(inc.ID, &Entry{At: detected, Kind: EntryPaged, Actor: Person{Name: "PagerDuty"}, Source: SourcePagerDuty, Text: text}); err != nil {
+		return nil, err
+	}
+	if err := w.openChannel(inc); err != nil {
+		return nil, err
+	}
+	for _, p := range inc.Assignees {
+		if err := w.invite(inc, p); err != nil {
+			return nil, err
+		}
+	}
+	return inc, nil
+}
+
+// openChannel enqueues the channel, its topic, the kickoff message and the
+// announcement, in that order.
+func (w *txWork) openChannel(inc *Incident) error {
+	name := ChannelName(w.s.ChannelPrefix, inc.Number, inc.Title, 0)
+	jobs := []*Job{
+		{Kind: JobCreateChannel, Lane: laneChannel(inc.ID), ChannelName: name},
+		{Kind: JobSetTopic, Lane: laneChannel(inc.ID)},
+		{Kind: JobPost, Lane: laneChannel(inc.ID), Message: kickoffMessage(inc)},
+	}
+	if w.s.AnnounceChannel != "" {
+		// Rendered when it runs, so it can link the channel.
+		jobs = append(jobs, &Job{Kind: JobAnnounce, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
+	}
+	for _, j := range jobs {
+		j.IncidentID = inc.ID
+		if err := w.enqueue(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *txWork) invite(inc *Incident, p Person) error {
+	if p.ID == "" {
+		return nil
+	}
+	return w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), Invitee: &p})
+}
+
+// record appends an entry and enqueues its post to the channel.
+func (w *txWork) record(inc *Incident, e Entry) error {
+	if err := w.AppendEntry(inc.ID, &e); err != nil {
+		return err
+	}
+	inc.UpdatedAt = w.now
+	return w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Message: entryMessage(inc, e)})
+}
+
+// setStatus moves the incident to st when the event that says so is not
+// older than the one that set the current status.
+func setStatus(inc *Incident, st Status, at time.Time) bool {
+	if at.Before(inc.StatusAt) {
+		return false
+	}
+	inc.Status, inc.StatusAt = st, at
+	return true
+}
+
+// apply applies one PagerDuty event to its incident.
+func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
+	at := ev.OccurredAt
+	e := Entry{At: at, Actor: ev.Agent, Source: SourcePagerDuty, EventID: ev.ID}
+	if e.Actor == (Person{}) {
+		e.Actor = Person{Name: "PagerDuty"}
+	}
+	if pi := ev.Incident; pi != nil && !at.Before(inc.StatusAt) {
+		// The newest facts about the incident win.
+		if t := strings.TrimSpace(pi.Title); t != "" {
+			inc.Title = t
+		}
+		if pi.URL != "" {
+			inc.PagerDuty.URL = pi.URL
+		}
+	}
+	switch ev.Type {
+	case EventTriggered:
+		// The incident was opened from this event's data or from an earlier
+		// one's; its "paged" entry is already on the timeline.
+		return nil
+	case EventAcknowledged:
+		setFirst(&inc.AcknowledgedAt, at)
+		if inc.Status == StatusTriggered {
+			setStatus(inc, StatusAcknowledged, at)
+		}
+		e.Kind, e.Text = EntryAcknowledged, "Acknowledged by "+e.Actor.Display()
+	case EventUnacknowledged:
+		if inc.Status == StatusAcknowledged {
+			setStatus(inc, StatusTriggered, at)
+		}
+		e.Kind, e.Text = EntryUnacknowledged, "Unacknowledged: back to triggered"
+	case EventResolved:
+		setFirst(&inc.ResolvedAt, at)
+		setStatus(inc, StatusResolved, at)
+		e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+e.Actor.Display()
+	case EventReopened:
+		if inc.Status == StatusResolved {
+			setStatus(inc, StatusTriggered, at)
+		}
+		e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+e.Actor.Display()
+	case EventEscalated, EventReassigned, EventDelegated:
+		e.Kind = map[string]EntryKind{EventEscalated: EntryEscalated, EventReassigned: EntryReassigned, EventDelegated: EntryDelegated}[ev.Type]
+		verb := map[string]string{EventEscalated: "Escalated", EventReassigned: "Reassigned", EventDelegated: "Delegated"}[ev.Type]
+		e.Text = verb
+		if ev.Incident != nil {
+			names := make([]string, 0, len(ev.Incident.Assignees))
+			for _, p := range ev.Incident.Assignees {
+				names = append(names, p.Display())
+				if !slices.ContainsFunc(inc.Assignees, func(q Person) bool { return q.ID == p.ID }) {
+					inc.Assignees = append(inc.Assignees, p)
+					if err := w.invite(inc, p); err != nil {
+						return err
+					}
+				}
+			}
+			if len(names) > 0 {
+				e.Text += " to " + strings.Join(names, ", ")
+			}
+		}
+	case EventAnnotated:
+		e.Kind, e.Text = EntryNote, ev.Text
+	case EventStatusUpdatePublished:
+		e.Kind, e.Text = EntryStatusUpdate, ev.Text
+	case EventResponderAdded:
+		e.Kind = EntryResponderAdded
+		if r := ev.Responder; r != nil {
+			e.Text = r.Display() + " was asked to respond"
+			if err := w.invite(inc, *r); err != nil {
+				return err
+			}
+		} else {
+			e.Text = "A responder was requested"
+		}
+		if ev.Text != "" {
+			e.Text += ": " + ev.Text
+		}
+	case EventPriorityUpdated:
+		pri := ""
+		if ev.Incident != nil {
+			pri = ev.Incident.Priority
+			inc.PagerDuty.Priority = pri
+		}
+		sev := SeverityFromPagerDuty(pri, inc.PagerDuty.Urgency)
+		e.Kind, e.Text = EntryPriorityChanged, "Priority changed to "+cmp.Or(pri, "none")
+		if inc.SeveritySetBy == "" && sev != inc.Severity {
+			e.Kind = EntrySeverityChanged
+			e.Text += fmt.Sprintf(": severity %s → %s", inc.Severity, sev)
+			inc.Severity = sev
+			if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
+				return err
+			}
+		} else if inc.SeveritySetBy != "" {
+			e.Text += fmt.Sprintf(" (severity stays %s, set by hand)", inc.Severity)
+		}
+	default:
+		return nil
+	}
+	return w.record(inc, e)
+}

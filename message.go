@@ -1,0 +1,115 @@
+package incidentbot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EscapeMrkdwn escapes the three characters Slack's mrkdwn treats as
+// control characters, so user and PagerDuty text shows as written.
+func EscapeMrkdwn(s string) string {
+	return mrkdwnEscaper.Replace(s)
+}
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// clock formats a time for people: "15:04:05 UTC".
+func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
+
+// Action IDs of the kickoff message's buttons.
+const (
+	ActionAcknowledge = "incident_ack"
+	ActionPostUpdate  = "incident_update"
+	ActionResolve     = "incident_resolve"
+)
+
+func link(url, text string) string {
+	if url == "" {
+		return EscapeMrkdwn(text)
+	}
+	return "<" + url + "|" + EscapeMrkdwn(text) + ">"
+}
+
+func incidentFields(inc *Incident) []Field {
+	f := []Field{
+		{Label: "Severity", Value: strings.ToUpper(string(inc.Severity))},
+		{Label: "Status", Value: string(inc.Status)},
+	}
+	if inc.Service != "" {
+		f = append(f, Field{Label: "Service", Value: EscapeMrkdwn(inc.Service)})
+	}
+	if pd := inc.PagerDuty; pd != nil {
+		if pd.Urgency != "" {
+			f = append(f, Field{Label: "Urgency", Value: pd.Urgency})
+		}
+		label := "PagerDuty"
+		if pd.Number > 0 {
+			label = fmt.Sprintf("PagerDuty #%d", pd.Number)
+		}
+		f = append(f, Field{Label: "PagerDuty", Value: link(pd.URL, label)})
+	}
+	return f
+}
+
+// kickoffMessage is the first message in an incident channel.
+func kickoffMessage(inc *Incident) *Message {
+	source := "declared"
+	if inc.PagerDuty != nil {
+		source = "paged"
+	}
+	return &Message{
+		Text:    fmt.Sprintf("%s %s: %s (%s, %s)", inc.ID, source, EscapeMrkdwn(inc.Title), inc.Severity, inc.Status),
+		Header:  fmt.Sprintf("%s: %s", inc.ID, inc.Title),
+		Fields:  incidentFields(inc),
+		Context: fmt.Sprintf("Detected %s. Use `/incident help` for commands.", inc.OpenedAt.UTC().Format("2006-01-02 15:04:05 UTC")),
+		Actions: []Action{
+			{ID: ActionAcknowledge, Text: "Acknowledge", Value: inc.ID, Style: "primary"},
+			{ID: ActionPostUpdate, Text: "Post update", Value: inc.ID},
+			{ID: ActionResolve, Text: "Resolve", Value: inc.ID, Style: "danger", Confirm: "Resolve " + inc.ID + " here and in PagerDuty?"},
+		},
+	}
+}
+
+// announceMessage is the incident's post in the stakeholder channel.
+func announceMessage(inc *Incident) *Message {
+	return &Message{
+		Text:    fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, EscapeMrkdwn(inc.Title)),
+		Header:  fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, inc.Title),
+		Fields:  incidentFields(inc),
+		Context: channelRef(inc),
+	}
+}
+
+// channelRef points people to the incident channel.
+func channelRef(inc *Incident) string {
+	if inc.ChannelID != "" {
+		return "Incident channel: <#" + inc.ChannelID + ">"
+	}
+	return "The incident channel could not be created; follow " + inc.ID + " here."
+}
+
+var entryIcons = map[EntryKind]string{
+	EntryPaged: "📟", EntryDeclared: "📣", EntryAcknowledged: "👀", EntryUnacknowledged: "↩️",
+	EntryEscalated: "⏫", EntryReassigned: "🔀", EntryDelegated: "🔀", EntryResponderAdded: "🙋",
+	EntryNote: "📝", EntryStatusUpdate: "📢", EntrySeverityChanged: "🚦", EntryPriorityChanged: "🚦",
+	EntryResolved: "✅", EntryReopened: "🔁", EntryProblem: "⚠️",
+}
+
+// entryMessage is the channel post of a timeline entry.
+func entryMessage(inc *Incident, e Entry) *Message {
+	icon := entryIcons[e.Kind]
+	if icon == "" {
+		icon = "•"
+	}
+	src := ""
+	if e.Source == SourcePagerDuty {
+		src = " via PagerDuty"
+	}
+	body := fmt.Sprintf("%s *%s*  %s", icon, strings.ReplaceAll(string(e.Kind), "_", " "), EscapeMrkdwn(e.Text))
+	return &Message{
+		Text:    fmt.Sprintf("%s %s: %s", inc.ID, e.Kind, EscapeMrkdwn(e.Text)),
+		Body:    body,
+		Context: fmt.Sprintf("%s · %s%s", clock(e.At), EscapeMrkdwn(e.Actor.Display()), src),
+	}
+}

@@ -1,0 +1,59 @@
+package incidentbot
+
+import "time"
+
+// JobKind names an outbox job. Persisted as this string.
+type JobKind string
+
+// The job kinds.
+const (
+	JobCreateChannel JobKind = "create_channel"
+	JobSetTopic      JobKind = "set_topic"
+	JobInvite        JobKind = "invite"
+	JobPost          JobKind = "post"
+	JobAnnounce      JobKind = "announce"
+	JobFetchIncident JobKind = "fetch_incident"
+)
+
+// Job is one side effect waiting to be performed: a Slack or PagerDuty
+// call. Jobs of one Lane run one at a time in ID order (so the messages of
+// a channel keep their order); lanes run side by side.
+type Job struct {
+	ID         uint64    `json:"id"`
+	Kind       JobKind   `json:"kind"`
+	IncidentID string    `json:"incident_id,omitempty"`
+	Lane       string    `json:"lane"`
+	CreatedAt  time.Time `json:"created_at"`
+	NextAt     time.Time `json:"next_at"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error,omitempty"`
+	// FailedAt is set on dead letters.
+	FailedAt *time.Time `json:"failed_at,omitempty"`
+
+	// Payload, by kind.
+	ChannelName string   `json:"channel_name,omitempty"` // create_channel
+	Invitee     *Person  `json:"invitee,omitempty"`      // invite: a PagerDuty user
+	Message     *Message `json:"message,omitempty"`      // post, announce
+	Channel     string   `json:"channel,omitempty"`      // announce: target channel
+	PagerID     string   `json:"pager_id,omitempty"`     // fetch_incident
+	// Notice marks a post that reports a problem: if it fails too, it is
+	// not reported again.
+	Notice bool `json:"notice,omitempty"`
+}
+
+// lanes: per-incident channel order, and side lanes whose retries must not
+// hold the channel's messages back.
+func laneChannel(incID string) string  { return incID }
+func laneInvite(incID string) string   { return incID + "/invite" }
+func laneAnnounce(incID string) string { return incID + "/announce" }
+func lanePager(pdID string) string     { return "pagerduty/" + pdID }
+
+// needsChannel reports whether a job can only run once the incident's
+// channel exists.
+func (j *Job) needsChannel() bool {
+	switch j.Kind {
+	case JobSetTopic, JobInvite, JobPost, JobAnnounce:
+		return true
+	}
+	return false
+}

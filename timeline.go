@@ -1,0 +1,48 @@
+package incidentbot
+
+import "time"
+
+// EntryKind says what a timeline entry records. Persisted as this string.
+type EntryKind string
+
+// The timeline entry kinds.
+const (
+	EntryPaged           EntryKind = "paged"
+	EntryDeclared        EntryKind = "declared"
+	EntryAcknowledged    EntryKind = "acknowledged"
+	EntryUnacknowledged  EntryKind = "unacknowledged"
+	EntryEscalated       EntryKind = "escalated"
+	EntryReassigned      EntryKind = "reassigned"
+	EntryDelegated       EntryKind = "delegated"
+	EntryResponderAdded  EntryKind = "responder_added"
+	EntryNote            EntryKind = "note"
+	EntryStatusUpdate    EntryKind = "status_update"
+	EntrySeverityChanged EntryKind = "severity_changed"
+	EntryPriorityChanged EntryKind = "priority_changed"
+	EntryResolved        EntryKind = "resolved"
+	EntryReopened        EntryKind = "reopened"
+	EntryProblem         EntryKind = "problem"
+)
+
+// Source says where a timeline entry came from.
+type Source string
+
+// The sources.
+const (
+	SourcePagerDuty Source = "pagerduty"
+	SourceSlack     Source = "slack"
+	SourceBot       Source = "bot"
+)
+
+// Entry is one line of an incident's timeline. The timeline is
+// append-only: Seq orders entries as they were recorded, At is when the
+// thing happened (PagerDuty's occurred_at for PagerDuty events).
+type Entry struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    EntryKind `json:"kind"`
+	Actor   Person    `json:"actor"`
+	Source  Source    `json:"source"`
+	Text    string    `json:"text"`
+	EventID string    `json:"event_id,omitempty"`
+}

@@ -1,0 +1,525 @@
+package incidentbot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Worker performs outbox jobs against Slack and PagerDuty. A job is
+// removed only after its remote call succeeded (at-least-once); a
+// transient failure is retried with backoff that honours Retry-After until
+// the job is older than MaxAge, then it becomes a dead letter; a permanent
+// failure becomes a dead letter at once. Both are recorded on the incident
+// and shown in its channel. Jobs of one lane run in order, one at a time.
+type Worker struct {
+	Store   Store
+	Service *Service
+	Chat    Chat
+	// Pager is PagerDuty's REST API; nil when no API token is configured.
+	Pager Pager
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Concurrency is how many jobs run at once (8 when zero).
+	Concurrency int
+	// MaxAge is how long a transiently failing job is retried (24 h when zero).
+	MaxAge time.Duration
+	// Backoff returns the wait before retry n (n ≥ 1); nil means
+	// exponential from 1 s to 5 min with jitter.
+	Backoff func(n int) time.Duration
+	// Observe, when set, is told the result of every attempt.
+	Observe func(kind JobKind, result string, d time.Duration)
+	Logger  *slog.Logger
+
+	once    sync.Once
+	wake    chan struct{}
+	mu      sync.Mutex
+	lanes   map[string][]*Job
+	lastID  uint64
+	dead    int
+	botUser string
+}
+
+// Job results reported to Observe.
+const (
+	ResultDone     = "done"
+	ResultRetry    = "retry"
+	ResultDead     = "dead"
+	ResultDeferred = "deferred"
+)
+
+// WorkerStats is a snapshot of the outbox.
+type WorkerStats struct {
+	Depth       int           // jobs waiting or running
+	OldestAge   time.Duration // age of the oldest waiting job
+	DeadLetters int           // dead letters recorded since start
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.wake = make(chan struct{}, 1)
+		w.lanes = map[string][]*Job{}
+	})
+}
+
+// Wake tells the worker that new jobs were committed.
+func (w *Worker) Wake() {
+	w.init()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a snapshot of the outbox.
+func (w *Worker) Stats() WorkerStats {
+	w.init()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := WorkerStats{DeadLetters: w.dead}
+	var oldest time.Time
+	for _, q := range w.lanes {
+		st.Depth += len(q)
+		if len(q) > 0 && (oldest.IsZero() || q[0].CreatedAt.Before(oldest)) {
+			oldest = q[0].CreatedAt
+		}
+	}
+	if !oldest.IsZero() {
+		st.OldestAge = w.now().Sub(oldest)
+	}
+	return st
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (w *Worker) backoff(n int) time.Duration {
+	if w.Backoff != nil {
+		return w.Backoff(n)
+	}
+	d := time.Second << min(n-1, 9)
+	d = min(d, 5*time.Minute)
+	// ±20% jitter so retries of many jobs do not arrive together.
+	return d - d/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
+}
+
+// load reads jobs committed since the last load.
+func (w *Worker) load(ctx context.Context) error {
+	var fresh []*Job
+	err := w.Store.View(ctx, func(tx Tx) error {
+		fresh = fresh[:0]
+		return tx.Jobs(w.lastID, func(j *Job) bool {
+			fresh = append(fresh, j)
+			return true
+		})
+	})
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, j := range fresh {
+		w.lanes[j.Lane] = append(w.lanes[j.Lane], j)
+		w.lastID = max(w.lastID, j.ID)
+	}
+	return nil
+}
+
+type jobDone struct {
+	job    *Job
+	remove bool // done or dead: drop it from its lane
+}
+
+// Run performs jobs until ctx is done, then waits for the jobs in flight.
+func (w *Worker) Run(ctx context.Context) error {
+	w.init()
+	limit := w.Concurrency
+	if limit <= 0 {
+		limit = 8
+	}
+	busy := map[string]bool{}
+	done := make(chan jobDone, limit)
+	running := 0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	needLoad := true
+	for {
+		if needLoad {
+			if err := w.load(ctx); err != nil && ctx.Err() == nil {
+				w.logger().Error("outbox: reading jobs failed", "err", err)
+			}
+			needLoad = false
+		}
+		now := w.now()
+		next := now.Add(time.Minute)
+		w.mu.Lock()
+		for lane, q := range w.lanes {
+			if len(q) == 0 {
+				delete(w.lanes, lane)
+				continue
+			}
+			if busy[lane] || running >= limit {
+				continue
+			}
+			j := q[0]
+			if j.NextAt.After(now) {
+				if j.NextAt.Before(next) {
+					next = j.NextAt
+				}
+				continue
+			}
+			busy[lane] = true
+			running++
+			go func(j *Job) { done <- w.run(ctx, j) }(j)
+		}
+		w.mu.Unlock()
+		if ctx.Err() != nil {
+			for ; running > 0; running-- {
+				<-done
+			}
+			return nil
+		}
+		timer.Reset(max(next.Sub(now), time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+			needLoad = true
+		case <-timer.C:
+		case d := <-done:
+			running--
+			busy[d.job.Lane] = false
+			if d.remove {
+				w.mu.Lock()
+				q := w.lanes[d.job.Lane]
+				if len(q) > 0 && q[0].ID == d.job.ID {
+					w.lanes[d.job.Lane] = q[1:]
+				}
+				w.mu.Unlock()
+			}
+		}
+	}
+}
+
+// run attempts one job and records the outcome.
+func (w *Worker) run(ctx context.Context, j *Job) jobDone {
+	start := time.Now()
+	log := w.logger().With("incident", j.IncidentID, "job", j.ID, "kind", j.Kind)
+	var inc *Incident
+	if j.IncidentID != "" {
+		err := w.Store.View(ctx, func(tx Tx) error {
+			var err error
+			inc, err = tx.Incident(j.IncidentID)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("outbox: reading incident failed", "err", err)
+			}
+			w.reschedule(ctx, j, err, false)
+			return jobDone{job: j}
+		}
+	}
+	if j.needsChannel() && inc.ChannelID == "" && !(j.Kind == JobAnnounce && inc.ChannelFailed) {
+		if inc.ChannelFailed {
+			err := Errorf(EREJECTED, "the incident channel could not be created")
+			w.fail(ctx, j, err)
+			w.observe(j.Kind, ResultDead, start)
+			return jobDone{job: j, remove: true}
+		}
+		// The channel job of this incident has not succeeded yet: wait for
+		// it without counting an attempt.
+		j.NextAt = w.now().Add(250 * time.Millisecond)
+		w.observe(j.Kind, ResultDeferred, start)
+		return jobDone{job: j}
+	}
+	effect, err := w.perform(ctx, j, inc)
+	if err == nil {
+		err = w.Store.Update(ctx, func(tx Tx) error {
+			if effect != nil {
+				if err := effect(tx); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteJob(j.ID)
+		})
+		if err == nil {
+			w.observe(j.Kind, ResultDone, start)
+			return jobDone{job: j, remove: true}
+		}
+		log.Error("outbox: recording a finished job failed; it will run again", "err", err)
+	}
+	if ctx.Err() != nil {
+		// Shutting down: the job stays as it was and runs after the restart.
+		return jobDone{job: j}
+	}
+	if !IsTransient(err) {
+		log.Warn("outbox: job failed for good", "err", err)
+		w.fail(ctx, j, err)
+		w.observe(j.Kind, ResultDead, start)
+		return jobDone{job: j, remove: true}
+	}
+	if w.now().Sub(j.CreatedAt) > w.maxAge() {
+		log.Error("outbox: job kept failing past its maximum age; dead letter", "err", err, "attempts", j.Attempts+1)
+		w.fail(ctx, j, &Error{Code: EREJECTED, Message: fmt.Sprintf("gave up after %d attempts over %s", j.Attempts+1, w.maxAge()), Err: err})
+		w.observe(j.Kind, ResultDead, start)
+		return jobDone{job: j, remove: true}
+	}
+	log.Info("outbox: job failed; will retry", "err", err, "attempts", j.Attempts+1)
+	w.reschedule(ctx, j, err, true)
+	w.observe(j.Kind, ResultRetry, start)
+	return jobDone{job: j}
+}
+
+func (w *Worker) observe(kind JobKind, result string, start time.Time) {
+	if w.Observe != nil {
+		w.Observe(kind, result, time.Since(start))
+	}
+}
+
+func (w *Worker) maxAge() time.Duration {
+	if w.MaxAge > 0 {
+		return w.MaxAge
+	}
+	return 24 * time.Hour
+}
+
+// reschedule records a failed attempt and when to try next.
+func (w *Worker) reschedule(ctx context.Context, j *Job, cause error, count bool) {
+	if count {
+		j.Attempts++
+	}
+	wait := w.backoff(max(j.Attempts, 1))
+	if ra := RetryAfter(cause); ra > wait {
+		wait = ra
+	}
+	j.NextAt = w.now().Add(wait)
+	j.LastError = ErrorMessage(cause)
+	cp := *j
+	// Persisting the attempt count is what makes MaxAge and backoff survive
+	// a restart; if it fails the job still retries, only sooner.
+	if err := w.Store.Update(ctx, func(tx Tx) error { return tx.PutJob(&cp) }); err != nil && ctx.Err() == nil {
+		w.logger().Error("outbox: recording a retry failed", "job", j.ID, "err", err)
+	}
+}
+
+// fail turns a job into a dead letter and records the problem on its
+// incident, with a notice in the channel.
+func (w *Worker) fail(ctx context.Context, j *Job, cause error) {
+	now := w.now()
+	msg := describeJob(j) + ": " + ErrorMessage(cause)
+	err := w.Store.Update(ctx, func(tx Tx) error {
+		dl := *j
+		dl.FailedAt = &now
+		dl.LastError = ErrorMessage(cause)
+		if err := tx.PutDeadLetter(&dl); err != nil {
+			return err
+		}
+		if err := tx.DeleteJob(j.ID); err != nil {
+			return err
+		}
+		if j.IncidentID == "" {
+			return nil
+		}
+		inc, err := tx.Incident(j.IncidentID)
+		if err != nil {
+			return err
+		}
+		inc.Problems = append(inc.Problems, Problem{At: now, Job: j.Kind, Message: msg})
+		if j.Kind == JobCreateChannel {
+			inc.ChannelFailed = true
+		}
+		if inc.ChannelID != "" && !j.Notice {
+			nj := &Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), CreatedAt: now, NextAt: now, Notice: true,
+				Message: &Message{Text: "⚠️ " + EscapeMrkdwn(msg), Body: "⚠️ *Problem:* " + EscapeMrkdwn(msg)}}
+			if err := tx.Enqueue(nj); err != nil {
+				return err
+			}
+		}
+		return tx.PutIncident(inc)
+	})
+	if err != nil {
+		w.logger().Error("outbox: recording a dead letter failed", "job", j.ID, "err", err)
+		return
+	}
+	w.mu.Lock()
+	w.dead++
+	w.mu.Unlock()
+	w.Wake()
+}
+
+func describeJob(j *Job) string {
+	switch j.Kind {
+	case JobCreateChannel:
+		return "could not create channel #" + j.ChannelName
+	case JobSetTopic:
+		return "could not set the channel topic"
+	case JobInvite:
+		if j.Invitee != nil {
+			return "could not invite " + j.Invitee.Display()
+		}
+		return "could not invite a responder"
+	case JobPost:
+		return "could not post to the incident channel"
+	case JobAnnounce:
+		return "could not announce the incident in " + j.Channel
+	case JobFetchIncident:
+		return "could not fetch PagerDuty incident " + j.PagerID
+	}
+	return "job " + string(j.Kind) + " failed"
+}
+
+// perform makes the job's remote call and returns what to record about it
+// (applied in the transaction that removes the job).
+func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) error, error) {
+	switch j.Kind {
+	case JobCreateChannel:
+		return w.createChannel(ctx, j, inc)
+	case JobSetTopic:
+		return nil, w.Chat.SetTopic(ctx, inc.ChannelID, inc.Topic())
+	case JobInvite:
+		return nil, w.invite(ctx, j, inc)
+	case JobPost:
+		_, err := w.Chat.Post(ctx, inc.ChannelID, *j.Message)
+		return nil, err
+	case JobAnnounce:
+		posted, err := w.Chat.Post(ctx, j.Channel, *announceMessage(inc))
+		if err != nil {
+			return nil, err
+		}
+		return func(tx Tx) error {
+			cur, err := tx.Incident(inc.ID)
+			if err != nil {
+				return err
+			}
+			cur.Announcement = &posted
+			return tx.PutIncident(cur)
+		}, nil
+	case JobFetchIncident:
+		if w.Pager == nil {
+			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
+		}
+		pi, err := w.Pager.Incident(ctx, j.PagerID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Service.OpenFromPagerDuty(ctx, pi); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
+}
+
+func (w *Worker) invite(ctx context.Context, j *Job, inc *Incident) error {
+	if w.Pager == nil {
+		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
+	}
+	email, err := w.Pager.UserEmail(ctx, j.Invitee.ID)
+	if err != nil {
+		return err
+	}
+	uid, err := w.Chat.UserByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return w.Chat.Invite(ctx, inc.ChannelID, uid)
+}
+
+// createChannel creates the incident channel, or adopts the one an earlier
+// attempt created before the bot could record it. Slack's name_taken alone
+// proves nothing (archived channels keep their names, and anyone may have
+// made one): a taken name is adopted only when the channel was created by
+// this bot, is not archived, is not newer-than-possible for this job, and
+// belongs to no other incident. Otherwise the next suffix is tried.
+func (w *Worker) createChannel(ctx context.Context, j *Job, inc *Incident) (func(Tx) error, error) {
+	if inc.ChannelID != "" {
+		return nil, nil
+	}
+	w.mu.Lock()
+	bot := w.botUser
+	w.mu.Unlock()
+	if bot == "" {
+		id, err := w.Chat.BotUserID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		w.botUser, bot = id, id
+		w.mu.Unlock()
+	}
+	for suffix := 1; suffix <= 20; suffix++ {
+		name := suffixed(j.ChannelName, suffix)
+		ch, err := w.Chat.CreateChannel(ctx, name)
+		if err != nil && ErrorMessage(err) == "name_taken" {
+			found, ok, ferr := w.Chat.FindChannel(ctx, name)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if !ok || found.Creator != bot || found.Archived || found.Created.Before(j.CreatedAt.Add(-2*time.Minute)) {
+				continue
+			}
+			if owner, err := w.channelOwner(ctx, found.ID); err != nil {
+				return nil, err
+			} else if owner != "" && owner != inc.ID {
+				continue
+			}
+			ch, err = found, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return func(tx Tx) error {
+			cur, err := tx.Incident(inc.ID)
+			if err != nil {
+				return err
+			}
+			cur.ChannelID, cur.ChannelName = ch.ID, ch.Name
+			return tx.PutIncident(cur)
+		}, nil
+	}
+	return nil, Errorf(EREJECTED, "channel names %s to %s are all taken", j.ChannelName, suffixed(j.ChannelName, 20))
+}
+
+// channelOwner returns the ID of the incident that has a channel, or "".
+func (w *Worker) channelOwner(ctx context.Context, channelID string) (string, error) {
+	var owner string
+	err := w.Store.View(ctx, func(tx Tx) error {
+		inc, err := tx.IncidentByChannel(channelID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			owner = ""
+			return nil
+		case err != nil:
+			return err
+		}
+		owner = inc.ID
+		return nil
+	})
+	return owner, err
+}
+
+// suffixed returns name for n ≤ 1, else name cut to fit "-n" in 80 bytes.
+func suffixed(name string, n int) string {
+	if n <= 1 {
+		return name
+	}
+	tail := fmt.Sprintf("-%d", n)
+	if len(name)+len(tail) > maxChannelName {
+		name = name[:maxChannelName-len(tail)]
+	}
+	return name + tail
+}
