@@ -1,0 +1,112 @@
+// Command incidentbot runs an incident from the first PagerDuty page to the
+// draft postmortem. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `incidentbot: PagerDuty pages to Slack incident channels, timelines and postmortems.
+
+Usage:
+  incidentbot serve          run the server (configuration from the environment; see README.md)
+  incidentbot config check   validate the configuration from the environment without starting
+  incidentbot version        print the version
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid configuration.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version":
+		v := version
+		if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		fmt.Fprintln(stdout, "incidentbot", v)
+		return 0
+	case "config":
+		if len(args) != 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: incidentbot config check\n")
+			return 2
+		}
+		if _, err := LoadConfig(getenv); err != nil {
+			fmt.Fprintf(stderr, "configuration is invalid:\n%s\n", indent(err))
+			return 2
+		}
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
+	case "serve":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprint(stdout, "usage: incidentbot serve\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md lists every variable).\n")
+			return 0
+		}
+		return serve(getenv, stderr)
+	}
+	fmt.Fprintf(stderr, "incidentbot: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func indent(err error) string {
+	var out string
+	for _, line := range splitLines(err.Error()) {
+		out += "  - " + line + "\n"
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			lines = append(lines, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(lines, s[start:])
+}
+
+func serve(getenv func(string) string, stderr io.Writer) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "incidentbot: configuration is invalid:\n%s", indent(err))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(cfg, log)
+	if err := m.Open(); err != nil {
+		log.Error("incidentbot: cannot start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("incidentbot: shutting down")
+	if err := m.Close(); err != nil {
+		log.Error("incidentbot: shutdown", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/api"
+	"github.com/incidentbot/incidentbot/internal/pager"
+	"github.com/incidentbot/incidentbot/internal/slackcmd"
+	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Main is the running server: the store, the lifecycle, the outbox worker
+// and the HTTP listeners, wired together. Tests build one with Addr ":0"
+// and a temporary database file.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Registry receives the metrics; NewMain sets a fresh one.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Backoff overrides the outbox's retry backoff (tests); nil = default.
+	Backoff func(n int) time.Duration
+	// HTTPClient is used for Slack and PagerDuty calls; nil = 10 s timeout.
+	HTTPClient *http.Client
+
+	DB      *store.DB
+	Service *incidentbot.Service
+	Worker  *incidentbot.Worker
+
+	server, admin    *http.Server
+	ln, adminLn      net.Listener
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+	closeOnce        sync.Once
+	closeErr         error
+	shutdownDeadline time.Duration
+}
+
+// NewMain returns a Main with the given configuration.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Main{Config: cfg, Logger: log, Registry: prometheus.NewRegistry(), shutdownDeadline: 10 * time.Second}
+}
+
+// Open opens the database, starts the outbox worker and the listeners.
+func (m *Main) Open() error {
+	cfg := m.Config
+	db, err := store.Open(cfg.DB, store.Options{})
+	if err != nil {
+		return err
+	}
+	m.DB = db
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+
+	m.Worker = &incidentbot.Worker{
+		Store: db, Chat: slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, m.HTTPClient),
+		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,
+	}
+	if cfg.PagerDutyAPIToken != "" {
+		m.Worker.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, m.HTTPClient)
+	}
+	m.Service = &incidentbot.Service{
+		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
+		Enqueued: m.Worker.Wake, Logger: m.Logger,
+	}
+	m.Worker.Service = m.Service
+	m.registerMetrics()
+
+	public := http.NewServeMux()
+	public.Handle("POST /webhooks/pagerduty", pager.NewWebhookHandler(cfg.PagerDutyWebhookSecrets, m.Service, m.Logger, m.Registry))
+	public.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	public.HandleFunc("GET /readyz", m.readyz)
+	adminMux := public
+	if cfg.AdminAddr != "" {
+		adminMux = http.NewServeMux()
+		adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	}
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	adminMux.Handle("/api/", api.New(db, cfg.AdminToken, m.Logger))
+
+	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		m.Close()
+		return fmt.Errorf("INCIDENTBOT_ADDR=%s: %w", cfg.Addr, err)
+	}
+	m.server = newHTTPServer(public)
+	m.serve(m.server, m.ln)
+	if cfg.AdminAddr != "" {
+		if m.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			m.Close()
+			return fmt.Errorf("INCIDENTBOT_ADMIN_ADDR=%s: %w", cfg.AdminAddr, err)
+		}
+		m.admin = newHTTPServer(adminMux)
+		m.serve(m.admin, m.adminLn)
+	}
+
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); m.Worker.Run(ctx) }()
+	go func() { defer m.wg.Done(); m.janitor(ctx) }()
+	m.Logger.Info("incidentbot serving", "addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr, "db", cfg.DB)
+	return nil
+}
+
+// newHTTPServer sets timeouts so slow or stuck clients cannot hold
+// connections: PagerDuty and Slack send small bodies quickly.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func (m *Main) serve(s *http.Server, ln net.Listener) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+}
+
+// URL returns the public listener's base URL.
+func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
+
+// AdminURL returns the admin listener's base URL (the public one when no
+// admin address is set).
+func (m *Main) AdminURL() string {
+	if m.adminLn != nil {
+		return "http://" + m.adminLn.Addr().String()
+	}
+	return m.URL()
+}
+
+// Close stops accepting requests, lets requests in flight finish (bounded),
+// stops the worker and closes the database.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.shutdownDeadline)
+		defer cancel()
+		var errs []error
+		for _, s := range []*http.Server{m.server, m.admin} {
+			if s != nil {
+				if err := s.Shutdown(ctx); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if m.cancel != nil {
+			m.cancel()
+		}
+		m.wg.Wait()
+		if m.DB != nil {
+			errs = append(errs, m.DB.Close())
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+// readyz answers 200 when the store can durably accept a delivery. Slack
+// or PagerDuty being down never makes the bot unready: the only replica
+// must keep taking pages.
+func (m *Main) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := m.DB.Writable(ctx); err != nil {
+		m.Logger.Error("readyz: store not writable", "err", err)
+		http.Error(w, "store not writable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// janitor prunes delivery dedupe records older than 7 days (PagerDuty
+// retries for up to 48 h; they are kept well past the 72 h asked for).
+func (m *Main) janitor(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if m.Now != nil {
+			now = m.Now()
+		}
+		if n, err := m.DB.PruneDeliveries(now.Add(-7 * 24 * time.Hour)); err != nil {
+			m.Logger.Error("janitor: pruning delivery records failed", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("janitor: pruned delivery records", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Main) registerMetrics() {
+	reg := m.Registry
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	jobs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "incidentbot_outbox_jobs_total",
+		Help: "Outbox job attempts by kind and result (done, retry, dead, deferred).",
+	}, []string{"kind", "result"})
+	reg.MustRegister(jobs)
+	m.Worker.Observe = func(kind incidentbot.JobKind, result string, _ time.Duration) {
+		jobs.WithLabelValues(string(kind), result).Inc()
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_depth", Help: "Outbox jobs waiting or running."},
+			func() float64 { return float64(m.Worker.Stats().Depth) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_oldest_job_age_seconds", Help: "Age of the oldest waiting outbox job."},
+			func() float64 { return m.Worker.Stats().OldestAge.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_dead_letters", Help: "Outbox jobs that failed for good since start."},
+			func() float64 { return float64(m.Worker.Stats().DeadLetters) }),
+	)
+}

@@ -1,0 +1,219 @@
+// Package api serves incidentbot's admin HTTP API (/api/*): incidents and
+// their timelines as JSON, and the outbox's dead letters. Every request
+// needs the admin token as "Authorization: Bearer <token>"; with no token
+// configured the API answers 404 to everything.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// Handler serves /api/. Create it with New.
+type Handler struct {
+	store incidentbot.Store
+	token string
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns the API over a store, guarded by token ("" disables the API).
+func New(store incidentbot.Store, token string, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{store: store, token: token, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /api/incidents", h.listIncidents)
+	h.mux.HandleFunc("GET /api/incidents/{id}", h.getIncident)
+	h.mux.HandleFunc("GET /api/outbox", h.outbox)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.token == "" {
+		http.NotFound(w, r)
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// Incident is an incident as the API shows it.
+type Incident struct {
+	*incidentbot.Incident
+	PagerDutyID string  `json:"pagerduty_id"`
+	Timeline    []Entry `json:"timeline,omitempty"`
+}
+
+// Entry is a timeline entry as the API shows it.
+type Entry struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	Actor   string    `json:"actor"`
+	ActorID string    `json:"actor_id,omitempty"`
+	Source  string    `json:"source"`
+	Text    string    `json:"text"`
+}
+
+func view(inc *incidentbot.Incident) Incident {
+	v := Incident{Incident: inc}
+	if inc.PagerDuty != nil {
+		v.PagerDutyID = inc.PagerDuty.ID
+	}
+	return v
+}
+
+const maxLimit = 1000
+
+func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := maxLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "limit must be a positive integer (max 1000)")
+			return
+		}
+		limit = min(n, maxLimit)
+	}
+	before := 0
+	if s := q.Get("cursor"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "cursor is not one this API gave out")
+			return
+		}
+		before = n
+	}
+	var filter func(*incidentbot.Incident) bool
+	switch q.Get("status") {
+	case "":
+	case "open":
+		filter = func(i *incidentbot.Incident) bool { return i.Status.Open() }
+	case "resolved":
+		filter = func(i *incidentbot.Incident) bool { return !i.Status.Open() }
+	default:
+		writeError(w, http.StatusBadRequest, "status must be open or resolved")
+		return
+	}
+	var incs []*incidentbot.Incident
+	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
+		var err error
+		// One more than asked tells whether there is a next page.
+		incs, err = tx.Incidents(before, limit+1, filter)
+		return err
+	})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	next := ""
+	if len(incs) > limit {
+		incs = incs[:limit]
+		next = strconv.Itoa(incs[limit-1].Number)
+	}
+	out := struct {
+		Incidents  []Incident `json:"incidents"`
+		NextCursor string     `json:"next_cursor"`
+	}{Incidents: make([]Incident, 0, len(incs)), NextCursor: next}
+	for _, inc := range incs {
+		out.Incidents = append(out.Incidents, view(inc))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var v Incident
+	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
+		inc, err := Lookup(tx, id)
+		if err != nil {
+			return err
+		}
+		tl, err := tx.Timeline(inc.ID)
+		if err != nil {
+			return err
+		}
+		v = view(inc)
+		v.Timeline = make([]Entry, 0, len(tl))
+		for _, e := range tl {
+			v.Timeline = append(v.Timeline, Entry{Seq: e.Seq, At: e.At, Kind: string(e.Kind), Actor: e.Actor.Display(), ActorID: e.Actor.ID, Source: string(e.Source), Text: e.Text})
+		}
+		return nil
+	})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// Lookup finds an incident by the bot's ID ("INC-12") or its PagerDuty
+// incident ID.
+func Lookup(tx incidentbot.Tx, id string) (*incidentbot.Incident, error) {
+	if _, ok := incidentbot.ParseIncidentID(id); ok {
+		return tx.Incident(id)
+	}
+	return tx.IncidentByPagerDutyID(id)
+}
+
+func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
+	var out struct {
+		Pending     int                `json:"pending"`
+		DeadLetters []*incidentbot.Job `json:"dead_letters"`
+	}
+	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
+		out.Pending = 0
+		if err := tx.Jobs(0, func(*incidentbot.Job) bool { out.Pending++; return true }); err != nil {
+			return err
+		}
+		var err error
+		out.DeadLetters, err = tx.DeadLetters()
+		return err
+	})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if out.DeadLetters == nil {
+		out.DeadLetters = []*incidentbot.Job{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	switch incidentbot.ErrorCode(err) {
+	case incidentbot.ENOTFOUND:
+		writeError(w, http.StatusNotFound, incidentbot.ErrorMessage(err))
+	case incidentbot.EINVALID:
+		writeError(w, http.StatusBadRequest, incidentbot.ErrorMessage(err))
+	default:
+		h.log.Error("api: request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

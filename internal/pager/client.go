@@ -1,0 +1,95 @@
+package pager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty"
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// Client is PagerDuty's REST API as the outbox worker needs it. It
+// implements incidentbot.Pager. Errors are *incidentbot.Error: ETRANSIENT
+// for timeouts, transport errors, 429 and 5xx; EREJECTED for other 4xx.
+type Client struct {
+	pd *pagerduty.Client
+}
+
+// NewClient returns a client for the REST API at baseURL (PagerDuty's, or
+// the EU region's, or a fake's) with an API token. hc may be nil: a client
+// with a 10 s timeout is used (go-pagerduty sets none).
+func NewClient(token, baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	c := pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(strings.TrimRight(baseURL, "/")))
+	c.HTTPClient = hc
+	return &Client{pd: c}
+}
+
+// UserEmail returns a PagerDuty user's e-mail address.
+func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
+	u, err := c.pd.GetUserWithContext(ctx, userID, pagerduty.GetUserOptions{})
+	if err != nil {
+		return "", classify(ctx, "look up PagerDuty user "+userID, err)
+	}
+	if u.Email == "" {
+		return "", incidentbot.Errorf(incidentbot.EREJECTED, "PagerDuty user %s has no e-mail address", userID)
+	}
+	return u.Email, nil
+}
+
+// Incident fetches an incident.
+func (c *Client) Incident(ctx context.Context, id string) (*incidentbot.PagerIncident, error) {
+	inc, err := c.pd.GetIncidentWithContext(ctx, id)
+	if err != nil {
+		return nil, classify(ctx, "fetch PagerDuty incident "+id, err)
+	}
+	pi := &incidentbot.PagerIncident{
+		ID: inc.ID, Number: int(inc.IncidentNumber), Title: inc.Title, Status: inc.Status,
+		Urgency: inc.Urgency, ServiceID: inc.Service.ID, ServiceName: inc.Service.Summary, URL: inc.HTMLURL,
+	}
+	if inc.Priority != nil {
+		pi.Priority = inc.Priority.Summary
+	}
+	if t, err := time.Parse(time.RFC3339, inc.CreatedAt); err == nil {
+		pi.CreatedAt = t.UTC()
+	}
+	for _, a := range inc.Assignments {
+		pi.Assignees = append(pi.Assignees, incidentbot.Person{ID: a.Assignee.ID, Name: a.Assignee.Summary})
+	}
+	return pi, nil
+}
+
+// classify turns a go-pagerduty error into a domain error. go-pagerduty
+// wraps transport errors with %v (so errors.Is(err, context.Canceled) is
+// false: ctx is checked instead) and decodes APIError only for JSON
+// answers. PagerDuty's REST limit is 960 requests/minute per key.
+// https://developer.pagerduty.com/docs/rest-api-rate-limits
+func classify(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: what + ": " + ctx.Err().Error(), Err: ctx.Err()}
+	}
+	var apiErr pagerduty.APIError
+	if errors.As(err, &apiErr) {
+		msg := fmt.Sprintf("%s: PagerDuty answered %d", what, apiErr.StatusCode)
+		if apiErr.APIError.Valid && apiErr.APIError.ErrorObject.Message != "" {
+			msg += " (" + apiErr.APIError.ErrorObject.Message
+			if len(apiErr.APIError.ErrorObject.Errors) > 0 {
+				msg += ": " + strings.Join(apiErr.APIError.ErrorObject.Errors, "; ")
+			}
+			msg += ")"
+		}
+		code := incidentbot.EREJECTED
+		if apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode == http.StatusRequestTimeout || apiErr.StatusCode >= 500 {
+			code = incidentbot.ETRANSIENT
+		}
+		return &incidentbot.Error{Code: code, Message: msg}
+	}
+	// Transport errors, timeouts, and non-JSON error pages: retry.
+	return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: what + ": request failed", Err: err}
+}

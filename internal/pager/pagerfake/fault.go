@@ -1,0 +1,129 @@
+package pagerfake
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault is a failure the Server plays instead of (or before) answering a
+// matching request. Its zero value does nothing: the request is served
+// normally.
+type Fault struct {
+	// Times is how many matching requests the fault applies to; 0 means every
+	// one until ClearFaults.
+	Times int
+	// Status, when non-zero, is answered instead of the real response, with
+	// PagerDuty's JSON error document (429 is "Rate Limit Exceeded", code
+	// 2020). Any status is allowed: 429, 500, 503, 404, 403...
+	Status int
+	// RetryAfter is the Retry-After header, in seconds, sent with a 429; 0
+	// sends none.
+	RetryAfter int
+	// Delay holds the request this long before answering (with Status, or
+	// normally when Status is 0), to play a slow or timing-out PagerDuty. It
+	// ends early when the client gives up (its request context is done) or
+	// the Server closes; then nothing is answered.
+	Delay time.Duration
+	// Hangup closes the connection without any answer, after Delay: the
+	// client sees a transport error (EOF or connection reset).
+	Hangup bool
+}
+
+type faultEntry struct {
+	method, prefix string
+	f              Fault
+	left           int // remaining uses; 0 with f.Times == 0 means unlimited
+}
+
+// Inject queues a fault for requests whose method is method ("" for any) and
+// whose path starts with pathPrefix ("" for any), such as
+// Inject("PUT", "/incidents", Fault{Times: 2, Status: 503}). Faults are
+// consumed first in, first out: a request takes the oldest matching fault.
+func (s *Server) Inject(method, pathPrefix string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultEntry{method: method, prefix: pathPrefix, f: f, left: f.Times})
+}
+
+// ClearFaults removes every injected fault, including the unlimited ones.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// takeFault pops one use of the oldest fault matching the request.
+func (s *Server) takeFault(method, path string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.faults {
+		if (e.method != "" && !strings.EqualFold(e.method, method)) || !strings.HasPrefix(path, e.prefix) {
+			continue
+		}
+		if e.f.Times > 0 {
+			e.left--
+			if e.left <= 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return e.f, true
+	}
+	return Fault{}, false
+}
+
+// applyFault plays f and reports whether the request should then be served
+// normally.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return false
+		case <-s.done:
+			return false
+		}
+	}
+	if f.Hangup {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return false
+		}
+		// No connection to hijack (HTTP/2 or a recorder): fail as loudly as
+		// possible instead.
+		panic(http.ErrAbortHandler)
+	}
+	if f.Status == 0 {
+		return true
+	}
+	if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	message, code := faultError(f.Status)
+	writeError(w, f.Status, message, code)
+	return false
+}
+
+// faultError is PagerDuty's message and error code for an HTTP status.
+// https://developer.pagerduty.com/docs/rest-api-v2/errors/
+func faultError(status int) (string, int) {
+	switch {
+	case status == http.StatusBadRequest:
+		return "Invalid Input Provided", 2001
+	case status == http.StatusUnauthorized:
+		return "Unauthorized", 2006
+	case status == http.StatusForbidden:
+		return "Access Denied", 2010
+	case status == http.StatusNotFound:
+		return "Not Found", 2100
+	case status == http.StatusTooManyRequests:
+		return "Rate Limit Exceeded", 2020
+	case status >= 500:
+		return http.StatusText(status), 2000
+	default:
+		return http.StatusText(status), 0
+	}
+}

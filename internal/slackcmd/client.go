@@ -1,0 +1,177 @@
+package slackcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/slack-go/slack"
+)
+
+// Client is the Slack Web API as the outbox worker needs it. It implements
+// incidentbot.Chat. Errors are *incidentbot.Error: ETRANSIENT (with
+// RetryAfter for 429) for rate limits, 5xx, timeouts and Slack's own
+// transient error codes; EREJECTED, whose Message is Slack's error code,
+// for every other ok:false answer.
+type Client struct {
+	api *slack.Client
+
+	mu      sync.Mutex
+	botUser string
+}
+
+// NewClient returns a client with a bot token for the Web API at apiURL
+// (Slack's "https://slack.com/api/", a GovSlack host, or a fake; the
+// trailing slash is added when missing). hc may be nil: a client with a
+// 10 s timeout is used.
+func NewClient(token, apiURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	return &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc))}
+}
+
+// API returns the underlying slack-go client.
+func (c *Client) API() *slack.Client { return c.api }
+
+// transientCodes are ok:false errors that Slack documents as temporary.
+// https://api.slack.com/web#evaluating_responses
+var transientCodes = map[string]bool{
+	"ratelimited": true, "internal_error": true, "fatal_error": true,
+	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true,
+}
+
+// classify turns a slack-go error into a domain error. Its text never
+// carries the token (slack-go puts it in the body or a header).
+func classify(ctx context.Context, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: method + ": " + ctx.Err().Error(), Err: ctx.Err()}
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: method + ": rate limited", RetryAfter: rl.RetryAfter, Err: err}
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		code := incidentbot.EREJECTED
+		if transientCodes[se.Err] {
+			code = incidentbot.ETRANSIENT
+		}
+		return &incidentbot.Error{Code: code, Message: se.Err}
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		if sc.Code >= 500 || sc.Code == http.StatusRequestTimeout {
+			return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: fmt.Sprintf("%s: Slack answered %d", method, sc.Code)}
+		}
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("%s: Slack answered %d", method, sc.Code)}
+	}
+	return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: method + ": request failed", Err: err}
+}
+
+// BotUserID returns the bot's user ID (auth.test), cached after the first
+// success.
+func (c *Client) BotUserID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	id := c.botUser
+	c.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	resp, err := c.api.AuthTestContext(ctx)
+	if err != nil {
+		return "", classify(ctx, "auth.test", err)
+	}
+	c.mu.Lock()
+	c.botUser = resp.UserID
+	c.mu.Unlock()
+	return resp.UserID, nil
+}
+
+func channel(ch *slack.Channel) incidentbot.Channel {
+	return incidentbot.Channel{
+		ID: ch.ID, Name: ch.Name, Creator: ch.Creator, Archived: ch.IsArchived,
+		Created: time.Unix(int64(ch.Created), 0).UTC(),
+	}
+}
+
+// CreateChannel creates a public channel.
+func (c *Client) CreateChannel(ctx context.Context, name string) (incidentbot.Channel, error) {
+	ch, err := c.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
+	if err != nil {
+		return incidentbot.Channel{}, classify(ctx, "conversations.create", err)
+	}
+	return channel(ch), nil
+}
+
+// FindChannel looks a public channel up by exact name, archived ones
+// included, paging through conversations.list.
+func (c *Client) FindChannel(ctx context.Context, name string) (incidentbot.Channel, bool, error) {
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel"}, Limit: 1000}
+	for {
+		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return incidentbot.Channel{}, false, classify(ctx, "conversations.list", err)
+		}
+		for i := range chans {
+			if chans[i].Name == name {
+				return channel(&chans[i]), true, nil
+			}
+		}
+		if cursor == "" {
+			return incidentbot.Channel{}, false, nil
+		}
+		params.Cursor = cursor
+	}
+}
+
+// SetTopic sets a channel's topic.
+func (c *Client) SetTopic(ctx context.Context, channelID, topic string) error {
+	_, err := c.api.SetTopicOfConversationContext(ctx, channelID, topic)
+	return classify(ctx, "conversations.setTopic", err)
+}
+
+// UserByEmail returns the Slack user with that e-mail address.
+func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) {
+	u, err := c.api.GetUserByEmailContext(ctx, email)
+	if err != nil {
+		return "", classify(ctx, "users.lookupByEmail", err)
+	}
+	return u.ID, nil
+}
+
+// Invite adds users to a channel. Users already in it, and the bot itself,
+// are not errors.
+func (c *Client) Invite(ctx context.Context, channelID string, userIDs ...string) error {
+	_, err := c.api.InviteUsersToConversationContext(ctx, channelID, userIDs...)
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && (se.Err == "already_in_channel" || se.Err == "cant_invite_self") {
+		return nil
+	}
+	return classify(ctx, "conversations.invite", err)
+}
+
+// Post posts a message rendered as Block Kit, with msg.Text as the
+// notification fallback.
+func (c *Client) Post(ctx context.Context, channelID string, msg incidentbot.Message) (incidentbot.Posted, error) {
+	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(Blocks(msg)...)}
+	if msg.ThreadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
+	}
+	ch, ts, err := c.api.PostMessageContext(ctx, channelID, opts...)
+	if err != nil {
+		return incidentbot.Posted{}, classify(ctx, "chat.postMessage", err)
+	}
+	return incidentbot.Posted{Channel: ch, TS: ts}, nil
+}

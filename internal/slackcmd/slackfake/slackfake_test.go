@@ -1,0 +1,585 @@
+package slackfake_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
+)
+
+func newClient(t *testing.T) (*slackfake.Server, *slack.Client) {
+	t.Helper()
+	srv := slackfake.New()
+	t.Cleanup(srv.Close)
+	return srv, slack.New(slackfake.DefaultToken, slack.OptionAPIURL(srv.URL()))
+}
+
+// slackErr returns the Slack error name carried by err, or "" if none.
+func slackErr(t *testing.T, err error) string {
+	t.Helper()
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v (%T) is not a slack.SlackErrorResponse", err, err)
+	}
+	return se.Err
+}
+
+func create(t *testing.T, api *slack.Client, name string) *slack.Channel {
+	t.Helper()
+	ch, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: name})
+	if err != nil {
+		t.Fatalf("create %q: %v", name, err)
+	}
+	return ch
+}
+
+func TestServer_URL_EndsWithAPISlash(t *testing.T) {
+	srv := slackfake.New()
+	defer srv.Close()
+	if u := srv.URL(); !strings.HasPrefix(u, "http://127.0.0.1:") || !strings.HasSuffix(u, "/api/") {
+		t.Fatalf("URL() = %q", u)
+	}
+}
+
+func TestServer_AuthTest_ReportsTheBot(t *testing.T) {
+	_, api := newClient(t)
+	resp, err := api.AuthTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.UserID != "UBOT" || resp.BotID != "BBOT" || resp.TeamID != "T0001" || resp.User != "incidentbot" || resp.URL == "" {
+		t.Fatalf("auth.test = %+v", resp)
+	}
+}
+
+func TestServer_WrongToken_IsInvalidAuth(t *testing.T) {
+	srv, _ := newClient(t)
+	api := slack.New("xoxb-wrong", slack.OptionAPIURL(srv.URL()))
+	_, err := api.AuthTest()
+	if got := slackErr(t, err); got != "invalid_auth" {
+		t.Fatalf("error = %q, want invalid_auth", got)
+	}
+	if calls := srv.CallsTo("auth.test"); len(calls) != 1 || calls[0].OK || calls[0].Token != "xoxb-wrong" {
+		t.Fatalf("calls = %+v", calls)
+	}
+}
+
+func TestServer_MissingToken_IsNotAuthed(t *testing.T) {
+	srv, _ := newClient(t)
+	var body struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	resp, err := http.PostForm(srv.URL()+"auth.test", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || body.OK || body.Error != "not_authed" {
+		t.Fatalf("status %d, body %+v", resp.StatusCode, body)
+	}
+}
+
+func TestServer_UnknownMethod_Is404UnknownMethod(t *testing.T) {
+	srv, _ := newClient(t)
+	resp, err := http.PostForm(srv.URL()+"no.such.method", url.Values{"token": {slackfake.DefaultToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusNotFound || body["error"] != "unknown_method" {
+		t.Fatalf("status %d, body %v", resp.StatusCode, body)
+	}
+}
+
+func TestServer_JSONBodyWithBearerToken_IsAccepted(t *testing.T) {
+	srv, _ := newClient(t)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"conversations.create",
+		strings.NewReader(`{"name":"json-made","is_private":true,"extra":{"a":1}}`))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+slackfake.DefaultToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch, found := srv.ChannelByName("json-made")
+	if !found || !ch.IsPrivate {
+		t.Fatalf("channel = %+v, found %v", ch, found)
+	}
+	p := srv.CallsTo("conversations.create")[0].Params
+	if p.Get("name") != "json-made" || p.Get("is_private") != "true" || p.Get("extra") != `{"a":1}` || p.Has("token") {
+		t.Fatalf("params = %v", p)
+	}
+}
+
+func TestServer_CreateChannel_ReturnsItWithTheBotAsCreatorAndMember(t *testing.T) {
+	srv, api := newClient(t)
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	srv.Now = func() time.Time { return now }
+	first := create(t, api, "inc-1-db-down")
+	second := create(t, api, "inc-2")
+	if first.ID != "C0000001" || second.ID != "C0000002" || first.Name != "inc-1-db-down" {
+		t.Fatalf("ids %q %q, name %q", first.ID, second.ID, first.Name)
+	}
+	if first.Creator != "UBOT" || !first.IsMember || first.Created.Time().Unix() != now.Unix() {
+		t.Fatalf("channel = %+v", first)
+	}
+	if m := srv.Members(first.ID); len(m) != 1 || m[0] != "UBOT" {
+		t.Fatalf("members = %v", m)
+	}
+}
+
+func TestServer_CreateChannel_RejectsNamesAsSlackDoes(t *testing.T) {
+	_, api := newClient(t)
+	for name, want := range map[string]string{
+		"":                      "invalid_name_required",
+		strings.Repeat("a", 81): "invalid_name_maxlength",
+		"Upper":                 "invalid_name_specials",
+		"has space":             "invalid_name_specials",
+		"#hash":                 "invalid_name_specials",
+		"---":                   "invalid_name_punctuation",
+		"_-_":                   "invalid_name_punctuation",
+	} {
+		_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: name})
+		if got := slackErr(t, err); got != want {
+			t.Errorf("create %q: error %q, want %q", name, got, want)
+		}
+	}
+	create(t, api, strings.Repeat("a", 80))
+}
+
+func TestServer_CreateChannel_NameTakenByArchived(t *testing.T) {
+	srv, api := newClient(t)
+	srv.CreateChannelDirect("inc-7", "UHUMAN", true)
+	_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-7"})
+	if got := slackErr(t, err); got != "name_taken" {
+		t.Fatalf("error %q, want name_taken", got)
+	}
+	if n := len(srv.Channels()); n != 1 {
+		t.Fatalf("%d channels, want 1", n)
+	}
+}
+
+func TestServer_ListConversations_PaginatesOver250Channels(t *testing.T) {
+	srv, api := newClient(t)
+	for i := range 250 {
+		srv.CreateChannelDirect(fmt.Sprintf("chan-%03d", i), "UHUMAN", i%50 == 0)
+	}
+	seen := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		chans, next, err := api.GetConversations(&slack.GetConversationsParameters{Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(chans) > 100 {
+			t.Fatalf("page of %d channels, default limit is 100", len(chans))
+		}
+		for _, c := range chans {
+			if seen[c.Name] {
+				t.Fatalf("%s listed twice", c.Name)
+			}
+			seen[c.Name] = true
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 250 || pages != 3 {
+		t.Fatalf("found %d channels in %d pages, want 250 in 3", len(seen), pages)
+	}
+
+	all, err := api.GetAllConversations(slack.GetConversationsOptionExcludeArchived(true), slack.GetConversationsOptionLimit(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 245 {
+		t.Fatalf("unarchived: %d channels, want 245", len(all))
+	}
+}
+
+func TestServer_ListConversations_HidesPrivateChannelsOfOthers(t *testing.T) {
+	srv, api := newClient(t)
+	mine, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "mine", IsPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, api, "public")
+	chans, _, err := api.GetConversations(&slack.GetConversationsParameters{Types: []string{"private_channel"}})
+	if err != nil || len(chans) != 1 || chans[0].ID != mine.ID || !chans[0].IsPrivate {
+		t.Fatalf("private list = %+v, %v", chans, err)
+	}
+	_, _, err = api.GetConversations(&slack.GetConversationsParameters{Cursor: "garbage!"})
+	if got := slackErr(t, err); got != "invalid_cursor" {
+		t.Fatalf("error %q, want invalid_cursor", got)
+	}
+	srv.AddMember(mine.ID, "UHUMAN")
+	if got := srv.Members(mine.ID); strings.Join(got, ",") != "UBOT,UHUMAN" {
+		t.Fatalf("members = %v", got)
+	}
+}
+
+func TestServer_InviteUsers_ReportsSlackErrors(t *testing.T) {
+	srv, api := newClient(t)
+	srv.AddUser("U1", "alice", "alice@example.com")
+	srv.AddUser("U2", "bob", "bob@example.com")
+	ch := create(t, api, "inc-invite")
+
+	got, err := api.InviteUsersToConversation(ch.ID, "U1")
+	if err != nil || got.ID != ch.ID {
+		t.Fatalf("invite U1: %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		users []string
+		want  string
+	}{
+		{[]string{"U1"}, "already_in_channel"},
+		{[]string{"UBOT"}, "cant_invite_self"},
+		{[]string{"U2", "UNOBODY"}, "user_not_found"},
+	} {
+		_, err := api.InviteUsersToConversation(ch.ID, tc.users...)
+		if got := slackErr(t, err); got != tc.want {
+			t.Errorf("invite %v: error %q, want %q", tc.users, got, tc.want)
+		}
+	}
+	if _, err := api.InviteUsersToConversation(ch.ID, "U1", "U2"); err != nil {
+		t.Fatalf("invite U1,U2 with U1 already in: %v", err)
+	}
+	if m := srv.Members(ch.ID); strings.Join(m, ",") != "UBOT,U1,U2" {
+		t.Fatalf("members = %v", m)
+	}
+	srv.ArchiveChannel(ch.ID)
+	_, err = api.InviteUsersToConversation(ch.ID, "U1")
+	if got := slackErr(t, err); got != "is_archived" {
+		t.Fatalf("error %q, want is_archived", got)
+	}
+}
+
+func TestServer_ChannelOfSomeoneElse_NeedsJoinBeforeTopicAndInvite(t *testing.T) {
+	srv, api := newClient(t)
+	srv.AddUser("U1", "alice", "alice@example.com")
+	other := srv.CreateChannelDirect("general", "UHUMAN", false)
+	_, err := api.SetTopicOfConversation(other.ID, "x")
+	if got := slackErr(t, err); got != "not_in_channel" {
+		t.Fatalf("setTopic error %q, want not_in_channel", got)
+	}
+	if _, _, _, err := api.JoinConversation(other.ID); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := api.SetTopicOfConversation(other.ID, "SEV1: database down")
+	if err != nil || ch.Topic.Value != "SEV1: database down" || srv.Topic(other.ID) != "SEV1: database down" {
+		t.Fatalf("setTopic: %+v, %v", ch, err)
+	}
+	if _, err := api.SetTopicOfConversation("C9999999", "x"); slackErr(t, err) != "channel_not_found" {
+		t.Fatalf("setTopic on unknown channel: %v", err)
+	}
+	if err := api.ArchiveConversation(other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.SetTopicOfConversation(other.ID, "x"); slackErr(t, err) != "is_archived" {
+		t.Fatalf("setTopic on archived channel: %v", err)
+	}
+}
+
+func TestServer_PostMessage_RecordsBlocksAndThreadsInTSOrder(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-post")
+	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject("mrkdwn", "*SEV1*", false, false), nil, nil)}
+
+	chID, ts1, err := api.PostMessage("#inc-post", slack.MsgOptionText("hello", false), slack.MsgOptionBlocks(blocks...))
+	if err != nil || chID != ch.ID {
+		t.Fatalf("post by name: %q, %v", chID, err)
+	}
+	_, ts2, err := api.PostMessage(ch.ID, slack.MsgOptionText("reply", false), slack.MsgOptionTS(ts1), slack.MsgOptionUsername("Incident Bot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ts3, err := api.PostMessage("inc-post", slack.MsgOptionText("third", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(ts1 < ts2 && ts2 < ts3) {
+		t.Fatalf("ts not increasing: %s %s %s", ts1, ts2, ts3)
+	}
+	msgs := srv.Messages(ch.ID)
+	if len(msgs) != 3 || msgs[0].TS != ts1 || msgs[1].TS != ts2 || msgs[2].TS != ts3 {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	if !strings.Contains(msgs[0].Blocks, `"*SEV1*"`) || msgs[0].Text != "hello" || msgs[0].User != "UBOT" {
+		t.Fatalf("first message = %+v", msgs[0])
+	}
+	if msgs[1].ThreadTS != ts1 || msgs[1].Username != "Incident Bot" {
+		t.Fatalf("reply = %+v", msgs[1])
+	}
+
+	_, _, err = api.PostMessage(ch.ID)
+	if got := slackErr(t, err); got != "no_text" {
+		t.Fatalf("empty post: %q, want no_text", got)
+	}
+	_, _, err = api.PostMessage("nowhere", slack.MsgOptionText("x", false))
+	if got := slackErr(t, err); got != "channel_not_found" {
+		t.Fatalf("unknown channel: %q", got)
+	}
+	srv.ArchiveChannel(ch.ID)
+	_, _, err = api.PostMessage(ch.ID, slack.MsgOptionText("x", false))
+	if got := slackErr(t, err); got != "is_archived" {
+		t.Fatalf("archived channel: %q", got)
+	}
+}
+
+func TestServer_UpdateMessage_ChangesTheRecordedMessage(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-update")
+	_, ts, err := api.PostMessage(ch.ID, slack.MsgOptionText("status: investigating", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, gotTS, text, err := api.UpdateMessage(ch.ID, ts, slack.MsgOptionText("status: resolved", false))
+	if err != nil || gotTS != ts || text != "status: resolved" {
+		t.Fatalf("update: %q %q %v", gotTS, text, err)
+	}
+	m := srv.Messages(ch.ID)[0]
+	if m.Text != "status: resolved" || len(m.Edited) != 1 || m.Edited[0].Text != "status: resolved" {
+		t.Fatalf("message = %+v", m)
+	}
+
+	_, _, _, err = api.UpdateMessage(ch.ID, "1.000001", slack.MsgOptionText("x", false))
+	if got := slackErr(t, err); got != "message_not_found" {
+		t.Fatalf("unknown ts: %q", got)
+	}
+	human, _ := srv.PostMessageDirect(ch.ID, "UHUMAN", "hi")
+	_, _, _, err = api.UpdateMessage(ch.ID, human.TS, slack.MsgOptionText("x", false))
+	if got := slackErr(t, err); got != "cant_update_message" {
+		t.Fatalf("someone else's message: %q", got)
+	}
+}
+
+func TestServer_PinAndPermalink_WorkOnPostedMessages(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-pin")
+	_, ts, err := api.PostMessage(ch.ID, slack.MsgOptionText("summary", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.AddPin(ch.ID, slack.ItemRef{Timestamp: ts}); err != nil {
+		t.Fatal(err)
+	}
+	if err := api.AddPin(ch.ID, slack.ItemRef{Timestamp: ts}); slackErr(t, err) != "already_pinned" {
+		t.Fatalf("second pin: %v", err)
+	}
+	if pins := srv.Pins(ch.ID); len(pins) != 1 || pins[0] != ts {
+		t.Fatalf("pins = %v", pins)
+	}
+	link, err := api.GetPermalink(&slack.PermalinkParameters{Channel: ch.ID, Ts: ts})
+	if err != nil || !strings.Contains(link, "/archives/"+ch.ID+"/p"+strings.ReplaceAll(ts, ".", "")) {
+		t.Fatalf("permalink %q, %v", link, err)
+	}
+}
+
+func TestServer_Users_AreFoundByEmailAndID(t *testing.T) {
+	srv, api := newClient(t)
+	srv.AddUser("U1", "alice", "alice@example.com")
+	u, err := api.GetUserByEmail("Alice@example.com")
+	if err != nil || u.ID != "U1" || u.Profile.Email != "alice@example.com" {
+		t.Fatalf("lookup: %+v, %v", u, err)
+	}
+	_, err = api.GetUserByEmail("nobody@example.com")
+	if got := slackErr(t, err); got != "users_not_found" {
+		t.Fatalf("unknown email: %q", got)
+	}
+	_, err = api.GetUserInfo("UNOBODY")
+	if got := slackErr(t, err); got != "user_not_found" {
+		t.Fatalf("unknown id: %q", got)
+	}
+}
+
+func TestServer_RateLimitFault_IsRateLimitedErrorWithRetryAfter(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("conversations.create", slackfake.Fault{Times: 1, Status: http.StatusTooManyRequests, RetryAfter: 7})
+	_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-rl"})
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
+		t.Fatalf("error %v (%T), want RateLimitedError of 7s", err, err)
+	}
+	if len(srv.Channels()) != 0 {
+		t.Fatal("a rate-limited create made a channel")
+	}
+	create(t, api, "inc-rl") // the fault was used up
+	calls := srv.CallsTo("conversations.create")
+	if len(calls) != 2 || calls[0].Status != 429 || calls[0].Error != "ratelimited" || !calls[0].Injected || !calls[1].OK {
+		t.Fatalf("calls = %+v", calls)
+	}
+}
+
+func TestServer_ServiceUnavailableFault_IsStatusCodeError(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("chat.postMessage", slackfake.Fault{Status: http.StatusServiceUnavailable})
+	create(t, api, "inc-503")
+	for range 2 {
+		_, _, err := api.PostMessage("inc-503", slack.MsgOptionText("x", false))
+		var sc slack.StatusCodeError
+		if !errors.As(err, &sc) || sc.Code != 503 {
+			t.Fatalf("error %v (%T), want StatusCodeError 503", err, err)
+		}
+	}
+	srv.ClearFaults()
+	if _, _, err := api.PostMessage("inc-503", slack.MsgOptionText("x", false)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages(srv.Channels()[0].ID)); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+}
+
+func TestServer_Faults_AreUsedInOrder(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("auth.test", slackfake.Fault{Times: 1, Error: "fatal_error"})
+	srv.Inject("auth.test", slackfake.Fault{Times: 2, Status: 500})
+	var got []string
+	for range 4 {
+		_, err := api.AuthTest()
+		got = append(got, fmt.Sprint(err))
+	}
+	want := []string{"fatal_error", "slack server error: 500 Internal Server Error", "slack server error: 500 Internal Server Error", "<nil>"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("errors = %q, want %q", got, want)
+	}
+}
+
+func TestServer_AfterEffectFault_CreatesTheChannelThoughTheClientSeesAnError(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("conversations.create", slackfake.Fault{Times: 1, Status: 503, AfterEffect: true})
+	_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-lost"})
+	var sc slack.StatusCodeError
+	if !errors.As(err, &sc) {
+		t.Fatalf("error %v (%T), want StatusCodeError", err, err)
+	}
+	if _, found := srv.ChannelByName("inc-lost"); !found {
+		t.Fatal("the channel was not created")
+	}
+	_, err = api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-lost"})
+	if got := slackErr(t, err); got != "name_taken" {
+		t.Fatalf("retry: %q, want name_taken", got)
+	}
+}
+
+func TestServer_DelayFault_RespectsTheClientContextTimeout(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("conversations.create", slackfake.Fault{Delay: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-slow"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want deadline exceeded", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the client waited for the whole delay")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(srv.CallsTo("conversations.create")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	calls := srv.CallsTo("conversations.create")
+	if len(calls) != 1 || calls[0].Status != 0 || calls[0].Error == "" {
+		t.Fatalf("calls = %+v", calls)
+	}
+	if len(srv.Channels()) != 0 {
+		t.Fatal("an abandoned create made a channel")
+	}
+}
+
+func TestServer_OnCall_SeesTheEffectBeforeTheAnswer(t *testing.T) {
+	srv, api := newClient(t)
+	var mu sync.Mutex
+	var phases []string
+	srv.OnCall(func(method, phase string) {
+		if method != "conversations.create" {
+			return
+		}
+		_, exists := srv.ChannelByName("inc-hook")
+		mu.Lock()
+		defer mu.Unlock()
+		phases = append(phases, fmt.Sprintf("%s:%v", phase, exists))
+	})
+	create(t, api, "inc-hook")
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(phases, ",") != "before:false,after-effect:true" {
+		t.Fatalf("phases = %v", phases)
+	}
+}
+
+func TestServer_Chaos_IsRepeatableForASeed(t *testing.T) {
+	run := func() string {
+		srv := slackfake.New()
+		defer srv.Close()
+		srv.SetChaos(slackfake.Chaos{Rate429: 0.3, RetryAfter: 1, Rate5xx: 0.2, Seed: 42})
+		api := slack.New(slackfake.DefaultToken, slack.OptionAPIURL(srv.URL()))
+		var out strings.Builder
+		for range 30 {
+			_, err := api.AuthTest()
+			var rl *slack.RateLimitedError
+			var sc slack.StatusCodeError
+			switch {
+			case err == nil:
+				out.WriteByte('.')
+			case errors.As(err, &rl):
+				out.WriteByte('R')
+			case errors.As(err, &sc):
+				out.WriteByte('5')
+			default:
+				t.Fatalf("unexpected error %v", err)
+			}
+		}
+		return out.String()
+	}
+	a, b := run(), run()
+	if a != b || !strings.Contains(a, "R") || !strings.Contains(a, "5") || !strings.Contains(a, ".") {
+		t.Fatalf("runs %q and %q", a, b)
+	}
+}
+
+func TestServer_ConcurrentCreates_GetDistinctChannels(t *testing.T) {
+	srv, api := newClient(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: fmt.Sprintf("inc-%d", i%20)})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	taken := 0
+	for err := range errs {
+		if err != nil {
+			if slackErr(t, err) != "name_taken" {
+				t.Fatal(err)
+			}
+			taken++
+		}
+	}
+	if taken != 20 || len(srv.Channels()) != 20 || len(srv.Calls()) != 40 {
+		t.Fatalf("%d name_taken, %d channels, %d calls", taken, len(srv.Channels()), len(srv.Calls()))
+	}
+}

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// tx implements incidentbot.Tx over one bbolt transaction. Every value it
+// returns is decoded inside the transaction: bbolt's bytes are valid only
+// until it ends.
+type tx struct {
+	btx *bolt.Tx
+}
+
+var _ incidentbot.Tx = (*tx)(nil)
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func notFound(format string, args ...any) error {
+	return incidentbot.Errorf(incidentbot.ENOTFOUND, format, args...)
+}
+
+func (t *tx) SeenDelivery(key string) (bool, error) {
+	return t.btx.Bucket(bucketDeliveries).Get([]byte(key)) != nil, nil
+}
+
+func (t *tx) MarkDelivery(key string, at time.Time) error {
+	return t.btx.Bucket(bucketDeliveries).Put([]byte(key), u64(uint64(at.UnixNano())))
+}
+
+func (t *tx) NextIncidentNumber() (int, error) {
+	n, err := t.btx.Bucket(bucketIncidents).NextSequence()
+	return int(n), err
+}
+
+func (t *tx) incidentByNumber(n uint64) (*incidentbot.Incident, error) {
+	v := t.btx.Bucket(bucketIncidents).Get(u64(n))
+	if v == nil {
+		return nil, notFound("incident %s not found", incidentbot.IncidentID(int(n)))
+	}
+	inc := new(incidentbot.Incident)
+	if err := json.Unmarshal(v, inc); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+func (t *tx) Incident(id string) (*incidentbot.Incident, error) {
+	n, ok := incidentbot.ParseIncidentID(id)
+	if !ok {
+		return nil, notFound("incident %q not found", id)
+	}
+	return t.incidentByNumber(uint64(n))
+}
+
+func (t *tx) byIndex(bucket []byte, key, what string) (*incidentbot.Incident, error) {
+	v := t.btx.Bucket(bucket).Get([]byte(key))
+	if v == nil {
+		return nil, notFound("no incident for %s %s", what, key)
+	}
+	return t.incidentByNumber(binary.BigEndian.Uint64(v))
+}
+
+func (t *tx) IncidentByPagerDutyID(pdID string) (*incidentbot.Incident, error) {
+	return t.byIndex(bucketPagerIndex, pdID, "PagerDuty incident")
+}
+
+func (t *tx) IncidentByChannel(channelID string) (*incidentbot.Incident, error) {
+	return t.byIndex(bucketChannels, channelID, "channel")
+}
+
+func (t *tx) PutIncident(inc *incidentbot.Incident) error {
+	v, err := json.Marshal(inc)
+	if err != nil {
+		return err
+	}
+	key := u64(uint64(inc.Number))
+	if err := t.btx.Bucket(bucketIncidents).Put(key, v); err != nil {
+		return err
+	}
+	if inc.PagerDuty != nil && inc.PagerDuty.ID != "" {
+		if err := t.btx.Bucket(bucketPagerIndex).Put([]byte(inc.PagerDuty.ID), key); err != nil {
+			return err
+		}
+	}
+	if inc.ChannelID != "" {
+		if err := t.btx.Bucket(bucketChannels).Put([]byte(inc.ChannelID), key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) Incidents(before, limit int, filter func(*incidentbot.Incident) bool) ([]*incidentbot.Incident, error) {
+	var out []*incidentbot.Incident
+	c := t.btx.Bucket(bucketIncidents).Cursor()
+	var k, v []byte
+	if before > 0 {
+		k, v = c.Seek(u64(uint64(before)))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	} else {
+		k, v = c.Last()
+	}
+	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+		inc := new(incidentbot.Incident)
+		if err := json.Unmarshal(v, inc); err != nil {
+			return nil, err
+		}
+		if filter == nil || filter(inc) {
+			out = append(out, inc)
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) timelineBucket(incidentID string, create bool) (*bolt.Bucket, error) {
+	n, ok := incidentbot.ParseIncidentID(incidentID)
+	if !ok {
+		return nil, notFound("incident %q not found", incidentID)
+	}
+	root := t.btx.Bucket(bucketTimeline)
+	if !create {
+		return root.Bucket(u64(uint64(n))), nil
+	}
+	return root.CreateBucketIfNotExists(u64(uint64(n)))
+}
+
+func (t *tx) AppendEntry(incidentID string, e *incidentbot.Entry) error {
+	b, err := t.timelineBucket(incidentID, true)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.Seq = seq
+	v, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(seq), v)
+}
+
+func (t *tx) Timeline(incidentID string) ([]incidentbot.Entry, error) {
+	b, err := t.timelineBucket(incidentID, false)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	out := make([]incidentbot.Entry, 0, b.Stats().KeyN)
+	err = b.ForEach(func(_, v []byte) error {
+		var e incidentbot.Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) Enqueue(j *incidentbot.Job) error {
+	b := t.btx.Bucket(bucketOutbox)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	j.ID = id
+	return t.PutJob(j)
+}
+
+func (t *tx) PutJob(j *incidentbot.Job) error {
+	v, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return t.btx.Bucket(bucketOutbox).Put(u64(j.ID), v)
+}
+
+func (t *tx) DeleteJob(id uint64) error {
+	return t.btx.Bucket(bucketOutbox).Delete(u64(id))
+}
+
+func (t *tx) Jobs(after uint64, fn func(*incidentbot.Job) bool) error {
+	c := t.btx.Bucket(bucketOutbox).Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+		j := new(incidentbot.Job)
+		if err := json.Unmarshal(v, j); err != nil {
+			return err
+		}
+		if !fn(j) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *tx) PutDeadLetter(j *incidentbot.Job) error {
+	v, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return t.btx.Bucket(bucketDead).Put(u64(j.ID), v)
+}
+
+func (t *tx) DeadLetters() ([]*incidentbot.Job, error) {
+	var out []*incidentbot.Job
+	err := t.btx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
+		j := new(incidentbot.Job)
+		if err := json.Unmarshal(v, j); err != nil {
+			return err
+		}
+		out = append(out, j)
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) AddPending(pdID string, ev incidentbot.PagerEvent) (bool, error) {
+	root := t.btx.Bucket(bucketPending)
+	first := root.Bucket([]byte(pdID)) == nil
+	b, err := root.CreateBucketIfNotExists([]byte(pdID))
+	if err != nil {
+		return false, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	v, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
+	return first, b.Put(u64(seq), v)
+}
+
+func (t *tx) TakePending(pdID string) ([]incidentbot.PagerEvent, error) {
+	root := t.btx.Bucket(bucketPending)
+	b := root.Bucket([]byte(pdID))
+	if b == nil {
+		return nil, nil
+	}
+	var out []incidentbot.PagerEvent
+	err := b.ForEach(func(_, v []byte) error {
+		var ev incidentbot.PagerEvent
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return err
+		}
+		out = append(out, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, root.DeleteBucket([]byte(pdID))
+}
+
+// PruneDeliveries deletes dedupe records older than cutoff and returns how
+// many it deleted. Keys are collected first: deleting while a cursor walks
+// can skip keys.
+func (db *DB) PruneDeliveries(cutoff time.Time) (int, error) {
+	var n int
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketDeliveries)
+		var old [][]byte
+		limit := u64(uint64(cutoff.UnixNano()))
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 && bytes.Compare(v, limit) < 0 {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	return n, err
+}
