@@ -28,14 +28,21 @@ import (
 	"time"
 )
 
-// Default identities of the fake workspace and its bot.
+// Defaults of the fake workspace and its bot.
 const (
-	DefaultToken      = "xoxb-test-token"
-	DefaultBotUserID  = "UBOT"
-	DefaultBotID      = "BBOT"
-	DefaultBotName    = "incidentbot"
-	DefaultTeamID     = "T0001"
-	DefaultTeamName   = "Incident Bot Test"
+	// DefaultToken is the bot token accepted unless Server.Token is changed.
+	DefaultToken = "xoxb-test-token"
+	// DefaultBotUserID is the bot's user ID.
+	DefaultBotUserID = "UBOT"
+	// DefaultBotID is the bot's bot ID.
+	DefaultBotID = "BBOT"
+	// DefaultBotName is the bot's user name, as auth.test reports it.
+	DefaultBotName = "incidentbot"
+	// DefaultTeamID is the workspace ID.
+	DefaultTeamID = "T0001"
+	// DefaultTeamName is the workspace name.
+	DefaultTeamName = "Incident Bot Test"
+	// DefaultTeamDomain is the workspace subdomain used in URLs.
 	DefaultTeamDomain = "incidentbot-test"
 )
 
@@ -126,7 +133,7 @@ type Fault struct {
 	// (or that body with Status, when Status is also set).
 	Error string
 	// Delay is slept before answering; the sleep ends early when the client
-	// goes away, and then nothing is performed or answered.
+	// goes away, and then nothing more is performed or answered.
 	Delay time.Duration
 	// AfterEffect performs the method's effect first, then sleeps Delay and
 	// answers the failure (the lost-response case). Without Status or Error

@@ -583,3 +583,20 @@ func TestServer_ConcurrentCreates_GetDistinctChannels(t *testing.T) {
 		t.Fatalf("%d name_taken, %d channels, %d calls", taken, len(srv.Channels()), len(srv.Calls()))
 	}
 }
+
+func TestServer_Handle_AddsAnExtraMethod(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Handle("conversations.leave", func(p url.Values) (map[string]any, string) {
+		if p.Get("channel") == "" {
+			return nil, "channel_not_found"
+		}
+		return map[string]any{"not_in_channel": true}, ""
+	})
+	notIn, err := api.LeaveConversation("C0000001")
+	if err != nil || !notIn {
+		t.Fatalf("leave: %v, %v", notIn, err)
+	}
+	if calls := srv.CallsTo("conversations.leave"); len(calls) != 1 || calls[0].Params.Get("channel") != "C0000001" {
+		t.Fatalf("calls = %+v", calls)
+	}
+}

@@ -8,50 +8,79 @@ import (
 
 // User is a workspace member known to the fake.
 type User struct {
-	ID    string
-	Name  string
+	// ID is the user ID, e.g. "U0001".
+	ID string
+	// Name is the user name.
+	Name string
+	// Email is the address users.lookupByEmail finds the user by.
 	Email string
 }
 
 // Topic is the topic or purpose of a channel.
 type Topic struct {
-	Value   string
+	// Value is the text.
+	Value string
+	// Creator is the user ID of who set it.
 	Creator string
-	LastSet int64 // unix seconds
+	// LastSet is when it was set, in unix seconds.
+	LastSet int64
 }
 
 // Channel is a channel of the fake workspace. Accessors return copies.
 type Channel struct {
-	ID         string // sequential: C0000001, C0000002, ...
-	Name       string
-	Creator    string
-	Created    int64 // unix seconds, by the server's clock
+	// ID is sequential: C0000001, C0000002, ...
+	ID string
+	// Name is the channel name, unique among all channels made through the API.
+	Name string
+	// Creator is the user ID of the creator.
+	Creator string
+	// Created is the creation time in unix seconds, by the server's clock.
+	Created int64
+	// IsArchived reports whether the channel is archived.
 	IsArchived bool
-	IsPrivate  bool
-	Topic      Topic
-	Purpose    Topic
-	Members    []string // user IDs, the creator first
+	// IsPrivate reports whether the channel is private.
+	IsPrivate bool
+	// Topic is the channel topic.
+	Topic Topic
+	// Purpose is the channel purpose.
+	Purpose Topic
+	// Members are the user IDs of the members, the creator first.
+	Members []string
 }
 
 // Message is a message posted in a channel.
 type Message struct {
-	Channel     string
-	TS          string
-	ThreadTS    string
-	User        string
-	BotID       string
-	Username    string
-	Text        string
-	Blocks      string // raw JSON array, "" when none
-	Attachments string // raw JSON array, "" when none
-	Pinned      bool
-	Edited      []Edit // the chat.update calls applied, oldest first
+	// Channel is the channel ID.
+	Channel string
+	// TS is the message timestamp, unique and increasing across the server.
+	TS string
+	// ThreadTS is the parent's ts for a thread reply, "" otherwise.
+	ThreadTS string
+	// User is the author's user ID.
+	User string
+	// BotID is the author's bot ID, "" for a human.
+	BotID string
+	// Username is the username parameter the message was posted with.
+	Username string
+	// Text is the message text.
+	Text string
+	// Blocks is the raw JSON array of blocks, "" when none.
+	Blocks string
+	// Attachments is the raw JSON array of attachments, "" when none.
+	Attachments string
+	// Pinned reports whether pins.add pinned the message.
+	Pinned bool
+	// Edited lists the chat.update calls applied, oldest first.
+	Edited []Edit
 }
 
-// Edit is one chat.update applied to a message: the content it set.
+// Edit is one chat.update applied to a message.
 type Edit struct {
-	At     time.Time
-	Text   string
+	// At is when the update was applied, by the server's clock.
+	At time.Time
+	// Text is the message text after the update.
+	Text string
+	// Blocks is the message's blocks after the update.
 	Blocks string
 }
 
