@@ -344,7 +344,7 @@ func (w *Worker) fail(ctx context.Context, j *Job, cause error) {
 		}
 		if inc.ChannelID != "" && !j.Notice {
 			nj := &Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), CreatedAt: now, NextAt: now, Notice: true,
-				Message: &Message{Text: "⚠️ " + EscapeMrkdwn(msg), Body: "⚠️ *Problem:* " + EscapeMrkdwn(msg)}}
+				Message: &Message{Text: "⚠️ Problem: " + EscapeMrkdwn(msg), Body: "⚠️ *Problem:* " + EscapeMrkdwn(msg)}}
 			if err := tx.Enqueue(nj); err != nil {
 				return err
 			}

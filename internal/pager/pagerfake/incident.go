@@ -179,6 +179,9 @@ func (s *Server) AddIncident(inc Incident) Incident {
 	if inc.CreatedAt.IsZero() {
 		inc.CreatedAt = now
 	}
+	if inc.PriorityID != "" && inc.PriorityName == "" {
+		inc.PriorityName = s.priorityName(inc.PriorityID)
+	}
 	inc = inc.withDefaults()
 	if inc.PriorityID != "" && s.priorityName(inc.PriorityID) == "" {
 		s.priorities = append(s.priorities, priority{ID: inc.PriorityID, Name: inc.PriorityName})
@@ -391,19 +394,9 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var since, until time.Time
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"since", &since}, {"until", &until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				writeInvalid(w, "Invalid '"+p.name+"' Parameter Value")
-				return
-			}
-			*p.t = t
-		}
+	since, until, ok := timeRange(w, q)
+	if !ok {
+		return
 	}
 	statuses, services, urgencies, users := multi(q, "statuses"), multi(q, "service_ids"), multi(q, "urgencies"), multi(q, "user_ids")
 	key := q.Get("incident_key")

@@ -53,19 +53,9 @@ func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var since, until time.Time
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"since", &since}, {"until", &until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				writeInvalid(w, "Invalid '"+p.name+"' Parameter Value")
-				return
-			}
-			*p.t = t
-		}
+	since, until, ok := timeRange(w, q)
+	if !ok {
+		return
 	}
 	users, policies, schedules := multi(q, "user_ids"), multi(q, "escalation_policy_ids"), multi(q, "schedule_ids")
 	fullUsers := contains(multi(q, "include"), "users")

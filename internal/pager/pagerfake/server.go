@@ -2,13 +2,13 @@ package pagerfake
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,8 +39,10 @@ type Server struct {
 	served   chan struct{} // closed when Serve returns
 	done     chan struct{} // closed by Close, to cut injected delays short
 	stopOnce sync.Once
+	inflight sync.WaitGroup // handlers running; Add only under mu while !closed
 
 	mu         sync.Mutex
+	closed     bool
 	token      string
 	clock      func() time.Time
 	users      map[string]*User
@@ -118,18 +120,20 @@ func Start(addr string) (*Server, error) {
 // without a trailing slash: pass it to pagerduty.WithAPIEndpoint.
 func (s *Server) URL() string { return s.url }
 
-// Close stops the Server: injected delays end at once, requests in flight get
-// up to five seconds to finish, and then every connection is closed. Close is
+// Close stops the Server: it stops listening, closes every connection, cuts
+// injected delays short and waits for the handlers still running. Close is
 // idempotent.
 func (s *Server) Close() {
 	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		close(s.done)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			_ = s.srv.Close()
-		}
+		// Close, not Shutdown: Shutdown waits up to 5 s for connections a
+		// client dialed but never used (net/http treats StateNew as busy).
+		_ = s.srv.Close()
 		<-s.served
+		s.inflight.Wait()
 	})
 }
 
@@ -211,6 +215,16 @@ func cloneValues(v url.Values) url.Values {
 // dispatches to the REST handlers. It is exported so that the fake can also be
 // mounted on another server or exercised with httptest.NewRecorder.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", 2000)
+		return
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", 2001, err.Error())
@@ -385,18 +399,46 @@ func (s *Server) nextID(prefix string) string {
 func page(w http.ResponseWriter, q url.Values) (offset, limit int, ok bool) {
 	offset, limit = 0, 25
 	if v := q.Get("offset"); v != "" {
-		if _, err := fmt.Sscan(v, &offset); err != nil || offset < 0 {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
 			writeInvalid(w, "Offset must be a non-negative integer")
 			return 0, 0, false
 		}
+		offset = n
 	}
 	if v := q.Get("limit"); v != "" {
-		if _, err := fmt.Sscan(v, &limit); err != nil || limit < 1 {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
 			writeInvalid(w, "Limit must be a positive integer")
 			return 0, 0, false
 		}
+		limit = n
 	}
 	return offset, min(limit, 100), true
+}
+
+// timeRange parses the since and until parameters (RFC 3339 or a bare
+// date), answering 400 and returning false on a bad value; an absent one is
+// the zero time.
+func timeRange(w http.ResponseWriter, q url.Values) (since, until time.Time, ok bool) {
+	parse := func(name string) (time.Time, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return time.Time{}, true
+		}
+		for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t, true
+			}
+		}
+		writeInvalid(w, "Invalid '"+name+"' Parameter Value")
+		return time.Time{}, false
+	}
+	if since, ok = parse("since"); !ok {
+		return
+	}
+	until, ok = parse("until")
+	return
 }
 
 // listPage slices n items at offset/limit and builds the pagination fields

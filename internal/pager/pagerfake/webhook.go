@@ -34,11 +34,16 @@ func Sign(body []byte, secrets ...string) string {
 // service_reference...). All five fields are always rendered, as in
 // PagerDuty's samples.
 type Ref struct {
+	// HTMLURL is the object's web page.
 	HTMLURL string `json:"html_url"`
-	ID      string `json:"id"`
-	Self    string `json:"self"`
+	// ID is the object's ID.
+	ID string `json:"id"`
+	// Self is the object's REST API URL.
+	Self string `json:"self"`
+	// Summary is the object's name (a user's name, an incident's title).
 	Summary string `json:"summary"`
-	Type    string `json:"type"`
+	// Type is the reference type, such as "user_reference".
+	Type string `json:"type"`
 }
 
 // UserRef returns the user_reference of a user, summarised by name, with the

@@ -1,0 +1,464 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/pager/pagerfake"
+	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
+)
+
+const (
+	webhookSecret = "whsec-e2e-secret"
+	adminToken    = "admin-e2e-token"
+)
+
+// harness is a real server (Main on :0 with a temporary bbolt file) and
+// fakes of Slack and PagerDuty, reached over HTTP by the real clients.
+type harness struct {
+	t     *testing.T
+	slack *slackfake.Server
+	pd    *pagerfake.Server
+	cfg   Config
+	m     *Main
+	send  *pagerfake.Sender
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, slack: slackfake.New(), pd: pagerfake.New()}
+	t.Cleanup(h.slack.Close)
+	t.Cleanup(h.pd.Close)
+	h.slack.AddUser("UALICE", "alice", "alice@example.com")
+	h.slack.AddUser("UBOB", "bob", "bob@example.com")
+	h.slack.CreateChannelDirect("incidents", "UHUMAN", false)
+	h.pd.AddUser(pagerfake.User{ID: "PALICE", Name: "Alice Chen", Email: "alice@example.com"})
+	h.pd.AddUser(pagerfake.User{ID: "PBOB", Name: "Bob Martinez", Email: "bob@example.com"})
+	cfg := DefaultConfig()
+	cfg.SlackBotToken = slackfake.DefaultToken
+	cfg.SlackAPIURL = h.slack.URL()
+	cfg.PagerDutyWebhookSecrets = []string{"retired-secret", webhookSecret}
+	cfg.PagerDutyAPIToken = h.pd.Token()
+	cfg.PagerDutyAPIURL = h.pd.URL()
+	cfg.PagerDutyFrom = "alice@example.com"
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = filepath.Join(t.TempDir(), "incidentbot.db")
+	cfg.AdminToken = adminToken
+	cfg.AnnounceChannel = "#incidents"
+	h.cfg = cfg
+	h.start()
+	return h
+}
+
+// start opens a Main on the harness's configuration (and database file).
+func (h *harness) start() {
+	h.t.Helper()
+	m := NewMain(h.cfg, nil)
+	m.Backoff = func(int) time.Duration { return 20 * time.Millisecond }
+	if err := m.Open(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { m.Close() })
+	h.m = m
+	h.send = &pagerfake.Sender{URL: m.URL() + "/webhooks/pagerduty", Secrets: []string{webhookSecret}}
+}
+
+func (h *harness) restart() {
+	h.t.Helper()
+	if err := h.m.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.start()
+}
+
+var t0 = time.Date(2025, 10, 14, 3, 15, 0, 0, time.UTC)
+
+func (h *harness) incident(id string) pagerfake.Incident {
+	return h.pd.AddIncident(pagerfake.Incident{
+		ID: id, Number: 42, Title: "API health check failures", Urgency: "high", PriorityName: "P1",
+		ServiceID: "PAPI", ServiceName: "API", AssigneeIDs: []string{"PALICE"}, CreatedAt: t0,
+	})
+}
+
+// deliver sends one event under a webhook ID and wants a 2xx.
+func (h *harness) deliver(webhookID string, ev pagerfake.Event) int {
+	h.t.Helper()
+	status, err := h.send.Send(context.Background(), webhookID, ev.JSON())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if status/100 != 2 {
+		h.t.Fatalf("delivery %s (%s) answered %d", webhookID, ev.Type, status)
+	}
+	return status
+}
+
+func (h *harness) api(path string, v any) int {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if v != nil && res.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return res.StatusCode
+}
+
+// waitIdle waits until the outbox is empty.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	waitFor(h.t, "outbox to drain", func() bool {
+		var out struct {
+			Pending int `json:"pending"`
+		}
+		h.api("/api/outbox", &out)
+		return out.Pending == 0 && h.m.Worker.Stats().Depth == 0
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (h *harness) ev(typ string, at time.Time, data map[string]any) pagerfake.Event {
+	agent := pagerfake.UserRef("PALICE", "Alice Chen")
+	return pagerfake.Event{ID: fmt.Sprintf("%s-%d", typ, at.UnixNano()), Type: typ, OccurredAt: at, Agent: &agent, Data: data}
+}
+
+func (h *harness) incidentEvent(typ string, at time.Time, inc pagerfake.Incident) pagerfake.Event {
+	data, ok := h.pd.IncidentData(inc.ID) // with the assignees' names
+	if !ok {
+		h.t.Fatalf("no PagerDuty incident %s", inc.ID)
+	}
+	return h.ev(typ, at, data)
+}
+
+type apiIncident struct {
+	ID             string     `json:"id"`
+	PagerDutyID    string     `json:"pagerduty_id"`
+	Title          string     `json:"title"`
+	Status         string     `json:"status"`
+	Severity       string     `json:"severity"`
+	Service        string     `json:"service"`
+	ChannelID      string     `json:"channel_id"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	ResolvedAt     *time.Time `json:"resolved_at"`
+	Problems       []struct {
+		Job     string `json:"job"`
+		Message string `json:"message"`
+	} `json:"problems"`
+	Timeline []struct {
+		At     time.Time `json:"at"`
+		Kind   string    `json:"kind"`
+		Actor  string    `json:"actor"`
+		Source string    `json:"source"`
+		Text   string    `json:"text"`
+	} `json:"timeline"`
+}
+
+func TestMain_PageToChannel_EndToEnd(t *testing.T) {
+	h := newHarness(t)
+	inc := h.incident("PABC123")
+	h.deliver("W-trigger", h.incidentEvent("incident.triggered", t0, inc))
+	h.waitIdle()
+
+	chans := h.slack.Channels()
+	var ch slackfake.Channel
+	for _, c := range chans {
+		if strings.HasPrefix(c.Name, "inc-") {
+			if ch.ID != "" {
+				t.Fatalf("two incident channels: %s and %s", ch.Name, c.Name)
+			}
+			ch = c
+		}
+	}
+	if got, want := ch.Name, "inc-1-api-health-check-failures"; got != want {
+		t.Fatalf("channel = %q, want %q", got, want)
+	}
+	if topic := h.slack.Topic(ch.ID); !strings.Contains(topic, "SEV1") || !strings.Contains(topic, "API health check failures") || !strings.Contains(topic, "/incidents/PABC123") {
+		t.Errorf("topic = %q, want severity, title and PagerDuty link", topic)
+	}
+	if members := strings.Join(h.slack.Members(ch.ID), ","); !strings.Contains(members, "UALICE") {
+		t.Errorf("members = %s, want the assignee UALICE invited", members)
+	}
+	msgs := h.slack.Messages(ch.ID)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Blocks, `"incident_ack"`) || !strings.Contains(msgs[0].Blocks, "API health check failures") || !strings.Contains(msgs[0].Blocks, "high") {
+		t.Fatalf("kickoff = %+v", msgs)
+	}
+	ann, _ := h.slack.ChannelByName("incidents")
+	if am := h.slack.Messages(ann.ID); len(am) != 1 || !strings.Contains(am[0].Blocks, "#"+ch.ID) {
+		t.Errorf("announcement = %+v, want one post linking the channel", am)
+	}
+
+	h.deliver("W-ack", h.incidentEvent("incident.acknowledged", t0.Add(30*time.Second), inc))
+	h.deliver("W-note", h.ev("incident.annotated", t0.Add(8*time.Minute), pagerfake.NoteData("PABC123", inc.Title, "N1", "Background job leaking connections")))
+	h.deliver("W-resolve", h.incidentEvent("incident.resolved", t0.Add(23*time.Minute), inc))
+	h.waitIdle()
+
+	msgs = h.slack.Messages(ch.ID)
+	var kinds []string
+	for _, m := range msgs[1:] {
+		kinds = append(kinds, m.Text)
+	}
+	if len(msgs) != 4 || !strings.Contains(msgs[1].Text, "acknowledged") || !strings.Contains(msgs[2].Text, "leaking connections") || !strings.Contains(msgs[3].Text, "resolved") {
+		t.Errorf("channel posts after kickoff = %q, want ack, note, resolve in order", kinds)
+	}
+
+	var got apiIncident
+	if code := h.api("/api/incidents/PABC123", &got); code != http.StatusOK {
+		t.Fatalf("GET incident: %d", code)
+	}
+	if got.ID != "INC-1" || got.PagerDutyID != "PABC123" || got.Status != "resolved" || got.Severity != "sev1" || got.Service != "API" || got.ChannelID != ch.ID {
+		t.Errorf("incident = %+v", got)
+	}
+	if got.AcknowledgedAt == nil || !got.AcknowledgedAt.Equal(t0.Add(30*time.Second)) || got.ResolvedAt == nil || !got.ResolvedAt.Equal(t0.Add(23*time.Minute)) || !got.OpenedAt.Equal(t0) {
+		t.Errorf("phase times: opened %v ack %v resolved %v", got.OpenedAt, got.AcknowledgedAt, got.ResolvedAt)
+	}
+	wantTL := []struct {
+		kind string
+		at   time.Duration
+	}{{"paged", 0}, {"acknowledged", 30 * time.Second}, {"note", 8 * time.Minute}, {"resolved", 23 * time.Minute}}
+	if len(got.Timeline) != len(wantTL) {
+		t.Fatalf("timeline = %+v", got.Timeline)
+	}
+	for i, w := range wantTL {
+		e := got.Timeline[i]
+		if e.Kind != w.kind || !e.At.Equal(t0.Add(w.at)) || e.Source != "pagerduty" {
+			t.Errorf("timeline[%d] = %+v, want %s at %v from pagerduty", i, e, w.kind, t0.Add(w.at))
+		}
+	}
+	if got.Timeline[1].Actor != "Alice Chen" {
+		t.Errorf("ack actor = %q", got.Timeline[1].Actor)
+	}
+
+	// Restart on the same file: everything is there, and a re-delivered
+	// trigger changes nothing.
+	h.restart()
+	var again apiIncident
+	h.api("/api/incidents/INC-1", &again)
+	if len(again.Timeline) != 4 || again.ChannelID != ch.ID {
+		t.Errorf("after restart: %d entries, channel %s", len(again.Timeline), again.ChannelID)
+	}
+	if status := h.deliver("W-trigger", h.incidentEvent("incident.triggered", t0, inc)); status != http.StatusOK {
+		t.Errorf("re-delivered trigger answered %d, want 200 (duplicate)", status)
+	}
+	h.waitIdle()
+	var list struct {
+		Incidents []apiIncident `json:"incidents"`
+	}
+	h.api("/api/incidents", &list)
+	if len(list.Incidents) != 1 || len(h.slack.Messages(ch.ID)) != 4 || len(h.slack.CallsTo("conversations.create")) != 1 {
+		t.Errorf("after re-delivery: %d incidents, %d posts, %d creates; want 1, 4, 1", len(list.Incidents), len(h.slack.Messages(ch.ID)), len(h.slack.CallsTo("conversations.create")))
+	}
+}
+
+func TestMain_SameTriggerTenTimesAtOnce_OneChannel(t *testing.T) {
+	h := newHarness(t)
+	inc := h.incident("PDUP")
+	ev := h.incidentEvent("incident.triggered", t0, inc)
+	body := ev.JSON()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Half retried under one webhook ID, half as another subscription's copies.
+			id := "W-same"
+			if i%2 == 1 {
+				id = fmt.Sprintf("W-other-%d", i)
+			}
+			if status, err := h.send.Send(context.Background(), id, body); err != nil || status/100 != 2 {
+				t.Errorf("delivery %d: %d %v", i, status, err)
+			}
+		}()
+	}
+	wg.Wait()
+	h.waitIdle()
+	var list struct {
+		Incidents []apiIncident `json:"incidents"`
+	}
+	h.api("/api/incidents", &list)
+	if len(list.Incidents) != 1 || len(h.slack.CallsTo("conversations.create")) != 1 {
+		t.Errorf("%d incidents, %d conversations.create calls; want 1 and 1", len(list.Incidents), len(h.slack.CallsTo("conversations.create")))
+	}
+}
+
+// The process dies after Slack created the channel and before the bot
+// recorded it: on restart the bot adopts that channel.
+func TestMain_CrashAfterChannelCreated_AdoptsChannel(t *testing.T) {
+	h := newHarness(t)
+	// Slack creates the channel, then the answer never comes back in time.
+	h.slack.Inject("conversations.create", slackfake.Fault{Times: 1, AfterEffect: true, Delay: time.Minute, Status: 500})
+	inc := h.incident("PCRASH")
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, inc))
+	waitFor(t, "Slack to create the channel", func() bool {
+		_, ok := h.slack.ChannelByName("inc-1-api-health-check-failures")
+		return ok
+	})
+	h.restart() // the in-flight create is abandoned; nothing was recorded
+	h.waitIdle()
+	var got apiIncident
+	h.api("/api/incidents/INC-1", &got)
+	ch, _ := h.slack.ChannelByName("inc-1-api-health-check-failures")
+	if got.ChannelID != ch.ID {
+		t.Errorf("incident channel = %q, want the adopted %q", got.ChannelID, ch.ID)
+	}
+	n := 0
+	for _, c := range h.slack.Channels() {
+		if strings.HasPrefix(c.Name, "inc-1") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d incident channels, want 1", n)
+	}
+	if len(h.slack.Messages(ch.ID)) != 1 {
+		t.Errorf("kickoff posted %d times, want 1", len(h.slack.Messages(ch.ID)))
+	}
+}
+
+// name_taken by an archived channel (or one someone else made) is not
+// ours: the bot takes the next name.
+func TestMain_NameTakenByArchivedChannel_UsesNextName(t *testing.T) {
+	h := newHarness(t)
+	old := h.slack.CreateChannelDirect("inc-1-api-health-check-failures", "UBOT", true)
+	h.slack.CreateChannelDirect("inc-1-api-health-check-failures-2", "UHUMAN", false)
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, h.incident("PTAKEN")))
+	h.waitIdle()
+	var got apiIncident
+	h.api("/api/incidents/INC-1", &got)
+	ch, ok := h.slack.ChannelByName("inc-1-api-health-check-failures-3")
+	if !ok || got.ChannelID != ch.ID || got.ChannelID == old.ID {
+		t.Errorf("incident channel = %q; want the new inc-1-api-health-check-failures-3", got.ChannelID)
+	}
+}
+
+func TestMain_SlackRateLimitAndErrors_KeepOrderAndRecordProblems(t *testing.T) {
+	h := newHarness(t)
+	h.slack.Inject("chat.postMessage", slackfake.Fault{Times: 3, Status: 429, RetryAfter: 0})
+	h.slack.Inject("chat.postMessage", slackfake.Fault{Times: 1, Status: 503})
+	// Bob's PagerDuty e-mail has no Slack user: a permanent failure.
+	h.pd.AddUser(pagerfake.User{ID: "PNOSLACK", Name: "Carol Davis", Email: "carol@elsewhere.example"})
+	inc := h.pd.AddIncident(pagerfake.Incident{ID: "PRL", Title: "Queue backlog", Urgency: "low", AssigneeIDs: []string{"PNOSLACK", "PALICE"}, CreatedAt: t0})
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, inc))
+	for i := range 5 {
+		h.deliver(fmt.Sprintf("W-note-%d", i), h.ev("incident.annotated", t0.Add(time.Duration(i+1)*time.Minute), pagerfake.NoteData("PRL", inc.Title, fmt.Sprintf("N%d", i), fmt.Sprintf("note %d", i))))
+	}
+	h.waitIdle()
+	var got apiIncident
+	h.api("/api/incidents/PRL", &got)
+	if got.Severity != "sev3" {
+		t.Errorf("severity %s, want sev3 (low urgency, no priority)", got.Severity)
+	}
+	msgs := h.slack.Messages(got.ChannelID)
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+	}
+	joined := strings.Join(texts, "\n")
+	last := -1
+	for i := range 5 {
+		at := strings.Index(joined, fmt.Sprintf("note %d", i))
+		if at < last {
+			t.Fatalf("notes out of order:\n%s", joined)
+		}
+		last = at
+	}
+	if len(got.Problems) != 1 || !strings.Contains(got.Problems[0].Message, "Carol Davis") || !strings.Contains(got.Problems[0].Message, "users_not_found") {
+		t.Errorf("problems = %+v, want the failed invite of Carol Davis", got.Problems)
+	}
+	if !strings.Contains(joined, "Problem") || !strings.Contains(joined, "Carol Davis") {
+		t.Errorf("the failed invite is not shown in the channel:\n%s", joined)
+	}
+	if !strings.Contains(strings.Join(h.slack.Members(got.ChannelID), ","), "UALICE") {
+		t.Errorf("Alice not invited: a failed invite must not block the others")
+	}
+}
+
+func TestMain_NoteForUnknownIncident_OpensFromREST(t *testing.T) {
+	h := newHarness(t)
+	inc := h.incident("PREST")
+	h.deliver("W1", h.ev("incident.annotated", t0.Add(time.Minute), pagerfake.NoteData("PREST", inc.Title, "N1", "first word")))
+	h.waitIdle()
+	var got apiIncident
+	if code := h.api("/api/incidents/PREST", &got); code != http.StatusOK {
+		t.Fatalf("incident not opened from REST: %d", code)
+	}
+	if got.Title != "API health check failures" || len(got.Timeline) != 2 || got.Timeline[1].Text != "first word" || got.ChannelID == "" {
+		t.Errorf("incident = %+v", got)
+	}
+	if n := len(h.pd.CallsTo(http.MethodGet, "/incidents/PREST")); n != 1 {
+		t.Errorf("%d REST fetches, want 1", n)
+	}
+}
+
+func TestMain_DeadLetterAfterMaxAge(t *testing.T) {
+	h := newHarness(t)
+	h.m.Worker.MaxAge = 200 * time.Millisecond
+	h.slack.Inject("conversations.setTopic", slackfake.Fault{Status: 503})
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, h.incident("PDEAD")))
+	h.waitIdle()
+	var out struct {
+		DeadLetters []incidentbot.Job `json:"dead_letters"`
+	}
+	h.api("/api/outbox", &out)
+	if len(out.DeadLetters) != 1 || out.DeadLetters[0].Kind != incidentbot.JobSetTopic || out.DeadLetters[0].Attempts < 2 {
+		t.Errorf("dead letters = %+v, want the topic job after several attempts", out.DeadLetters)
+	}
+	var got apiIncident
+	h.api("/api/incidents/INC-1", &got)
+	if len(h.slack.Messages(got.ChannelID)) < 1 {
+		t.Errorf("kickoff blocked by the failing topic job")
+	}
+	res, _ := http.Get(h.m.URL() + "/metrics")
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "incidentbot_outbox_dead_letters 1") {
+		t.Errorf("metrics do not show the dead letter")
+	}
+}
+
+func TestMain_HealthAndAdminAuth(t *testing.T) {
+	h := newHarness(t)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/api/incidents": 401} {
+		res, err := http.Get(h.m.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	if code := h.api("/api/incidents/INC-99", nil); code != http.StatusNotFound {
+		t.Errorf("unknown incident = %d, want 404", code)
+	}
+	h.cfg.AdminToken = ""
+	h.restart()
+	if code := h.api("/api/incidents", nil); code != http.StatusNotFound {
+		t.Errorf("API without a configured token = %d, want 404", code)
+	}
+}

@@ -1,0 +1,232 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/store"
+)
+
+// MustOpen opens a store in a temporary directory; its cleanup checks the
+// file's consistency before closing it.
+func MustOpen(t testing.TB, path string) *store.DB {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "incidentbot.db")
+	}
+	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			t.Errorf("consistency check: %v", err)
+		}
+		db.Close()
+	})
+	return db
+}
+
+func TestDB_Update_PersistsAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = db.Update(ctx, func(tx incidentbot.Tx) error {
+		n, err := tx.NextIncidentNumber()
+		if err != nil {
+			return err
+		}
+		inc := &incidentbot.Incident{ID: incidentbot.IncidentID(n), Number: n, Title: "disk full", PagerDuty: &incidentbot.PagerLink{ID: "PABC"}, ChannelID: "C1"}
+		if err := tx.PutIncident(inc); err != nil {
+			return err
+		}
+		if err := tx.AppendEntry(inc.ID, &incidentbot.Entry{Kind: incidentbot.EntryNote, Text: "one"}); err != nil {
+			return err
+		}
+		return tx.AppendEntry(inc.ID, &incidentbot.Entry{Kind: incidentbot.EntryNote, Text: "two"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = MustOpen(t, path)
+	err = db.View(ctx, func(tx incidentbot.Tx) error {
+		for _, get := range []func() (*incidentbot.Incident, error){
+			func() (*incidentbot.Incident, error) { return tx.Incident("INC-1") },
+			func() (*incidentbot.Incident, error) { return tx.IncidentByPagerDutyID("PABC") },
+			func() (*incidentbot.Incident, error) { return tx.IncidentByChannel("C1") },
+		} {
+			inc, err := get()
+			if err != nil {
+				return err
+			}
+			if got, want := inc.Title, "disk full"; got != want {
+				t.Errorf("title = %q, want %q", got, want)
+			}
+		}
+		tl, err := tx.Timeline("INC-1")
+		if err != nil {
+			return err
+		}
+		if len(tl) != 2 || tl[0].Text != "one" || tl[1].Text != "two" || tl[0].Seq >= tl[1].Seq {
+			t.Errorf("timeline = %+v, want one then two in seq order", tl)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDB_Update_FailedMemberDoesNotSinkItsBatch(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := context.Background()
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 64)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Update(ctx, func(tx incidentbot.Tx) error {
+				if err := tx.MarkDelivery(string(rune('A'+i%26))+string(rune('a'+i/26)), time.Now()); err != nil {
+					return err
+				}
+				if i%7 == 0 {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	err := db.View(ctx, func(tx incidentbot.Tx) error {
+		for i, err := range errs {
+			seen, _ := tx.SeenDelivery(string(rune('A'+i%26)) + string(rune('a'+i/26)))
+			if i%7 == 0 {
+				if !errors.Is(err, boom) || seen {
+					t.Errorf("member %d: err=%v seen=%v, want boom and rolled back", i, err, seen)
+				}
+			} else if err != nil || !seen {
+				t.Errorf("member %d: err=%v seen=%v, want committed", i, err, seen)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDB_Update_PanicIsAnError(t *testing.T) {
+	db := MustOpen(t, "")
+	err := db.Update(context.Background(), func(incidentbot.Tx) error { panic("bad") })
+	if err == nil {
+		t.Fatal("want an error from a panicking function")
+	}
+	if err := db.Update(context.Background(), func(incidentbot.Tx) error { return nil }); err != nil {
+		t.Fatalf("store unusable after a panic: %v", err)
+	}
+}
+
+func TestOpen_LockedFile_TimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	MustOpen(t, path)
+	_, err := store.Open(path, store.Options{Timeout: 100 * time.Millisecond})
+	if err == nil {
+		t.Fatal("second Open of a locked file succeeded")
+	}
+}
+
+func TestTx_Incidents_NewestFirstWithCursor(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		for range 5 {
+			n, _ := tx.NextIncidentNumber()
+			if err := tx.PutIncident(&incidentbot.Incident{ID: incidentbot.IncidentID(n), Number: n}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(ctx, func(tx incidentbot.Tx) error {
+		page, _ := tx.Incidents(0, 2, nil)
+		if len(page) != 2 || page[0].Number != 5 || page[1].Number != 4 {
+			t.Errorf("first page = %v", ids(page))
+		}
+		page, _ = tx.Incidents(4, 10, nil)
+		if len(page) != 3 || page[0].Number != 3 || page[2].Number != 1 {
+			t.Errorf("page before 4 = %v", ids(page))
+		}
+		return nil
+	})
+}
+
+func ids(incs []*incidentbot.Incident) []string {
+	var out []string
+	for _, i := range incs {
+		out = append(out, i.ID)
+	}
+	return out
+}
+
+func TestDB_PruneDeliveries_KeepsRecent(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := context.Background()
+	now := time.Now()
+	db.Update(ctx, func(tx incidentbot.Tx) error {
+		tx.MarkDelivery("old", now.Add(-8*24*time.Hour))
+		return tx.MarkDelivery("recent", now.Add(-73*time.Hour))
+	})
+	n, err := db.PruneDeliveries(now.Add(-7 * 24 * time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	db.View(ctx, func(tx incidentbot.Tx) error {
+		if old, _ := tx.SeenDelivery("old"); old {
+			t.Error("old record kept")
+		}
+		if recent, _ := tx.SeenDelivery("recent"); !recent {
+			t.Error("73 h old record pruned; must be kept at least 72 h")
+		}
+		return nil
+	})
+}
+
+func TestTx_Pending_TakeRemovesThem(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := context.Background()
+	var first1, first2 bool
+	db.Update(ctx, func(tx incidentbot.Tx) error {
+		first1, _ = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e1"})
+		first2, _ = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e2"})
+		return nil
+	})
+	if !first1 || first2 {
+		t.Errorf("first = %v, %v; want true, false", first1, first2)
+	}
+	db.Update(ctx, func(tx incidentbot.Tx) error {
+		evs, err := tx.TakePending("P1")
+		if err != nil || len(evs) != 2 || evs[0].ID != "e1" {
+			t.Errorf("TakePending = %v, %v", evs, err)
+		}
+		evs, _ = tx.TakePending("P1")
+		if len(evs) != 0 {
+			t.Errorf("second TakePending = %v, want none", evs)
+		}
+		return nil
+	})
+}

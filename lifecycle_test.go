@@ -1,0 +1,221 @@
+package incidentbot_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/store"
+)
+
+func mustService(t *testing.T) (*incidentbot.Service, *store.DB) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			t.Errorf("consistency: %v", err)
+		}
+		db.Close()
+	})
+	return &incidentbot.Service{Store: db, ChannelPrefix: "inc", AnnounceChannel: "#incidents"}, db
+}
+
+var t0 = time.Date(2025, 10, 14, 3, 15, 0, 0, time.UTC)
+
+func pd(id, typ string, at time.Time) incidentbot.PagerEvent {
+	return incidentbot.PagerEvent{
+		ID: fmt.Sprintf("%s-%s-%d", id, typ, at.Unix()), Type: typ, OccurredAt: at, IncidentID: id,
+		Agent: incidentbot.Person{ID: "PUSER", Name: "Alice"},
+		Incident: &incidentbot.PagerIncident{
+			ID: id, Number: 42, Title: "API health check failures", Urgency: "high", Priority: "P1",
+			ServiceName: "API", CreatedAt: t0, Assignees: []incidentbot.Person{{ID: "PALICE", Name: "Alice"}},
+		},
+	}
+}
+
+func state(t *testing.T, db *store.DB, pdID string) (*incidentbot.Incident, []incidentbot.Entry, []*incidentbot.Job) {
+	t.Helper()
+	var inc *incidentbot.Incident
+	var tl []incidentbot.Entry
+	var jobs []*incidentbot.Job
+	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
+		var err error
+		if inc, err = tx.IncidentByPagerDutyID(pdID); err != nil {
+			return err
+		}
+		if tl, err = tx.Timeline(inc.ID); err != nil {
+			return err
+		}
+		return tx.Jobs(0, func(j *incidentbot.Job) bool { jobs = append(jobs, j); return true })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc, tl, jobs
+}
+
+func count(jobs []*incidentbot.Job, kind incidentbot.JobKind) int {
+	n := 0
+	for _, j := range jobs {
+		if j.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func TestService_IngestPagerDuty_SameDeliveryTenTimesAtOnce(t *testing.T) {
+	s, db := mustService(t)
+	ev := pd("P1", incidentbot.EventTriggered, t0)
+	var wg sync.WaitGroup
+	outs := make(chan incidentbot.Outcome, 10)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := s.IngestPagerDuty(context.Background(), "W1", ev)
+			if err != nil {
+				t.Error(err)
+			}
+			outs <- out
+		}()
+	}
+	wg.Wait()
+	close(outs)
+	applied := 0
+	for o := range outs {
+		if o == incidentbot.OutcomeApplied {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Errorf("applied %d times, want 1", applied)
+	}
+	inc, tl, jobs := state(t, db, "P1")
+	if inc.ID != "INC-1" || inc.Severity != incidentbot.Sev1 || len(tl) != 1 {
+		t.Errorf("incident %s %s, timeline %d entries", inc.ID, inc.Severity, len(tl))
+	}
+	if count(jobs, incidentbot.JobCreateChannel) != 1 || count(jobs, incidentbot.JobInvite) != 1 || count(jobs, incidentbot.JobAnnounce) != 1 {
+		t.Errorf("jobs = %d create, %d invite, %d announce; want 1 each", count(jobs, incidentbot.JobCreateChannel), count(jobs, incidentbot.JobInvite), count(jobs, incidentbot.JobAnnounce))
+	}
+	// The same event under another webhook ID (a second subscription) is a duplicate too.
+	if out, _ := s.IngestPagerDuty(context.Background(), "W2", ev); out != incidentbot.OutcomeDuplicate {
+		t.Errorf("same event, other webhook ID: %s, want duplicate", out)
+	}
+}
+
+func TestService_IngestPagerDuty_AckBeforeTrigger(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	inc, tl, jobs := state(t, db, "P1")
+	if inc.Status != incidentbot.StatusAcknowledged {
+		t.Errorf("status = %s, want acknowledged (the late trigger must not move it back)", inc.Status)
+	}
+	if inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(t0.Add(30*time.Second)) || !inc.OpenedAt.Equal(t0) {
+		t.Errorf("acknowledged %v opened %v", inc.AcknowledgedAt, inc.OpenedAt)
+	}
+	if len(tl) != 2 || tl[0].Kind != incidentbot.EntryPaged || tl[1].Kind != incidentbot.EntryAcknowledged {
+		t.Errorf("timeline = %+v", tl)
+	}
+	if count(jobs, incidentbot.JobCreateChannel) != 1 {
+		t.Errorf("%d channel jobs, want 1", count(jobs, incidentbot.JobCreateChannel))
+	}
+}
+
+func TestService_IngestPagerDuty_NoteBeforeIncidentWaitsForIt(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	note := incidentbot.PagerEvent{ID: "N1", Type: incidentbot.EventAnnotated, OccurredAt: t0.Add(time.Minute), IncidentID: "P1", Text: "looking at the pool"}
+	out, err := s.IngestPagerDuty(ctx, "", note)
+	if err != nil || out != incidentbot.OutcomePending {
+		t.Fatalf("note first: %s, %v; want pending", out, err)
+	}
+	var fetch int
+	db.View(ctx, func(tx incidentbot.Tx) error {
+		return tx.Jobs(0, func(j *incidentbot.Job) bool {
+			if j.Kind == incidentbot.JobFetchIncident && j.PagerID == "P1" {
+				fetch++
+			}
+			return true
+		})
+	})
+	if fetch != 1 {
+		t.Errorf("%d fetch jobs, want 1", fetch)
+	}
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	_, tl, _ := state(t, db, "P1")
+	if len(tl) != 2 || tl[1].Kind != incidentbot.EntryNote || tl[1].Text != "looking at the pool" || !tl[1].At.Equal(t0.Add(time.Minute)) {
+		t.Errorf("timeline = %+v", tl)
+	}
+	// The fetched copy arriving later changes nothing.
+	inc, err := s.OpenFromPagerDuty(ctx, pd("P1", incidentbot.EventTriggered, t0).Incident)
+	if err != nil || inc.ID != "INC-1" {
+		t.Errorf("OpenFromPagerDuty = %v, %v", inc, err)
+	}
+}
+
+func TestService_IngestPagerDuty_StatusRules(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	steps := []struct {
+		typ  string
+		at   time.Duration
+		want incidentbot.Status
+	}{
+		{incidentbot.EventTriggered, 0, incidentbot.StatusTriggered},
+		{incidentbot.EventAcknowledged, time.Minute, incidentbot.StatusAcknowledged},
+		{incidentbot.EventUnacknowledged, 2 * time.Minute, incidentbot.StatusTriggered},
+		{incidentbot.EventAcknowledged, 3 * time.Minute, incidentbot.StatusAcknowledged},
+		{incidentbot.EventResolved, 10 * time.Minute, incidentbot.StatusResolved},
+		{incidentbot.EventReopened, 11 * time.Minute, incidentbot.StatusTriggered},
+		{incidentbot.EventResolved, 12 * time.Minute, incidentbot.StatusResolved},
+	}
+	for _, st := range steps {
+		if _, err := s.IngestPagerDuty(ctx, "", pd("P1", st.typ, t0.Add(st.at))); err != nil {
+			t.Fatal(err)
+		}
+		if inc, _, _ := state(t, db, "P1"); inc.Status != st.want {
+			t.Fatalf("after %s: status %s, want %s", st.typ, inc.Status, st.want)
+		}
+	}
+	inc, tl, _ := state(t, db, "P1")
+	if !inc.AcknowledgedAt.Equal(t0.Add(time.Minute)) || !inc.ResolvedAt.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("first acknowledged %v, first resolved %v", inc.AcknowledgedAt, inc.ResolvedAt)
+	}
+	if len(tl) != len(steps) {
+		t.Errorf("%d timeline entries, want %d", len(tl), len(steps))
+	}
+}
+
+func TestService_IngestPagerDuty_PriorityUpdatedChangesSeverity(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	ev := pd("P1", incidentbot.EventPriorityUpdated, t0.Add(time.Minute))
+	ev.Incident.Priority = "P3"
+	s.IngestPagerDuty(ctx, "", ev)
+	inc, tl, jobs := state(t, db, "P1")
+	if inc.Severity != incidentbot.Sev3 || tl[len(tl)-1].Kind != incidentbot.EntrySeverityChanged {
+		t.Errorf("severity %s, last entry %s", inc.Severity, tl[len(tl)-1].Kind)
+	}
+	if count(jobs, incidentbot.JobSetTopic) != 2 {
+		t.Errorf("%d topic jobs, want 2 (opening and severity change)", count(jobs, incidentbot.JobSetTopic))
+	}
+}
+
+func TestService_IngestPagerDuty_UnknownTypeIgnored(t *testing.T) {
+	s, _ := mustService(t)
+	out, err := s.IngestPagerDuty(context.Background(), "", incidentbot.PagerEvent{ID: "X", Type: "service.updated"})
+	if err != nil || out != incidentbot.OutcomeIgnored {
+		t.Errorf("got %s, %v; want ignored", out, err)
+	}
+}
