@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -460,5 +461,52 @@ func TestMain_HealthAndAdminAuth(t *testing.T) {
 	h.restart()
 	if code := h.api("/api/incidents", nil); code != http.StatusNotFound {
 		t.Errorf("API without a configured token = %d, want 404", code)
+	}
+}
+
+// PagerDuty's published envelope samples are accepted by the real server:
+// the incident one opens an incident, the service one is ignored with a 2xx.
+func TestMain_PublishedSamples_Accepted(t *testing.T) {
+	h := newHarness(t)
+	files, _ := filepath.Glob("../../internal/pager/testdata/envelope.*.json")
+	if len(files) == 0 {
+		t.Fatal("no samples found")
+	}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := h.send.Send(context.Background(), "", body)
+		if err != nil || status/100 != 2 {
+			t.Errorf("%s: %d %v", filepath.Base(f), status, err)
+		}
+	}
+	h.waitIdle()
+	var got apiIncident
+	if code := h.api("/api/incidents/PGR0VU2", &got); code != http.StatusOK || got.Severity != "sev1" || got.Title != "A little bump in the road" {
+		t.Errorf("sample incident: %d %+v", code, got)
+	}
+}
+
+func TestMain_BadSignature_401AndCounted(t *testing.T) {
+	h := newHarness(t)
+	bad := &pagerfake.Sender{URL: h.send.URL, Secrets: []string{"not-the-secret"}}
+	status, err := bad.Send(context.Background(), "", h.incidentEvent("incident.triggered", t0, h.incident("PSIG")).JSON())
+	if err != nil || status != http.StatusUnauthorized {
+		t.Fatalf("bad signature answered %d %v, want 401", status, err)
+	}
+	res, _ := http.Get(h.m.URL() + "/metrics")
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "incidentbot_pagerduty_signature_failures_total 1") {
+		t.Errorf("signature failure not in metrics")
+	}
+	var list struct {
+		Incidents []apiIncident `json:"incidents"`
+	}
+	h.api("/api/incidents", &list)
+	if len(list.Incidents) != 0 {
+		t.Errorf("a badly signed delivery opened an incident")
 	}
 }
