@@ -25,6 +25,14 @@ type Chat interface {
 	// Post posts a message to a channel (an ID, or a "#name") and returns
 	// where it landed.
 	Post(ctx context.Context, channel string, msg Message) (Posted, error)
+	// Update replaces a posted message.
+	Update(ctx context.Context, at Posted, msg Message) error
+	// UserEmail returns a Slack user's e-mail address (users.info).
+	UserEmail(ctx context.Context, userID string) (string, error)
+	// Respond answers through a slash command's response_url.
+	Respond(ctx context.Context, responseURL string, msg Message) error
+	// Message reads one message and its permalink.
+	Message(ctx context.Context, channel, ts string) (SlackMessage, error)
 }
 
 // Channel is a Slack channel as the bot sees it.
@@ -80,4 +88,9 @@ type Pager interface {
 	UserEmail(ctx context.Context, userID string) (string, error)
 	// Incident fetches an incident.
 	Incident(ctx context.Context, id string) (*PagerIncident, error)
+	// SetStatus acknowledges or resolves an incident acting as the PagerDuty
+	// user with e-mail from.
+	SetStatus(ctx context.Context, from, id, status string) error
+	// AddNote adds a note to an incident as the user with e-mail from.
+	AddNote(ctx context.Context, from, id, content string) error
 }

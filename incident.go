@@ -44,6 +44,22 @@ type Incident struct {
 	MitigatedAt     *time.Time `json:"mitigated_at"`
 	ResolvedAt      *time.Time `json:"resolved_at"`
 
+	// Roles maps "commander", "comms" and "scribe" to who holds them.
+	Roles map[Role]Person `json:"roles,omitempty"`
+	// Impact, RootCause and Summary are the latest recorded texts (the
+	// timeline keeps every version).
+	Impact    string       `json:"impact,omitempty"`
+	RootCause string       `json:"root_cause,omitempty"`
+	Summary   string       `json:"summary,omitempty"`
+	Actions   []ActionItem `json:"action_items,omitempty"`
+	// LastUpdateAt is when the last status update was published.
+	LastUpdateAt *time.Time `json:"last_update_at"`
+	// Echoes are PagerDuty events the bot expects back for its own actions
+	// (an acknowledgement made in Slack): they change nothing when they come.
+	Echoes []Echo `json:"echoes,omitempty"`
+	// DeclaredBy is who declared an incident that did not come from a page.
+	DeclaredBy *Person `json:"declared_by,omitempty"`
+
 	// Problems are side effects that failed for good (a Slack ok:false, a
 	// job that outlived its retries), kept so people see them.
 	Problems  []Problem `json:"problems,omitempty"`
@@ -65,6 +81,38 @@ type PagerLink struct {
 type Person struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
+}
+
+// Role is an incident role. Persisted as this string.
+type Role string
+
+// The roles.
+const (
+	RoleCommander Role = "commander"
+	RoleComms     Role = "comms"
+	RoleScribe    Role = "scribe"
+)
+
+// Roles lists the roles in the order they are shown.
+var Roles = []Role{RoleCommander, RoleComms, RoleScribe}
+
+// ActionItem is a follow-up recorded with /incident action.
+type ActionItem struct {
+	N         int        `json:"n"`
+	Text      string     `json:"text"`
+	Owner     *Person    `json:"owner,omitempty"`
+	Priority  string     `json:"priority"` // p1, p2, p3
+	Due       string     `json:"due,omitempty"`
+	Status    string     `json:"status"` // open, done
+	CreatedAt time.Time  `json:"created_at"`
+	DoneAt    *time.Time `json:"done_at,omitempty"`
+}
+
+// Echo is a PagerDuty event expected back for the bot's own action.
+type Echo struct {
+	Type  string    `json:"type"`
+	Text  string    `json:"text,omitempty"`
+	Until time.Time `json:"until"`
 }
 
 // Problem is a side effect that failed for good.
@@ -109,9 +157,15 @@ func setFirst(dst **time.Time, t time.Time) {
 	}
 }
 
-// Topic returns the channel topic: severity, title and the PagerDuty link.
+// Topic returns the channel topic: severity, title, roles and the
+// PagerDuty link.
 func (inc *Incident) Topic() string {
 	t := fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, inc.Title)
+	for _, r := range Roles {
+		if p, ok := inc.Roles[r]; ok {
+			t += fmt.Sprintf(" | %s: %s", r, p.Display())
+		}
+	}
 	if inc.PagerDuty != nil && inc.PagerDuty.URL != "" {
 		t += " | " + inc.PagerDuty.URL
 	}

@@ -21,6 +21,9 @@ type Service struct {
 	ChannelPrefix string
 	// AnnounceChannel receives one announcement per incident ("" = none).
 	AnnounceChannel string
+	// MayManage reports whether a Slack user may change severity, assign
+	// roles and resolve; nil lets everyone.
+	MayManage func(userID string) bool
 	// Enqueued is called after a commit that added outbox jobs (nil = no-op):
 	// the worker's wake-up.
 	Enqueued func()
@@ -314,6 +317,16 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		if pi.URL != "" {
 			inc.PagerDuty.URL = pi.URL
 		}
+	}
+	if takeEcho(inc, ev) {
+		// PagerDuty telling us about our own action: the timeline has it.
+		switch ev.Type {
+		case EventAcknowledged:
+			setFirst(&inc.AcknowledgedAt, at)
+		case EventResolved:
+			setFirst(&inc.ResolvedAt, at)
+		}
+		return nil
 	}
 	switch ev.Type {
 	case EventTriggered:

@@ -13,6 +13,15 @@ const (
 	JobPost          JobKind = "post"
 	JobAnnounce      JobKind = "announce"
 	JobFetchIncident JobKind = "fetch_incident"
+	// JobUpdateAnnouncement refreshes the stakeholder post in place.
+	JobUpdateAnnouncement JobKind = "update_announcement"
+	// JobRespond answers a person through a slash command's response_url.
+	JobRespond JobKind = "respond"
+	// JobFetchMessage reads a message pinned with a reaction, for the timeline.
+	JobFetchMessage JobKind = "fetch_message"
+	JobPagerAck     JobKind = "pagerduty_ack"
+	JobPagerResolve JobKind = "pagerduty_resolve"
+	JobPagerNote    JobKind = "pagerduty_note"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -35,7 +44,14 @@ type Job struct {
 	Invitee     *Person  `json:"invitee,omitempty"`      // invite: a PagerDuty user
 	Message     *Message `json:"message,omitempty"`      // post, announce
 	Channel     string   `json:"channel,omitempty"`      // announce: target channel
-	PagerID     string   `json:"pager_id,omitempty"`     // fetch_incident
+	PagerID     string   `json:"pager_id,omitempty"`     // fetch_incident, pagerduty_*
+	SlackUser   string   `json:"slack_user,omitempty"`   // invite; the actor of pagerduty_*
+	Text        string   `json:"text,omitempty"`         // pagerduty_note
+	// ResponseURL is a slash command's reply URL. It is a bearer secret:
+	// never logged or shown by the API.
+	ResponseURL string `json:"response_url,omitempty"`
+	TS          string `json:"ts,omitempty"` // fetch_message: the message
+	EventID     string `json:"event_id,omitempty"`
 	// Notice marks a post that reports a problem: if it fails too, it is
 	// not reported again.
 	Notice bool `json:"notice,omitempty"`
@@ -43,17 +59,20 @@ type Job struct {
 
 // lanes: per-incident channel order, and side lanes whose retries must not
 // hold the channel's messages back.
-func laneChannel(incID string) string  { return incID }
-func laneInvite(incID string) string   { return incID + "/invite" }
-func laneAnnounce(incID string) string { return incID + "/announce" }
-func lanePager(pdID string) string     { return "pagerduty/" + pdID }
+func laneChannel(incID string) string   { return incID }
+func laneInvite(incID string) string    { return incID + "/invite" }
+func laneAnnounce(incID string) string  { return incID + "/announce" }
+func lanePager(pdID string) string      { return "pagerduty/" + pdID }
+func lanePagerDuty(incID string) string { return incID + "/pagerduty" }
 
 // needsChannel reports whether a job can only run once the incident's
 // channel exists.
 func (j *Job) needsChannel() bool {
 	switch j.Kind {
-	case JobSetTopic, JobInvite, JobPost, JobAnnounce:
+	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement:
 		return true
+	case JobRespond:
+		return j.Message == nil // "the channel is ready" waits for it
 	}
 	return false
 }

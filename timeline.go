@@ -22,6 +22,15 @@ const (
 	EntryResolved        EntryKind = "resolved"
 	EntryReopened        EntryKind = "reopened"
 	EntryProblem         EntryKind = "problem"
+	EntryRoleAssigned    EntryKind = "role_assigned"
+	EntryImpactStarted   EntryKind = "impact_started"
+	EntryImpact          EntryKind = "impact"
+	EntryRootCause       EntryKind = "root_cause"
+	EntryActionItem      EntryKind = "action_item"
+	EntryPublicName      EntryKind = "public_name"
+	EntryPinned          EntryKind = "pinned"
+	EntryRetracted       EntryKind = "retracted"
+	EntryCadenceMissed   EntryKind = "cadence_missed"
 )
 
 // Source says where a timeline entry came from.
@@ -45,4 +54,13 @@ type Entry struct {
 	Source  Source    `json:"source"`
 	Text    string    `json:"text"`
 	EventID string    `json:"event_id,omitempty"`
+	// Status is the status an update announced (status_update entries).
+	Status Status `json:"status,omitempty"`
+	// Ref identifies the Slack message a pinned entry copies (its ts), and
+	// Permalink links to it.
+	Ref       string `json:"ref,omitempty"`
+	Permalink string `json:"permalink,omitempty"`
+	// Supersedes is the Seq of an earlier entry this one corrects (an edited
+	// pinned message) or retracts (a deleted one).
+	Supersedes uint64 `json:"supersedes,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,9 @@ type Worker struct {
 	Chat    Chat
 	// Pager is PagerDuty's REST API; nil when no API token is configured.
 	Pager Pager
+	// PagerFrom is the e-mail PagerDuty actions are made as when the acting
+	// Slack user's e-mail is unknown to PagerDuty (PAGERDUTY_FROM).
+	PagerFrom string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Concurrency is how many jobs run at once (8 when zero).
@@ -233,7 +237,7 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 			return jobDone{job: j}
 		}
 	}
-	if j.needsChannel() && inc.ChannelID == "" && !(j.Kind == JobAnnounce && inc.ChannelFailed) {
+	if j.needsChannel() && inc != nil && inc.ChannelID == "" && !(j.Kind == JobAnnounce && inc.ChannelFailed) {
 		if inc.ChannelFailed {
 			err := Errorf(EREJECTED, "the incident channel could not be created")
 			w.fail(ctx, j, err)
@@ -378,6 +382,18 @@ func describeJob(j *Job) string {
 		return "could not announce the incident in " + j.Channel
 	case JobFetchIncident:
 		return "could not fetch PagerDuty incident " + j.PagerID
+	case JobUpdateAnnouncement:
+		return "could not update the announcement"
+	case JobRespond:
+		return "could not answer the slash command"
+	case JobFetchMessage:
+		return "could not read the pinned message"
+	case JobPagerAck:
+		return "could not acknowledge in PagerDuty"
+	case JobPagerResolve:
+		return "could not resolve in PagerDuty"
+	case JobPagerNote:
+		return "could not add the note to PagerDuty"
 	}
 	return "job " + string(j.Kind) + " failed"
 }
@@ -396,6 +412,10 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 		_, err := w.Chat.Post(ctx, inc.ChannelID, *j.Message)
 		return nil, err
 	case JobAnnounce:
+		if j.Message != nil { // a reply in the announcement's thread
+			_, err := w.Chat.Post(ctx, j.Channel, *j.Message)
+			return nil, err
+		}
 		posted, err := w.Chat.Post(ctx, j.Channel, *announceMessage(inc))
 		if err != nil {
 			return nil, err
@@ -408,6 +428,29 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 			cur.Announcement = &posted
 			return tx.PutIncident(cur)
 		}, nil
+	case JobUpdateAnnouncement:
+		if inc.Announcement == nil {
+			return nil, nil // never announced (it failed and was reported)
+		}
+		return nil, w.Chat.Update(ctx, *inc.Announcement, *announceMessage(inc))
+	case JobRespond:
+		if j.Message != nil {
+			return nil, w.Chat.Respond(ctx, j.ResponseURL, *j.Message)
+		}
+		return nil, w.Chat.Respond(ctx, j.ResponseURL, Message{Text: fmt.Sprintf("%s is open: join <#%s>.", inc.ID, inc.ChannelID)})
+	case JobFetchMessage:
+		m, err := w.Chat.Message(ctx, j.Channel, j.TS)
+		if err != nil {
+			return nil, err
+		}
+		var by Person
+		if j.Invitee != nil {
+			by = *j.Invitee
+		}
+		_, err = w.Service.RecordPin(ctx, m, by)
+		return nil, err
+	case JobPagerAck, JobPagerResolve, JobPagerNote:
+		return nil, w.pagerAction(ctx, j)
 	case JobFetchIncident:
 		if w.Pager == nil {
 			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
@@ -425,6 +468,9 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 }
 
 func (w *Worker) invite(ctx context.Context, j *Job, inc *Incident) error {
+	if j.SlackUser != "" {
+		return w.Chat.Invite(ctx, inc.ChannelID, j.SlackUser)
+	}
 	if w.Pager == nil {
 		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
 	}
@@ -437,6 +483,49 @@ func (w *Worker) invite(ctx context.Context, j *Job, inc *Incident) error {
 		return err
 	}
 	return w.Chat.Invite(ctx, inc.ChannelID, uid)
+}
+
+// pagerAction acknowledges, resolves or annotates the PagerDuty incident
+// as the acting Slack user (their e-mail from users.info), falling back to
+// PagerFrom when PagerDuty does not know that e-mail.
+func (w *Worker) pagerAction(ctx context.Context, j *Job) error {
+	if w.Pager == nil {
+		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so PagerDuty was not updated")
+	}
+	var froms []string
+	if j.SlackUser != "" {
+		email, err := w.Chat.UserEmail(ctx, j.SlackUser)
+		if err != nil && IsTransient(err) {
+			return err
+		}
+		if email != "" {
+			froms = append(froms, email)
+		}
+	}
+	if w.PagerFrom != "" && (len(froms) == 0 || froms[0] != w.PagerFrom) {
+		froms = append(froms, w.PagerFrom)
+	}
+	if len(froms) == 0 {
+		return Errorf(EREJECTED, "no e-mail to act as in PagerDuty: set PAGERDUTY_FROM")
+	}
+	var err error
+	for _, from := range froms {
+		switch j.Kind {
+		case JobPagerAck:
+			err = w.Pager.SetStatus(ctx, from, j.PagerID, "acknowledged")
+		case JobPagerResolve:
+			err = w.Pager.SetStatus(ctx, from, j.PagerID, "resolved")
+			if err != nil && strings.Contains(ErrorMessage(err), "Already Resolved") {
+				err = nil
+			}
+		case JobPagerNote:
+			err = w.Pager.AddNote(ctx, from, j.PagerID, j.Text)
+		}
+		if err == nil || IsTransient(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // createChannel creates the incident channel, or adopts the one an earlier

@@ -166,6 +166,9 @@ func (c Config) Validate() []error {
 	if c.SlackBotToken == "" {
 		errs = append(errs, errors.New("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)"))
 	}
+	if c.SlackSigningSecret == "" {
+		errs = append(errs, errors.New("SLACK_SIGNING_SECRET is required (the Slack app's signing secret, for /incident and buttons)"))
+	}
 	if len(c.PagerDutyWebhookSecrets) == 0 {
 		errs = append(errs, errors.New("PAGERDUTY_WEBHOOK_SECRETS is required (the v3 webhook subscription's signing secret; comma-separated during rotation)"))
 	}

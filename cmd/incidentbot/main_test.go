@@ -20,6 +20,7 @@ import (
 
 const (
 	webhookSecret = "whsec-e2e-secret"
+	signingSecret = "slack-signing-e2e-secret"
 	adminToken    = "admin-e2e-token"
 )
 
@@ -47,6 +48,7 @@ func newHarness(t *testing.T) *harness {
 	cfg := DefaultConfig()
 	cfg.SlackBotToken = slackfake.DefaultToken
 	cfg.SlackAPIURL = h.slack.URL()
+	cfg.SlackSigningSecret = signingSecret
 	cfg.PagerDutyWebhookSecrets = []string{"retired-secret", webhookSecret}
 	cfg.PagerDutyAPIToken = h.pd.Token()
 	cfg.PagerDutyAPIURL = h.pd.URL()

@@ -67,22 +67,31 @@ func (m *Main) Open() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 
+	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, m.HTTPClient)
 	m.Worker = &incidentbot.Worker{
-		Store: db, Chat: slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, m.HTTPClient),
+		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom,
 		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,
 	}
+	responders := slackcmd.NewResponders(cfg.Responders, slackClient.GroupMembers, m.Logger)
 	if cfg.PagerDutyAPIToken != "" {
 		m.Worker.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, m.HTTPClient)
 	}
 	m.Service = &incidentbot.Service{
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
-		Enqueued: m.Worker.Wake, Logger: m.Logger,
+		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed,
 	}
 	m.Worker.Service = m.Service
 	m.registerMetrics()
 
 	public := http.NewServeMux()
 	public.Handle("POST /webhooks/pagerduty", pager.NewWebhookHandler(cfg.PagerDutyWebhookSecrets, m.Service, m.Logger, m.Registry))
+	slackHandler := slackcmd.NewHandler(slackcmd.HandlerConfig{
+		SigningSecret: cfg.SlackSigningSecret, TeamID: cfg.SlackTeamID, Service: m.Service, Views: slackClient,
+		Now: m.Now, Logger: m.Logger, Registerer: m.Registry,
+	})
+	public.HandleFunc("POST /slack/commands", slackHandler.Commands)
+	public.HandleFunc("POST /slack/interactions", slackHandler.Interactions)
+	public.HandleFunc("POST /slack/events", slackHandler.Events)
 	public.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	public.HandleFunc("GET /readyz", m.readyz)
 	adminMux := public
@@ -108,8 +117,9 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go func() { defer m.wg.Done(); m.Worker.Run(ctx) }()
+	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
 	go func() { defer m.wg.Done(); m.janitor(ctx) }()
 	m.Logger.Info("incidentbot serving", "addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr, "db", cfg.DB)
 	return nil

@@ -93,3 +93,24 @@ func classify(ctx context.Context, what string, err error) error {
 	// Transport errors, timeouts, and non-JSON error pages: retry.
 	return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: what + ": request failed", Err: err}
 }
+
+// SetStatus acknowledges or resolves an incident, acting as the PagerDuty
+// user with e-mail from (the From header PagerDuty requires).
+func (c *Client) SetStatus(ctx context.Context, from, id, status string) error {
+	// ManageIncidentsWithContext mutates its slice: build a fresh one.
+	opts := []pagerduty.ManageIncidentsOptions{{ID: id, Type: "incident_reference", Status: status}}
+	if _, err := c.pd.ManageIncidentsWithContext(ctx, from, opts); err != nil {
+		return classify(ctx, "set PagerDuty incident "+id+" to "+status, err)
+	}
+	return nil
+}
+
+// AddNote adds a note to an incident as the user with e-mail from
+// (go-pagerduty sends note.User.Summary as the From header).
+func (c *Client) AddNote(ctx context.Context, from, id, content string) error {
+	note := pagerduty.IncidentNote{Content: content, User: pagerduty.APIObject{Summary: from}}
+	if _, err := c.pd.CreateIncidentNoteWithContext(ctx, id, note); err != nil {
+		return classify(ctx, "add a note to PagerDuty incident "+id, err)
+	}
+	return nil
+}

@@ -1,10 +1,14 @@
 package slackcmd
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +24,9 @@ import (
 // for every other ok:false answer.
 type Client struct {
 	api *slack.Client
+	hc  *http.Client
+	// responseHosts are the hosts a response_url may point at.
+	responseHosts map[string]bool
 
 	mu      sync.Mutex
 	botUser string
@@ -36,7 +43,11 @@ func NewClient(token, apiURL string, hc *http.Client) *Client {
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/"
 	}
-	return &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc))}
+	hosts := map[string]bool{"hooks.slack.com": true}
+	if u, err := url.Parse(apiURL); err == nil && u.Host != "" {
+		hosts[u.Host] = true
+	}
+	return &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc)), hc: hc, responseHosts: hosts}
 }
 
 // API returns the underlying slack-go client.
@@ -174,4 +185,67 @@ func (c *Client) Post(ctx context.Context, channelID string, msg incidentbot.Mes
 		return incidentbot.Posted{}, classify(ctx, "chat.postMessage", err)
 	}
 	return incidentbot.Posted{Channel: ch, TS: ts}, nil
+}
+
+// Update replaces a posted message.
+func (c *Client) Update(ctx context.Context, at incidentbot.Posted, msg incidentbot.Message) error {
+	_, _, _, err := c.api.UpdateMessageContext(ctx, at.Channel, at.TS, slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(Blocks(msg)...))
+	return classify(ctx, "chat.update", err)
+}
+
+// UserEmail returns a user's e-mail address (users.info; needs the
+// users:read.email scope).
+func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
+	u, err := c.api.GetUserInfoContext(ctx, userID)
+	if err != nil {
+		return "", classify(ctx, "users.info", err)
+	}
+	return u.Profile.Email, nil
+}
+
+// Message reads one message (conversations.history) and its permalink.
+func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.SlackMessage, error) {
+	h, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Latest: ts, Inclusive: true, Limit: 1})
+	if err != nil {
+		return incidentbot.SlackMessage{}, classify(ctx, "conversations.history", err)
+	}
+	if len(h.Messages) == 0 || h.Messages[0].Timestamp != ts {
+		return incidentbot.SlackMessage{}, &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "message_not_found"}
+	}
+	m := h.Messages[0]
+	link, err := c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+	if err != nil {
+		return incidentbot.SlackMessage{}, classify(ctx, "chat.getPermalink", err)
+	}
+	return incidentbot.SlackMessage{Channel: channel, TS: ts, Author: incidentbot.Person{ID: m.User, Name: m.Username}, Text: plain(m.Text), Permalink: link}, nil
+}
+
+// Respond posts an ephemeral answer to a slash command's response_url. The
+// URL is used only when its host is hooks.slack.com or SLACK_API_URL's
+// host; it is never part of an error (it is a bearer secret).
+func (c *Client) Respond(ctx context.Context, responseURL string, msg incidentbot.Message) error {
+	u, err := url.Parse(responseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !c.responseHosts[u.Host] {
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "response_url host is not allowed"}
+	}
+	body, _ := json.Marshal(map[string]any{"response_type": "ephemeral", "text": msg.Text, "blocks": Blocks(msg)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
+	if err != nil {
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "response_url is not usable"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "response_url: request failed"}
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+	switch {
+	case res.StatusCode == http.StatusOK:
+		return nil
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: fmt.Sprintf("response_url answered %d", res.StatusCode)}
+	}
+	// Expired or used up (5 uses in 30 minutes): nothing will fix it.
+	return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("response_url answered %d", res.StatusCode)}
 }

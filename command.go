@@ -1,0 +1,438 @@
+package incidentbot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Cmd is one /incident subcommand (or button, or modal submission) in the
+// domain's terms: the Slack adapter parses the text into it.
+type Cmd struct {
+	Name string // the subcommand: declare, ack, note, status, ...
+	// IncidentID names the incident explicitly ("INC-12"); when empty the
+	// incident is the one whose channel the command was sent in.
+	IncidentID string
+	ChannelID  string
+	Actor      Person
+	Text       string
+	Severity   Severity
+	Status     Status
+	Role       Role
+	User       *Person   // role holder
+	At         time.Time // started
+	Action     *ActionItem
+	N          int // action done <n>
+	// ResponseURL lets a later job answer the person privately (declare).
+	ResponseURL string
+}
+
+// Reply is what the person who ran a command is told. InChannel makes it
+// visible to the channel; otherwise only they see it.
+type Reply struct {
+	Text      string
+	InChannel bool
+}
+
+// Restricted subcommands can be limited to responders (INCIDENTBOT_RESPONDERS).
+var restricted = map[string]bool{"severity": true, "resolve": true, "commander": true, "role": true}
+
+// Run applies a command in one transaction: its timeline entry, its effect
+// on the incident and the jobs it causes (channel posts, PagerDuty calls).
+// Errors are *Error: EINVALID for bad arguments, ENOTFOUND when there is no
+// such incident, EFORBIDDEN when the actor may not do this.
+func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
+	if restricted[c.Name] && s.MayManage != nil && !s.MayManage(c.Actor.ID) {
+		return Reply{}, Errorf(EFORBIDDEN, "Only responders can %s. Ask an incident commander, or an admin to add you to INCIDENTBOT_RESPONDERS.", verbOf(c.Name))
+	}
+	switch c.Name {
+	case "declare":
+		return s.declare(ctx, c)
+	case "list":
+		return s.list(ctx)
+	case "timeline":
+		return s.timeline(ctx, c)
+	}
+	var out Reply
+	err := s.update(ctx, func(w *txWork) error {
+		inc, err := w.target(c)
+		if err != nil {
+			return err
+		}
+		r, err := w.run(inc, c)
+		if err != nil {
+			return err
+		}
+		out = r
+		return w.PutIncident(inc)
+	})
+	return out, err
+}
+
+func verbOf(name string) string {
+	switch name {
+	case "severity":
+		return "change the severity"
+	case "resolve":
+		return "resolve incidents"
+	}
+	return "assign roles"
+}
+
+// target finds the incident a command is about.
+func (w *txWork) target(c Cmd) (*Incident, error) {
+	if c.IncidentID != "" {
+		inc, err := w.Incident(c.IncidentID)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(ENOTFOUND, "There is no incident %s. `/incident list` shows the open ones.", c.IncidentID)
+		}
+		return inc, err
+	}
+	inc, err := w.IncidentByChannel(c.ChannelID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(EINVALID, "This channel is not an incident channel: name the incident, like `/incident %s INC-12 ...`.", c.Name)
+	}
+	return inc, err
+}
+
+func (w *txWork) slackEntry(inc *Incident, c Cmd, kind EntryKind, text string) Entry {
+	return Entry{At: w.now, Kind: kind, Actor: c.Actor, Source: SourceSlack, Text: text}
+}
+
+func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
+	switch c.Name {
+	case "ack":
+		if inc.Status != StatusTriggered {
+			return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Status)}, nil
+		}
+		setFirst(&inc.AcknowledgedAt, w.now)
+		setStatus(inc, StatusAcknowledged, w.now)
+		if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display())); err != nil {
+			return Reply{}, err
+		}
+		if err := w.pagerAction(inc, c, JobPagerAck, EventAcknowledged, ""); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
+	case "note":
+		if c.Text == "" {
+			return Reply{}, usageError("note")
+		}
+		if err := w.record(inc, w.slackEntry(inc, c, EntryNote, c.Text)); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, EventAnnotated, c.Text)
+	case "status", "update":
+		return w.statusUpdate(inc, c)
+	case "severity":
+		if c.Severity == inc.Severity {
+			return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Severity)}, nil
+		}
+		text := fmt.Sprintf("Severity %s → %s", inc.Severity, c.Severity)
+		inc.Severity, inc.SeveritySetBy = c.Severity, cmp.Or(c.Actor.ID, c.Actor.Name)
+		if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
+			return Reply{}, err
+		}
+		if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: text + "."}, w.updateAnnouncement(inc)
+	case "commander", "role":
+		role := c.Role
+		if c.Name == "commander" {
+			role = RoleCommander
+		}
+		who := c.Actor
+		if c.User != nil {
+			who = *c.User
+		}
+		if inc.Roles == nil {
+			inc.Roles = map[Role]Person{}
+		}
+		inc.Roles[role] = who
+		if err := w.record(inc, w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))); err != nil {
+			return Reply{}, err
+		}
+		if who.ID != "" {
+			if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: who.ID}); err != nil {
+				return Reply{}, err
+			}
+		}
+		return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
+	case "started":
+		at := c.At.UTC()
+		inc.ImpactStartedAt = &at
+		if err := w.record(inc, w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: "Recorded: impact started at " + at.Format("2006-01-02 15:04 UTC") + "."}, nil
+	case "impact", "rootcause":
+		if c.Text == "" {
+			return Reply{}, usageError(c.Name)
+		}
+		kind := EntryImpact
+		if c.Name == "rootcause" {
+			kind = EntryRootCause
+			inc.RootCause = c.Text
+		} else {
+			inc.Impact = c.Text
+		}
+		return Reply{Text: "Recorded for the postmortem."}, w.record(inc, w.slackEntry(inc, c, kind, c.Text))
+	case "action":
+		a := *c.Action
+		a.N = len(inc.Actions) + 1
+		a.Status, a.CreatedAt = "open", w.now
+		a.Priority = cmp.Or(a.Priority, "p2")
+		inc.Actions = append(inc.Actions, a)
+		return Reply{Text: fmt.Sprintf("Action item %d recorded.", a.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, "Action item "+fmt.Sprint(a.N)+": "+a.Text))
+	case "action done":
+		if c.N < 1 || c.N > len(inc.Actions) {
+			return Reply{}, Errorf(EINVALID, "%s has no action item %d (it has %d).", inc.ID, c.N, len(inc.Actions))
+		}
+		a := &inc.Actions[c.N-1]
+		if a.Status == "done" {
+			return Reply{Text: fmt.Sprintf("Action item %d is already done.", c.N)}, nil
+		}
+		now := w.now
+		a.Status, a.DoneAt = "done", &now
+		return Reply{Text: fmt.Sprintf("Action item %d is done.", c.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, fmt.Sprintf("Action item %d done: %s", c.N, a.Text)))
+	case "public":
+		if c.Text == "" {
+			return Reply{}, usageError("public")
+		}
+		inc.PublicName = c.Text
+		return Reply{Text: "The public status page will call it “" + c.Text + "”."}, w.record(inc, w.slackEntry(inc, c, EntryPublicName, "Public name: "+c.Text))
+	case "resolve":
+		if inc.Status == StatusResolved {
+			return Reply{Text: fmt.Sprintf("%s is already resolved (at %s). Nothing to do.", inc.ID, clock(*inc.ResolvedAt))}, nil
+		}
+		setFirst(&inc.ResolvedAt, w.now)
+		setStatus(inc, StatusResolved, w.now)
+		if c.Text != "" {
+			inc.Summary = c.Text
+		}
+		text := "Resolved by " + c.Actor.Display()
+		if c.Text != "" {
+			text += ": " + c.Text
+		}
+		if err := w.record(inc, w.slackEntry(inc, c, EntryResolved, text)); err != nil {
+			return Reply{}, err
+		}
+		if err := w.pagerAction(inc, c, JobPagerResolve, EventResolved, ""); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("%s resolved.", inc.ID), InChannel: true}, w.updateAnnouncement(inc)
+	case "postmortem":
+		return Reply{}, Errorf(EINVALID, "Drafting postmortems is not available yet in this version.")
+	}
+	return Reply{}, Errorf(EINVALID, "Unknown subcommand %q. `/incident help` lists them.", c.Name)
+}
+
+// statusUpdate publishes an update, changing the status with "status".
+func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
+	if inc.Status == StatusResolved {
+		return Reply{}, Errorf(ECONFLICT, "%s is resolved; reopen it in PagerDuty or declare a new incident.", inc.ID)
+	}
+	if c.Name == "status" {
+		setStatus(inc, c.Status, w.now)
+		switch c.Status {
+		case StatusIdentified:
+			setFirst(&inc.IdentifiedAt, w.now)
+		case StatusMonitoring:
+			setFirst(&inc.MitigatedAt, w.now)
+		}
+		if c.Status != StatusInvestigating && inc.AcknowledgedAt == nil {
+			setFirst(&inc.AcknowledgedAt, w.now)
+		}
+	} else if c.Text == "" {
+		return Reply{}, usageError("update")
+	}
+	text := cmp.Or(c.Text, "Status: "+string(inc.Status))
+	e := w.slackEntry(inc, c, EntryStatusUpdate, text)
+	e.Status = inc.Status
+	if err := w.record(inc, e); err != nil {
+		return Reply{}, err
+	}
+	now := w.now
+	inc.LastUpdateAt = &now
+	if inc.Announcement != nil {
+		if err := w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: inc.Announcement.Channel,
+			Message: &Message{Text: fmt.Sprintf("%s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(text)), ThreadTS: inc.Announcement.TS}}); err != nil {
+			return Reply{}, err
+		}
+	}
+	return Reply{Text: fmt.Sprintf("Update published for %s (%s).", inc.ID, inc.Status)}, w.updateAnnouncement(inc)
+}
+
+// updateAnnouncement refreshes the stakeholder post in place.
+func (w *txWork) updateAnnouncement(inc *Incident) error {
+	if w.s.AnnounceChannel == "" {
+		return nil
+	}
+	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
+}
+
+// pagerAction mirrors an action to PagerDuty and expects its echo.
+func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text string) error {
+	if inc.PagerDuty == nil {
+		return nil
+	}
+	inc.Echoes = append(inc.Echoes, Echo{Type: echoType, Text: text, Until: w.now.Add(time.Hour)})
+	actor := c.Actor
+	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
+}
+
+// takeEcho reports whether ev is the echo of the bot's own action, and
+// forgets it (and expired ones).
+func takeEcho(inc *Incident, ev PagerEvent) bool {
+	found := false
+	kept := inc.Echoes[:0]
+	for _, e := range inc.Echoes {
+		switch {
+		case !found && e.Type == ev.Type && (e.Text == "" || e.Text == ev.Text):
+			found = true
+		case ev.OccurredAt.After(e.Until):
+		default:
+			kept = append(kept, e)
+		}
+	}
+	inc.Echoes = kept
+	return found
+}
+
+func mention(p Person) string {
+	if p.ID != "" {
+		return "<@" + p.ID + ">"
+	}
+	return EscapeMrkdwn(p.Display())
+}
+
+// declare opens an incident without a page.
+func (s *Service) declare(ctx context.Context, c Cmd) (Reply, error) {
+	title := strings.TrimSpace(c.Text)
+	if title == "" {
+		return Reply{}, usageError("declare")
+	}
+	sev := cmp.Or(c.Severity, Sev3)
+	var out Reply
+	err := s.update(ctx, func(w *txWork) error {
+		n, err := w.NextIncidentNumber()
+		if err != nil {
+			return err
+		}
+		actor := c.Actor
+		inc := &Incident{
+			ID: IncidentID(n), Number: n, Title: title, Severity: sev, Status: StatusTriggered,
+			StatusAt: w.now, OpenedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
+			Roles: map[Role]Person{RoleCommander: actor},
+		}
+		if c.Severity != "" {
+			inc.SeveritySetBy = cmp.Or(actor.ID, actor.Name)
+		}
+		if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", actor.Display(), title, sev)}); err != nil {
+			return err
+		}
+		if err := w.openChannel(inc); err != nil {
+			return err
+		}
+		if actor.ID != "" {
+			if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: actor.ID}); err != nil {
+				return err
+			}
+		}
+		if c.ResponseURL != "" {
+			// Rendered when the channel exists, to link it.
+			if err := w.enqueue(&Job{Kind: JobRespond, IncidentID: inc.ID, Lane: laneChannel(inc.ID), ResponseURL: c.ResponseURL}); err != nil {
+				return err
+			}
+		}
+		out = Reply{Text: fmt.Sprintf("Declared %s (%s): %s. You are the incident commander; the channel is being opened.", inc.ID, sev, EscapeMrkdwn(title)), InChannel: true}
+		return w.PutIncident(inc)
+	})
+	return out, err
+}
+
+func (s *Service) list(ctx context.Context) (Reply, error) {
+	var incs []*Incident
+	err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		incs, err = tx.Incidents(0, 50, func(i *Incident) bool { return i.Status.Open() })
+		return err
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	if len(incs) == 0 {
+		return Reply{Text: "No open incidents."}, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Open incidents (%d)*\n", len(incs))
+	for _, inc := range incs {
+		ch := ""
+		if inc.ChannelID != "" {
+			ch = " <#" + inc.ChannelID + ">"
+		}
+		fmt.Fprintf(&b, "• *%s* %s %s · %s · opened %s%s\n", inc.ID, strings.ToUpper(string(inc.Severity)), EscapeMrkdwn(inc.Title), inc.Status, inc.OpenedAt.Format("2006-01-02 15:04 UTC"), ch)
+	}
+	return Reply{Text: b.String()}, nil
+}
+
+func (s *Service) timeline(ctx context.Context, c Cmd) (Reply, error) {
+	var inc *Incident
+	var tl []Entry
+	err := s.Store.View(ctx, func(tx Tx) error {
+		w := &txWork{Tx: tx, s: s}
+		var err error
+		if inc, err = w.target(c); err != nil {
+			return err
+		}
+		tl, err = tx.Timeline(inc.ID)
+		return err
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	tl = Current(tl)
+	slices.SortStableFunc(tl, func(a, b Entry) int { return a.At.Compare(b.At) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Timeline of %s: %s*\n", inc.ID, EscapeMrkdwn(inc.Title))
+	const max = 60
+	if len(tl) > max {
+		fmt.Fprintf(&b, "_(the last %d of %d entries)_\n", max, len(tl))
+		tl = tl[len(tl)-max:]
+	}
+	for _, e := range tl {
+		fmt.Fprintf(&b, "`%s` %s · %s: %s\n", e.At.UTC().Format("01-02 15:04:05"), e.Kind, EscapeMrkdwn(e.Actor.Display()), EscapeMrkdwn(e.Text))
+	}
+	return Reply{Text: b.String()}, nil
+}
+
+// Current returns the timeline as it now reads: entries superseded by a
+// correction are replaced by it, retracted ones and retractions dropped.
+func Current(tl []Entry) []Entry {
+	replaced := map[uint64]bool{}
+	for _, e := range tl {
+		if e.Supersedes != 0 {
+			replaced[e.Supersedes] = true
+		}
+	}
+	out := make([]Entry, 0, len(tl))
+	for _, e := range tl {
+		if replaced[e.Seq] || e.Kind == EntryRetracted {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Notify queues a private answer to a person through a response_url (a
+// button's outcome that the channel does not show).
+func (s *Service) Notify(ctx context.Context, incidentID, responseURL, text string) error {
+	return s.update(ctx, func(w *txWork) error {
+		return w.enqueue(&Job{Kind: JobRespond, IncidentID: incidentID, Lane: incidentID + "/respond", ResponseURL: responseURL, Message: &Message{Text: text}})
+	})
+}
