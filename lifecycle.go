@@ -146,14 +146,20 @@ func (w *txWork) ingest(ev PagerEvent) (Outcome, error) {
 	case ErrorCode(err) == ENOTFOUND:
 		if ev.Incident == nil {
 			// Only a reference: keep the event, fetch the incident.
-			first, err := w.AddPending(ev.IncidentID, ev)
-			if err != nil {
+			if _, err := w.AddPending(ev.IncidentID, ev); err != nil {
 				return "", err
 			}
-			if first {
-				if err := w.enqueue(&Job{Kind: JobFetchIncident, Lane: lanePager(ev.IncidentID), PagerID: ev.IncidentID}); err != nil {
-					return "", err
-				}
+			// One fetch at a time; a new one once the last has ended (even
+			// as a dead letter, so a later event tries again).
+			fetching := fetchKey(ev.IncidentID)
+			if busy, err := w.SeenDelivery(fetching); err != nil || busy {
+				return OutcomePending, err
+			}
+			if err := w.MarkDelivery(fetching, w.now); err != nil {
+				return "", err
+			}
+			if err := w.enqueue(&Job{Kind: JobFetchIncident, Lane: lanePager(ev.IncidentID), PagerID: ev.IncidentID}); err != nil {
+				return "", err
 			}
 			return OutcomePending, nil
 		}
@@ -172,6 +178,9 @@ func (w *txWork) ingest(ev PagerEvent) (Outcome, error) {
 	}
 	return OutcomeApplied, w.PutIncident(inc)
 }
+
+// fetchKey marks a PagerDuty incident whose REST fetch is outstanding.
+func fetchKey(pdID string) string { return "pd-fetching:" + pdID }
 
 // OpenFromPagerDuty opens the incident PagerDuty describes (fetched over
 // REST for an event that only referred to it) unless it is open already,
@@ -220,12 +229,22 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 	if detected.IsZero() {
 		detected = w.now
 	}
+	// PagerDuty's current status, for an incident first heard of late (a
+	// missed trigger); when it changed is not known, so phase times stay
+	// unset unless an event says.
+	status := StatusTriggered
+	switch pi.Status {
+	case "acknowledged":
+		status = StatusAcknowledged
+	case "resolved":
+		status = StatusResolved
+	}
 	inc := &Incident{
 		ID:       IncidentID(n),
 		Number:   n,
 		Title:    cmp.Or(strings.TrimSpace(pi.Title), "PagerDuty incident "+pi.ID),
 		Severity: SeverityFromPagerDuty(pi.Priority, pi.Urgency),
-		Status:   StatusTriggered,
+		Status:   status,
 		StatusAt: detected,
 		Service:  pi.ServiceName,
 		PagerDuty: &PagerLink{
@@ -318,16 +337,13 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 			inc.PagerDuty.URL = pi.URL
 		}
 	}
-	if takeEcho(inc, ev) {
-		// PagerDuty telling us about our own action: the timeline has it.
-		switch ev.Type {
-		case EventAcknowledged:
-			setFirst(&inc.AcknowledgedAt, at)
-		case EventResolved:
-			setFirst(&inc.ResolvedAt, at)
-		}
-		return nil
-	}
+	// PagerDuty telling us about our own action: its state rules still
+	// apply, but the timeline already has the entry.
+	echo := takeEcho(inc, ev)
+	before := struct {
+		st  Status
+		sev Severity
+	}{inc.Status, inc.Severity}
 	switch ev.Type {
 	case EventTriggered:
 		// The incident was opened from this event's data or from an earlier
@@ -340,18 +356,21 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		}
 		e.Kind, e.Text = EntryAcknowledged, "Acknowledged by "+e.Actor.Display()
 	case EventUnacknowledged:
-		if inc.Status == StatusAcknowledged {
+		// An unacknowledgement implies an acknowledgement before it, so it
+		// applies from triggered too (the ack may arrive after it).
+		if inc.Status == StatusAcknowledged || inc.Status == StatusTriggered {
 			setStatus(inc, StatusTriggered, at)
 		}
+		inc.Echoes = nil // PagerDuty and the bot went separate ways
 		e.Kind, e.Text = EntryUnacknowledged, "Unacknowledged: back to triggered"
 	case EventResolved:
 		setFirst(&inc.ResolvedAt, at)
 		setStatus(inc, StatusResolved, at)
 		e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+e.Actor.Display()
 	case EventReopened:
-		if inc.Status == StatusResolved {
-			setStatus(inc, StatusTriggered, at)
-		}
+		// A reopening implies a resolution before it, whichever arrives first.
+		setStatus(inc, StatusTriggered, at)
+		inc.Echoes = nil
 		e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+e.Actor.Display()
 	case EventEscalated, EventReassigned, EventDelegated:
 		e.Kind = map[string]EntryKind{EventEscalated: EntryEscalated, EventReassigned: EntryReassigned, EventDelegated: EntryDelegated}[ev.Type]
@@ -408,6 +427,14 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 			e.Text += fmt.Sprintf(" (severity stays %s, set by hand)", inc.Severity)
 		}
 	default:
+		return nil
+	}
+	if inc.Status != before.st || inc.Severity != before.sev {
+		if err := w.updateAnnouncement(inc); err != nil {
+			return err
+		}
+	}
+	if echo {
 		return nil
 	}
 	return w.record(inc, e)

@@ -219,3 +219,49 @@ func TestService_IngestPagerDuty_UnknownTypeIgnored(t *testing.T) {
 		t.Errorf("got %s, %v; want ignored", out, err)
 	}
 }
+
+func TestService_IngestPagerDuty_ReopenArrivingBeforeResolve(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventReopened, t0.Add(20*time.Minute)))
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventResolved, t0.Add(10*time.Minute)))
+	inc, _, _ := state(t, db, "P1")
+	if inc.Status != incidentbot.StatusTriggered || inc.ResolvedAt == nil || !inc.ResolvedAt.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("status %s resolved_at %v; want triggered (the reopening is newer) with the first resolution kept", inc.Status, inc.ResolvedAt)
+	}
+}
+
+func TestService_IngestPagerDuty_FirstEventCarriesPagerDutyStatus(t *testing.T) {
+	s, db := mustService(t)
+	ev := pd("P1", incidentbot.EventEscalated, t0.Add(5*time.Minute))
+	ev.Incident.Status = "acknowledged"
+	s.IngestPagerDuty(context.Background(), "", ev)
+	inc, _, _ := state(t, db, "P1")
+	if inc.Status != incidentbot.StatusAcknowledged {
+		t.Errorf("status %s, want acknowledged as PagerDuty reported", inc.Status)
+	}
+}
+
+// Our own acknowledgement comes back from PagerDuty: no second entry, but
+// the state rules still apply (PagerDuty may have unacknowledged meanwhile).
+func TestService_EchoOfOwnAck_NoSecondEntryButStateApplies(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	inc, _, _ := state(t, db, "P1")
+	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: inc.ID, Actor: incidentbot.Person{ID: "U1", Name: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventAcknowledged, time.Now().Add(time.Second)))
+	_, tl, jobs := state(t, db, "P1")
+	acks := 0
+	for _, e := range tl {
+		if e.Kind == incidentbot.EntryAcknowledged {
+			acks++
+		}
+	}
+	if acks != 1 || count(jobs, incidentbot.JobPagerAck) != 1 {
+		t.Errorf("%d ack entries, %d PagerDuty ack jobs; want 1 and 1", acks, count(jobs, incidentbot.JobPagerAck))
+	}
+}

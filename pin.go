@@ -134,6 +134,10 @@ func (w *txWork) pin(inc *Incident, m SlackMessage, by Person) (Outcome, error) 
 	if seen, err := w.SeenDelivery(key); err != nil || seen {
 		return OutcomeDuplicate, err
 	}
+	// The key is pruned after a week; the timeline itself is the lasting proof.
+	if prev, err := w.pinned(inc, m.TS); err != nil || prev != nil {
+		return OutcomeDuplicate, err
+	}
 	if err := w.MarkDelivery(key, w.now); err != nil {
 		return "", err
 	}

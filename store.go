@@ -21,6 +21,8 @@ type Tx interface {
 	SeenDelivery(key string) (bool, error)
 	// MarkDelivery records a delivery key at a time (kept for pruning).
 	MarkDelivery(key string, at time.Time) error
+	// ForgetDelivery removes a delivery key.
+	ForgetDelivery(key string) error
 
 	// NextIncidentNumber reserves the next incident number.
 	NextIncidentNumber() (int, error)

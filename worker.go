@@ -38,13 +38,13 @@ type Worker struct {
 	Observe func(kind JobKind, result string, d time.Duration)
 	Logger  *slog.Logger
 
-	once    sync.Once
-	wake    chan struct{}
-	mu      sync.Mutex
-	lanes   map[string][]*Job
-	lastID  uint64
-	dead    int
-	botUser string
+	once      sync.Once
+	wake      chan struct{}
+	mu        sync.Mutex
+	lanes     map[string][]*Job
+	lastID    uint64
+	deadCount int
+	botUser   string
 }
 
 // Job results reported to Observe.
@@ -83,7 +83,7 @@ func (w *Worker) Stats() WorkerStats {
 	w.init()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := WorkerStats{DeadLetters: w.dead}
+	st := WorkerStats{DeadLetters: w.deadCount}
 	var oldest time.Time
 	for _, q := range w.lanes {
 		st.Depth += len(q)
@@ -203,6 +203,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-w.wake:
 			needLoad = true
 		case <-timer.C:
+			needLoad = true // also retries a load that failed
 		case d := <-done:
 			running--
 			busy[d.job.Lane] = false
@@ -223,6 +224,9 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 	start := time.Now()
 	log := w.logger().With("incident", j.IncidentID, "job", j.ID, "kind", j.Kind)
 	var inc *Incident
+	// Bookkeeping writes must land even when shutdown cancels ctx: a call
+	// that succeeded and was not recorded would be made again.
+	bg := context.WithoutCancel(ctx)
 	if j.IncidentID != "" {
 		err := w.Store.View(ctx, func(tx Tx) error {
 			var err error
@@ -230,19 +234,21 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 			return err
 		})
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("outbox: reading incident failed", "err", err)
+			if ctx.Err() != nil {
+				return jobDone{job: j}
 			}
-			w.reschedule(ctx, j, err, false)
+			log.Error("outbox: reading incident failed", "err", err)
+			if ErrorCode(err) == ENOTFOUND || w.now().Sub(j.CreatedAt) > w.maxAge() {
+				return w.dead(bg, j, err, start)
+			}
+			w.reschedule(bg, j, err, true)
 			return jobDone{job: j}
 		}
 	}
-	if j.needsChannel() && inc != nil && inc.ChannelID == "" && !(j.Kind == JobAnnounce && inc.ChannelFailed) {
+	announcing := j.Kind == JobAnnounce || j.Kind == JobUpdateAnnouncement
+	if j.needsChannel() && inc != nil && inc.ChannelID == "" && !(announcing && inc.ChannelFailed) {
 		if inc.ChannelFailed {
-			err := Errorf(EREJECTED, "the incident channel could not be created")
-			w.fail(ctx, j, err)
-			w.observe(j.Kind, ResultDead, start)
-			return jobDone{job: j, remove: true}
+			return w.dead(bg, j, Errorf(EREJECTED, "the incident channel could not be created"), start)
 		}
 		// The channel job of this incident has not succeeded yet: wait for
 		// it without counting an attempt.
@@ -252,7 +258,7 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 	}
 	effect, err := w.perform(ctx, j, inc)
 	if err == nil {
-		err = w.Store.Update(ctx, func(tx Tx) error {
+		err = w.Store.Update(bg, func(tx Tx) error {
 			if effect != nil {
 				if err := effect(tx); err != nil {
 					return err
@@ -272,20 +278,27 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 	}
 	if !IsTransient(err) {
 		log.Warn("outbox: job failed for good", "err", err)
-		w.fail(ctx, j, err)
-		w.observe(j.Kind, ResultDead, start)
-		return jobDone{job: j, remove: true}
+		return w.dead(bg, j, err, start)
 	}
 	if w.now().Sub(j.CreatedAt) > w.maxAge() {
 		log.Error("outbox: job kept failing past its maximum age; dead letter", "err", err, "attempts", j.Attempts+1)
-		w.fail(ctx, j, &Error{Code: EREJECTED, Message: fmt.Sprintf("gave up after %d attempts over %s", j.Attempts+1, w.maxAge()), Err: err})
-		w.observe(j.Kind, ResultDead, start)
-		return jobDone{job: j, remove: true}
+		return w.dead(bg, j, &Error{Code: EREJECTED, Message: fmt.Sprintf("gave up after %d attempts over %s", j.Attempts+1, w.maxAge()), Err: err}, start)
 	}
 	log.Info("outbox: job failed; will retry", "err", err, "attempts", j.Attempts+1)
-	w.reschedule(ctx, j, err, true)
+	w.reschedule(bg, j, err, true)
 	w.observe(j.Kind, ResultRetry, start)
 	return jobDone{job: j}
+}
+
+// dead turns a job into a dead letter. If that cannot be recorded the job
+// stays in its lane and is tried again later.
+func (w *Worker) dead(ctx context.Context, j *Job, cause error, start time.Time) jobDone {
+	if err := w.fail(ctx, j, cause); err != nil {
+		j.NextAt = w.now().Add(w.backoff(max(j.Attempts, 1)))
+		return jobDone{job: j}
+	}
+	w.observe(j.Kind, ResultDead, start)
+	return jobDone{job: j, remove: true}
 }
 
 func (w *Worker) observe(kind JobKind, result string, start time.Time) {
@@ -322,7 +335,7 @@ func (w *Worker) reschedule(ctx context.Context, j *Job, cause error, count bool
 
 // fail turns a job into a dead letter and records the problem on its
 // incident, with a notice in the channel.
-func (w *Worker) fail(ctx context.Context, j *Job, cause error) {
+func (w *Worker) fail(ctx context.Context, j *Job, cause error) error {
 	now := w.now()
 	msg := describeJob(j) + ": " + ErrorMessage(cause)
 	err := w.Store.Update(ctx, func(tx Tx) error {
@@ -334,6 +347,12 @@ func (w *Worker) fail(ctx context.Context, j *Job, cause error) {
 		}
 		if err := tx.DeleteJob(j.ID); err != nil {
 			return err
+		}
+		if j.Kind == JobFetchIncident {
+			// A later event for this incident may try again.
+			if err := tx.ForgetDelivery(fetchKey(j.PagerID)); err != nil {
+				return err
+			}
 		}
 		if j.IncidentID == "" {
 			return nil
@@ -357,12 +376,13 @@ func (w *Worker) fail(ctx context.Context, j *Job, cause error) {
 	})
 	if err != nil {
 		w.logger().Error("outbox: recording a dead letter failed", "job", j.ID, "err", err)
-		return
+		return err
 	}
 	w.mu.Lock()
-	w.dead++
+	w.deadCount++
 	w.mu.Unlock()
 	w.Wake()
+	return nil
 }
 
 func describeJob(j *Job) string {
@@ -462,7 +482,7 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 		if _, err := w.Service.OpenFromPagerDuty(ctx, pi); err != nil {
 			return nil, err
 		}
-		return nil, nil
+		return func(tx Tx) error { return tx.ForgetDelivery(fetchKey(j.PagerID)) }, nil
 	}
 	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
 }
@@ -557,6 +577,12 @@ func (w *Worker) createChannel(ctx context.Context, j *Job, inc *Incident) (func
 			found, ok, ferr := w.Chat.FindChannel(ctx, name)
 			if ferr != nil {
 				return nil, ferr
+			}
+			if !ok && j.Attempts < 3 {
+				// Taken, yet not listed: a private channel, or the listing lags
+				// behind a channel just created (perhaps ours). Ask again before
+				// moving to the next name.
+				return nil, &Error{Code: ETRANSIENT, Message: "channel name " + name + " is taken but not listed yet"}
 			}
 			if !ok || found.Creator != bot || found.Archived || found.Created.Before(j.CreatedAt.Add(-2*time.Minute)) {
 				continue

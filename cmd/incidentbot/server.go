@@ -239,7 +239,15 @@ func (m *Main) registerMetrics() {
 			func() float64 { return float64(m.Worker.Stats().Depth) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_oldest_job_age_seconds", Help: "Age of the oldest waiting outbox job."},
 			func() float64 { return m.Worker.Stats().OldestAge.Seconds() }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_dead_letters", Help: "Outbox jobs that failed for good since start."},
-			func() float64 { return float64(m.Worker.Stats().DeadLetters) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_dead_letters", Help: "Outbox jobs that failed for good, as stored (see GET /api/outbox)."},
+			func() float64 {
+				n := 0
+				m.DB.View(context.Background(), func(tx incidentbot.Tx) error {
+					dl, err := tx.DeadLetters()
+					n = len(dl)
+					return err
+				})
+				return float64(n)
+			}),
 	)
 }

@@ -182,6 +182,12 @@ func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 		}
 		var err error
 		out.DeadLetters, err = tx.DeadLetters()
+		for _, j := range out.DeadLetters {
+			// A response_url is a bearer credential for posting as the app.
+			if j.ResponseURL != "" {
+				j.ResponseURL = "[redacted]"
+			}
+		}
 		return err
 	})
 	if err != nil {

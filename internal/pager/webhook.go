@@ -219,6 +219,11 @@ func DecodeWebhook(body []byte) (incidentbot.PagerEvent, error) {
 		return incidentbot.PagerEvent{}, errors.New("event.id and event.event_type are required")
 	}
 	ev := incidentbot.PagerEvent{ID: e.ID, Type: e.EventType}
+	if !incidentbot.HandlesPagerEvent(e.EventType) {
+		// Ignored whatever else it carries: a 4xx here would count toward
+		// PagerDuty disabling the subscription.
+		return ev, nil
+	}
 	if e.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		if err != nil {
@@ -228,9 +233,6 @@ func DecodeWebhook(body []byte) (incidentbot.PagerEvent, error) {
 	}
 	if e.Agent != nil {
 		ev.Agent = incidentbot.Person{ID: e.Agent.ID, Name: e.Agent.Summary}
-	}
-	if !incidentbot.HandlesPagerEvent(e.EventType) {
-		return ev, nil
 	}
 	if len(e.Data) == 0 || string(e.Data) == "null" {
 		return incidentbot.PagerEvent{}, fmt.Errorf("%s event has no data", e.EventType)

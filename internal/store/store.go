@@ -47,6 +47,10 @@ type DB struct {
 	loopDone chan struct{}
 	closeMu  sync.Once
 	maxBatch int
+	// sendMu orders Update's queueing against Close: once closed is set no
+	// request can be queued that the commit loop would not answer.
+	sendMu sync.RWMutex
+	closed bool
 }
 
 type request struct {
@@ -101,7 +105,10 @@ func (db *DB) Path() string { return db.bolt.Path() }
 func (db *DB) Close() error {
 	var err error
 	db.closeMu.Do(func() {
+		db.sendMu.Lock()
+		db.closed = true
 		close(db.closing)
+		db.sendMu.Unlock()
 		<-db.loopDone
 		err = db.bolt.Close()
 	})
@@ -112,16 +119,16 @@ func (db *DB) Close() error {
 // durable (fsynced) or failed. fn may run more than once.
 func (db *DB) Update(ctx context.Context, fn func(incidentbot.Tx) error) error {
 	req := &request{fn: fn, done: make(chan error, 1)}
-	select {
-	case <-db.closing:
+	db.sendMu.RLock()
+	if db.closed {
+		db.sendMu.RUnlock()
 		return ErrClosed
-	default:
 	}
 	select {
 	case db.reqs <- req:
-	case <-db.closing:
-		return ErrClosed
+		db.sendMu.RUnlock()
 	case <-ctx.Done():
+		db.sendMu.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued the request is committed or failed quickly; wait for the

@@ -230,3 +230,27 @@ func TestTx_Pending_TakeRemovesThem(t *testing.T) {
 		return nil
 	})
 }
+
+// An Update racing Close either commits or returns ErrClosed; it never
+// waits forever.
+func TestDB_Update_RacingCloseNeverHangs(t *testing.T) {
+	for i := range 200 {
+		db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Update(context.Background(), func(incidentbot.Tx) error { return nil })
+		}()
+		db.Close()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, store.ErrClosed) {
+				t.Fatalf("iteration %d: %v", i, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("iteration %d: Update still blocked 3 s after Close", i)
+		}
+	}
+}

@@ -37,6 +37,10 @@ func (t *tx) MarkDelivery(key string, at time.Time) error {
 	return t.btx.Bucket(bucketDeliveries).Put([]byte(key), u64(uint64(at.UnixNano())))
 }
 
+func (t *tx) ForgetDelivery(key string) error {
+	return t.btx.Bucket(bucketDeliveries).Delete([]byte(key))
+}
+
 func (t *tx) NextIncidentNumber() (int, error) {
 	n, err := t.btx.Bucket(bucketIncidents).NextSequence()
 	return int(n), err
