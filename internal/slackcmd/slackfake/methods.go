@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,6 +28,10 @@ var methods = map[string]func(*Server, url.Values) reply{
 	"chat.update":             (*Server).chatUpdate,
 	"chat.getPermalink":       (*Server).chatGetPermalink,
 	"pins.add":                (*Server).pinsAdd,
+	"conversations.history":   (*Server).conversationsHistory,
+	"conversations.replies":   (*Server).conversationsReplies,
+	"usergroups.users.list":   (*Server).usergroupsUsersList,
+	"views.open":              (*Server).viewsOpen,
 }
 
 const (
@@ -50,11 +55,11 @@ func (s *Server) authTest(url.Values) reply {
 func (s *Server) usersInfo(p url.Values) reply {
 	id := p.Get("user")
 	if id == s.BotUserID {
-		return ok(map[string]any{"user": s.userJSON(User{ID: id, Name: s.BotName}, true)})
+		return ok(map[string]any{"user": s.userJSON(User{ID: id, Name: s.BotName, IsBot: true})})
 	}
 	for _, u := range s.users {
 		if u.ID == id {
-			return ok(map[string]any{"user": s.userJSON(u, false)})
+			return ok(map[string]any{"user": s.userJSON(u)})
 		}
 	}
 	return fail("user_not_found")
@@ -64,7 +69,7 @@ func (s *Server) usersLookupByEmail(p url.Values) reply {
 	email := p.Get("email")
 	for _, u := range s.users {
 		if email != "" && strings.EqualFold(u.Email, email) {
-			return ok(map[string]any{"user": s.userJSON(u, false)})
+			return ok(map[string]any{"user": s.userJSON(u)})
 		}
 	}
 	return fail("users_not_found")
@@ -349,11 +354,7 @@ func (s *Server) chatGetPermalink(p url.Values) reply {
 	if m == nil {
 		return fail("message_not_found")
 	}
-	link := "https://" + s.TeamDomain + ".slack.com/archives/" + c.ID + "/p" + strings.ReplaceAll(m.TS, ".", "")
-	if m.ThreadTS != "" && m.ThreadTS != m.TS {
-		link += "?thread_ts=" + m.ThreadTS + "&cid=" + c.ID
-	}
-	return ok(map[string]any{"channel": c.ID, "permalink": link})
+	return ok(map[string]any{"channel": c.ID, "permalink": permalink(s.TeamDomain, c.ID, m.TS, m.ThreadTS)})
 }
 
 func (s *Server) pinsAdd(p url.Values) reply {
@@ -417,9 +418,12 @@ func (s *Server) channelJSON(c *Channel) map[string]any {
 	}
 }
 
-func (s *Server) messageJSON(m *Message) map[string]any {
+func (s *Server) messageJSON(m *Message) map[string]any { return messageFields(m, s.TeamID) }
+
+// messageFields is a message as Slack's API and events show it.
+func messageFields(m *Message, teamID string) map[string]any {
 	out := map[string]any{
-		"type": "message", "user": m.User, "text": m.Text, "ts": m.TS, "team": s.TeamID,
+		"type": "message", "user": m.User, "text": m.Text, "ts": m.TS, "team": teamID,
 	}
 	if m.BotID != "" {
 		out["bot_id"] = m.BotID
@@ -442,12 +446,53 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 	return out
 }
 
-func (s *Server) userJSON(u User, bot bool) map[string]any {
-	return map[string]any{
-		"id": u.ID, "team_id": s.TeamID, "name": u.Name, "real_name": u.Name,
-		"deleted": false, "is_bot": bot,
-		"profile": map[string]any{"email": u.Email, "real_name": u.Name, "display_name": u.Name},
+// permalink is Slack's link to a message: the ts without its dot, plus the
+// thread for a reply.
+func permalink(domain, channel, ts, threadTS string) string {
+	link := "https://" + domain + ".slack.com/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", "")
+	if threadTS != "" && threadTS != ts {
+		link += "?thread_ts=" + threadTS + "&cid=" + channel
 	}
+	return link
+}
+
+func (s *Server) userJSON(u User) map[string]any {
+	realName := u.RealName
+	if realName == "" {
+		realName = u.Name
+	}
+	tz := u.TZ
+	if tz == "" {
+		tz = DefaultUserTZ
+	}
+	label, offset := tzInfo(tz, s.now())
+	profile := map[string]any{
+		"email": u.Email, "real_name": realName, "real_name_normalized": realName,
+		"display_name": u.Name, "display_name_normalized": u.Name, "team": s.TeamID,
+	}
+	if u.IsBot {
+		delete(profile, "email") // bots have no address
+		if u.ID == s.BotUserID {
+			profile["bot_id"] = s.BotID
+		}
+	}
+	return map[string]any{
+		"id": u.ID, "team_id": s.TeamID, "name": u.Name, "real_name": realName,
+		"deleted": false, "is_bot": u.IsBot, "is_app_user": false,
+		"tz": tz, "tz_label": label, "tz_offset": offset,
+		"profile": profile,
+	}
+}
+
+// tzInfo returns the zone abbreviation and UTC offset in seconds of the
+// named zone at t; without zone data it reports the name and 0.
+func tzInfo(name string, t time.Time) (string, int) {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return name, 0
+	}
+	abbr, offset := t.In(loc).Zone()
+	return abbr, offset
 }
 
 // contentError checks a message's length and the JSON of its blocks and

@@ -44,6 +44,10 @@ const (
 	DefaultTeamName = "Incident Bot Test"
 	// DefaultTeamDomain is the workspace subdomain used in URLs.
 	DefaultTeamDomain = "incidentbot-test"
+	// DefaultAppID is the app's ID (api_app_id).
+	DefaultAppID = "A0001"
+	// DefaultUserTZ is the time zone users.info reports for a user without one.
+	DefaultUserTZ = "America/Los_Angeles"
 )
 
 // Phases passed to the OnCall hook.
@@ -75,11 +79,14 @@ type Server struct {
 	TeamName string
 	// TeamDomain is the workspace subdomain used in URLs and permalinks.
 	TeamDomain string
+	// AppID is the app's ID reported in opened views (default DefaultAppID).
+	AppID string
 	// Now is the server's clock; nil means time.Now.
 	Now func() time.Time
 
 	hs      *http.Server
 	baseURL string
+	rootURL string
 	closing chan struct{}
 	once    sync.Once
 
@@ -95,6 +102,15 @@ type Server struct {
 	rng      *rand.Rand
 	hook     func(method, phase string)
 	custom   map[string]MethodFunc
+
+	userGroups  map[string][]string
+	triggers    map[string]*trigger
+	nextTrigger int
+	views       []View
+	nextView    int
+	externalIDs map[string]bool
+	respURLs    map[string]*responseURL // by token
+	responses   []Response
 }
 
 // Call is one request the fake received, as recorded in the call log.
@@ -189,7 +205,9 @@ func NewAt(addr string) (*Server, error) {
 		TeamID:     DefaultTeamID,
 		TeamName:   DefaultTeamName,
 		TeamDomain: DefaultTeamDomain,
+		AppID:      DefaultAppID,
 		baseURL:    "http://" + ln.Addr().String() + "/api/",
+		rootURL:    "http://" + ln.Addr().String(),
 		closing:    make(chan struct{}),
 		messages:   map[string][]*Message{},
 		faults:     map[string][]*Fault{},
@@ -306,9 +324,14 @@ type decision struct {
 
 func (d decision) fails() bool { return (d.status != 0 && d.status != http.StatusOK) || d.err != "" }
 
-// ServeHTTP answers one Web API request; the Server is an http.Handler, so
-// it can also be mounted elsewhere.
+// ServeHTTP answers one Web API request, or a POST to a response URL made by
+// NewResponseURL; the Server is an http.Handler, so it can also be mounted
+// elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, responsePath) {
+		s.serveResponse(w, r)
+		return
+	}
 	call := Call{Method: strings.TrimPrefix(r.URL.Path, "/api/"), At: s.now()}
 	params, token, perr := readParams(r)
 	call.Params, call.Token = params, token

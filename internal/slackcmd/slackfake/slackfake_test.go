@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -598,5 +599,415 @@ func TestServer_Handle_AddsAnExtraMethod(t *testing.T) {
 	}
 	if calls := srv.CallsTo("conversations.leave"); len(calls) != 1 || calls[0].Params.Get("channel") != "C0000001" {
 		t.Fatalf("calls = %+v", calls)
+	}
+}
+
+// clock is a settable server clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func modal(title string) slack.ModalViewRequest {
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		Title:           slack.NewTextBlockObject("plain_text", title, false, false),
+		Submit:          slack.NewTextBlockObject("plain_text", "Declare", false, false),
+		CallbackID:      "declare_incident",
+		PrivateMetadata: "C0000001",
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock("title", slack.NewTextBlockObject("plain_text", "Title", false, false), nil,
+				slack.NewPlainTextInputBlockElement(nil, "title_input")),
+		}},
+	}
+}
+
+func TestServer_OpenView_ExchangesAnIssuedTriggerOnce(t *testing.T) {
+	srv, api := newClient(t)
+	clk := newClock()
+	srv.Now = clk.Now
+	ctx := context.Background()
+
+	trigger := srv.NewTriggerID()
+	resp, err := api.OpenViewContext(ctx, trigger, modal("Declare an incident"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(resp.View.ID, "V") || resp.View.CallbackID != "declare_incident" ||
+		resp.View.PrivateMetadata != "C0000001" || resp.View.TeamID != "T0001" || resp.View.Type != slack.VTModal ||
+		resp.View.Title == nil || resp.View.Title.Text != "Declare an incident" || len(resp.View.Blocks.BlockSet) != 1 {
+		t.Fatalf("view = %+v", resp.View)
+	}
+	views := srv.Views()
+	if len(views) != 1 || views[0].ID != resp.View.ID || views[0].TriggerID != trigger ||
+		views[0].CallbackID != "declare_incident" || !views[0].At.Equal(clk.Now()) {
+		t.Fatalf("views = %+v", views)
+	}
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(views[0].JSON), &sent); err != nil || sent["callback_id"] != "declare_incident" {
+		t.Fatalf("recorded JSON %q: %v", views[0].JSON, err)
+	}
+	if call := srv.CallsTo("views.open")[0]; call.Token != slackfake.DefaultToken || call.Params.Get("trigger_id") != trigger {
+		t.Fatalf("call = %+v", call)
+	}
+
+	_, err = api.OpenViewContext(ctx, trigger, modal("Again"))
+	if got := slackErr(t, err); got != "exchanged_trigger_id" {
+		t.Fatalf("second use: %q, want exchanged_trigger_id", got)
+	}
+	_, err = api.OpenViewContext(ctx, "12345.98765.abcd2358fdea", modal("Unknown"))
+	if got := slackErr(t, err); got != "invalid_trigger_id" {
+		t.Fatalf("unknown trigger: %q, want invalid_trigger_id", got)
+	}
+	late := srv.NewTriggerID()
+	clk.Add(2900 * time.Millisecond)
+	if _, err := api.OpenViewContext(ctx, srv.NewTriggerID(), modal("Fresh")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(100 * time.Millisecond)
+	_, err = api.OpenViewContext(ctx, late, modal("Late"))
+	if got := slackErr(t, err); got != "expired_trigger_id" {
+		t.Fatalf("trigger after 3s: %q, want expired_trigger_id", got)
+	}
+	if n := len(srv.Views()); n != 2 {
+		t.Fatalf("%d views, want 2", n)
+	}
+}
+
+func TestServer_OpenView_RejectsMalformedViews(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	noSubmit := modal("Declare")
+	noSubmit.Submit = nil
+	home := modal("Declare")
+	home.Type = slack.VTHomeTab
+	noTitle := modal("Declare")
+	noTitle.Title = nil
+	bigMetadata := modal("Declare")
+	bigMetadata.PrivateMetadata = strings.Repeat("m", 3001)
+	for name, view := range map[string]slack.ModalViewRequest{
+		"long title":                   modal(strings.Repeat("x", 25)),
+		"home tab":                     home,
+		"no title":                     noTitle,
+		"input blocks without submit":  noSubmit,
+		"private_metadata over 3000ch": bigMetadata,
+	} {
+		trigger := srv.NewTriggerID()
+		resp, err := api.OpenViewContext(ctx, trigger, view)
+		if got := slackErr(t, err); got != "invalid_arguments" {
+			t.Errorf("%s: error %q, want invalid_arguments", name, got)
+			continue
+		}
+		if len(resp.ResponseMetadata.Messages) == 0 {
+			t.Errorf("%s: no response_metadata.messages", name)
+		}
+		// A refused view does not use the trigger up.
+		if _, err := api.OpenViewContext(ctx, trigger, modal("Declare")); err != nil {
+			t.Errorf("%s: valid view with the same trigger: %v", name, err)
+		}
+	}
+
+	// Form-encoded, as older clients send it, and without trigger_id.
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"trigger_id": {srv.NewTriggerID()}, "view": {"{not json"}}, "invalid_arguments"},
+		{url.Values{"view": {`{"type":"modal","title":{"type":"plain_text","text":"x"},"blocks":[]}`}}, "invalid_arguments"},
+		{url.Values{"trigger_id": {srv.NewTriggerID()}}, "invalid_arguments"},
+		{url.Values{"trigger_id": {srv.NewTriggerID()}, "view": {`{"type":"modal","title":{"type":"plain_text","text":"Form"},"blocks":[]}`}}, ""},
+	} {
+		tc.form.Set("token", slackfake.DefaultToken)
+		resp, err := http.PostForm(srv.URL()+"views.open", tc.form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			OK    bool   `json:"ok"`
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if body.Error != tc.want || body.OK != (tc.want == "") {
+			t.Errorf("form %v: %+v, want error %q", tc.form, body, tc.want)
+		}
+	}
+	if n := len(srv.Views()); n != 6 {
+		t.Fatalf("%d views, want 6", n)
+	}
+}
+
+func TestServer_UserGroupMembers_ListsTheGroup(t *testing.T) {
+	srv, api := newClient(t)
+	srv.AddUserGroup("S0001", "U1", "U2")
+	users, err := api.GetUserGroupMembersContext(context.Background(), "S0001")
+	if err != nil || strings.Join(users, ",") != "U1,U2" {
+		t.Fatalf("members = %v, %v", users, err)
+	}
+	srv.AddUserGroup("S0001")
+	users, err = api.GetUserGroupMembersContext(context.Background(), "S0001")
+	if err != nil || users == nil || len(users) != 0 {
+		t.Fatalf("emptied group: %#v, %v", users, err)
+	}
+	_, err = api.GetUserGroupMembersContext(context.Background(), "S9999")
+	if got := slackErr(t, err); got != "no_such_subteam" {
+		t.Fatalf("unknown group: %q, want no_such_subteam", got)
+	}
+}
+
+func TestServer_ConversationHistory_FetchesOneMessageByTS(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	ch := create(t, api, "inc-history")
+	_, ts1, _ := api.PostMessage(ch.ID, slack.MsgOptionText("one", false))
+	human, _ := srv.PostMessageDirect(ch.ID, "UHUMAN", "two")
+	_, reply, _ := api.PostMessage(ch.ID, slack.MsgOptionText("in thread", false), slack.MsgOptionTS(ts1))
+	_, ts3, _ := api.PostMessage(ch.ID, slack.MsgOptionText("three", false))
+	if err := api.AddPin(ch.ID, slack.ItemRef{Timestamp: human.TS}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: ch.ID, Latest: human.TS, Inclusive: true, Limit: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Messages) != 1 || got.Messages[0].Timestamp != human.TS || got.Messages[0].Text != "two" ||
+		got.Messages[0].User != "UHUMAN" || len(got.Messages[0].PinnedTo) != 1 || !got.HasMore || got.PinCount != 1 {
+		t.Fatalf("by ts: %+v", got)
+	}
+
+	got, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID, Latest: human.TS, Limit: 1})
+	if err != nil || len(got.Messages) != 1 || got.Messages[0].Timestamp != ts1 {
+		t.Fatalf("exclusive latest: %+v, %v", got, err)
+	}
+	if got.Messages[0].ReplyCount != 1 || got.Messages[0].LatestReply != reply || got.Messages[0].ThreadTimestamp != ts1 {
+		t.Fatalf("thread summary: %+v", got.Messages[0].Msg)
+	}
+
+	got, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID})
+	var texts []string
+	for _, m := range got.Messages {
+		texts = append(texts, m.Text)
+	}
+	if err != nil || strings.Join(texts, ",") != "three,two,one" || got.HasMore {
+		t.Fatalf("all (replies excluded, newest first): %v, %+v, %v", texts, got, err)
+	}
+
+	got, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID, Oldest: ts1, Latest: ts3})
+	if err != nil || len(got.Messages) != 1 || got.Messages[0].Timestamp != human.TS {
+		t.Fatalf("open window: %+v, %v", got, err)
+	}
+
+	var paged []string
+	cursor := ""
+	for {
+		page, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID, Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page.Messages {
+			paged = append(paged, m.Text)
+		}
+		if !page.HasMore {
+			break
+		}
+		cursor = page.ResponseMetaData.NextCursor
+	}
+	if strings.Join(paged, ",") != "three,two,one" {
+		t.Fatalf("paged = %v", paged)
+	}
+
+	_, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID, Latest: "yesterday"})
+	if got := slackErr(t, err); got != "invalid_ts_latest" {
+		t.Fatalf("bad latest: %q", got)
+	}
+	other := srv.CreateChannelDirect("not-mine", "UHUMAN", false)
+	_, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: other.ID})
+	if got := slackErr(t, err); got != "not_in_channel" {
+		t.Fatalf("channel without the bot: %q, want not_in_channel", got)
+	}
+	_, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C9999999"})
+	if got := slackErr(t, err); got != "channel_not_found" {
+		t.Fatalf("unknown channel: %q", got)
+	}
+}
+
+func TestServer_ConversationReplies_ListsTheThread(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	ch := create(t, api, "inc-thread")
+	_, root, _ := api.PostMessage(ch.ID, slack.MsgOptionText("root", false))
+	_, r1, _ := api.PostMessage(ch.ID, slack.MsgOptionText("r1", false), slack.MsgOptionTS(root))
+	_, _, _ = api.PostMessage(ch.ID, slack.MsgOptionText("elsewhere", false))
+	_, _, _ = api.PostMessage(ch.ID, slack.MsgOptionText("r2", false), slack.MsgOptionTS(root))
+
+	for _, ts := range []string{root, r1} {
+		msgs, more, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch.ID, Timestamp: ts})
+		var texts []string
+		for _, m := range msgs {
+			texts = append(texts, m.Text)
+		}
+		if err != nil || more || strings.Join(texts, ",") != "root,r1,r2" {
+			t.Fatalf("replies of %s: %v, %v, %v", ts, texts, more, err)
+		}
+		if msgs[0].ReplyCount != 2 || msgs[1].ThreadTimestamp != root || msgs[1].ParentUserId != "UBOT" {
+			t.Fatalf("thread fields: %+v / %+v", msgs[0].Msg, msgs[1].Msg)
+		}
+	}
+	msgs, more, next, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch.ID, Timestamp: root, Limit: 2})
+	if err != nil || len(msgs) != 2 || !more || next == "" {
+		t.Fatalf("first page: %d msgs, more %v, next %q, %v", len(msgs), more, next, err)
+	}
+	msgs, more, _, err = api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch.ID, Timestamp: root, Limit: 2, Cursor: next})
+	if err != nil || len(msgs) != 1 || more || msgs[0].Text != "r2" {
+		t.Fatalf("second page: %+v, more %v, %v", msgs, more, err)
+	}
+	_, _, _, err = api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch.ID, Timestamp: "1.000001"})
+	if got := slackErr(t, err); got != "thread_not_found" {
+		t.Fatalf("unknown thread: %q", got)
+	}
+	if srv.Messages(ch.ID)[1].ThreadTS != root {
+		t.Fatal("reply not recorded in the thread")
+	}
+}
+
+func TestServer_Permalink_IsStableAndSlackShaped(t *testing.T) {
+	_, api := newClient(t)
+	ch := create(t, api, "inc-link")
+	_, ts, err := api.PostMessage(ch.ID, slack.MsgOptionText("x", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://" + slackfake.DefaultTeamDomain + ".slack.com/archives/" + ch.ID + "/p" + strings.ReplaceAll(ts, ".", "")
+	for range 2 {
+		link, err := api.GetPermalinkContext(context.Background(), &slack.PermalinkParameters{Channel: ch.ID, Ts: ts})
+		if err != nil || link != want {
+			t.Fatalf("permalink %q, %v; want %q", link, err, want)
+		}
+	}
+}
+
+func TestServer_UserInfo_ReportsProfileEmailNameAndTZ(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	srv.AddUser("U1", "alice", "alice@example.com")
+	srv.PutUser(slackfake.User{ID: "U2", Name: "bob", RealName: "Bob Builder", Email: "bob@example.com", TZ: "Europe/Paris"})
+	srv.PutUser(slackfake.User{ID: "U3", Name: "pagerbot", IsBot: true})
+
+	u, err := api.GetUserInfoContext(ctx, "U2")
+	if err != nil || u.ID != "U2" || u.Name != "bob" || u.RealName != "Bob Builder" || u.Profile.Email != "bob@example.com" ||
+		u.Profile.RealName != "Bob Builder" || u.TZ != "Europe/Paris" || u.IsBot {
+		t.Fatalf("U2 = %+v, %v", u, err)
+	}
+	u, err = api.GetUserInfoContext(ctx, "U1")
+	if err != nil || u.Name != "alice" || u.RealName != "alice" || u.Profile.Email != "alice@example.com" || u.TZ != slackfake.DefaultUserTZ {
+		t.Fatalf("U1 = %+v, %v", u, err)
+	}
+	for _, id := range []string{"U3", "UBOT"} {
+		u, err = api.GetUserInfoContext(ctx, id)
+		if err != nil || !u.IsBot {
+			t.Fatalf("%s = %+v, %v", id, u, err)
+		}
+	}
+	_, err = api.GetUserInfoContext(ctx, "UNOBODY")
+	if got := slackErr(t, err); got != "user_not_found" {
+		t.Fatalf("unknown user: %q", got)
+	}
+}
+
+// postRaw posts body to u and returns the status and body of the answer.
+func postRaw(t *testing.T, u, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestServer_ResponseURL_AcceptsFiveMessagesLikeSlack(t *testing.T) {
+	srv, _ := newClient(t)
+	clk := newClock()
+	srv.Now = clk.Now
+	ctx := context.Background()
+
+	u := srv.NewResponseURL()
+	if !strings.HasPrefix(u, strings.TrimSuffix(srv.URL(), "api/")+"response/") {
+		t.Fatalf("response URL %q, API URL %q", u, srv.URL())
+	}
+	blocks := slack.Blocks{BlockSet: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject("mrkdwn", "*ack*", false, false), nil, nil)}}
+	if err := slack.PostWebhookContext(ctx, u, &slack.WebhookMessage{Text: "Declared", ResponseType: "in_channel", Blocks: &blocks}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := slack.PostWebhookContext(ctx, u, &slack.WebhookMessage{Text: fmt.Sprint("update ", i), ReplaceOriginal: true}); err != nil {
+			t.Fatalf("message %d: %v", i+2, err)
+		}
+	}
+	err := slack.PostWebhookContext(ctx, u, &slack.WebhookMessage{Text: "sixth"})
+	var sc slack.StatusCodeError
+	if !errors.As(err, &sc) || sc.Code != http.StatusNotFound {
+		t.Fatalf("sixth message: %v (%T), want StatusCodeError 404", err, err)
+	}
+	if status, body := postRaw(t, u, `{"text":"seventh"}`); status != 404 || body != "used_url" {
+		t.Fatalf("seventh: %d %q", status, body)
+	}
+
+	got := srv.Responses(u)
+	if len(got) != 5 {
+		t.Fatalf("%d responses, want 5", len(got))
+	}
+	first := got[0]
+	if first.URL != u || first.Text != "Declared" || first.ResponseType != "in_channel" || first.ReplaceOriginal ||
+		!strings.Contains(first.Blocks, `"*ack*"`) || !strings.Contains(first.Body, `"response_type":"in_channel"`) || !first.At.Equal(clk.Now()) {
+		t.Fatalf("first response = %+v", first)
+	}
+	if got[1].ResponseType != "ephemeral" || !got[1].ReplaceOriginal || got[1].Text != "update 0" {
+		t.Fatalf("second response = %+v", got[1])
+	}
+
+	other := srv.NewResponseURL()
+	if status, body := postRaw(t, other, `{"delete_original":"true"}`); status != 200 || body != "ok" {
+		t.Fatalf("delete_original: %d %q", status, body)
+	}
+	if status, body := postRaw(t, other, `{}`); status != 400 || body != "no_text" {
+		t.Fatalf("empty message: %d %q", status, body)
+	}
+	if status, body := postRaw(t, other, `not json`); status != 400 || body != "invalid_payload" {
+		t.Fatalf("not JSON: %d %q", status, body)
+	}
+	if all := srv.AllResponses(); len(all) != 6 || !all[5].DeleteOriginal || len(srv.Responses(other)) != 1 {
+		t.Fatalf("all responses = %+v", all)
+	}
+	clk.Add(30 * time.Minute)
+	if status, body := postRaw(t, other, `{"text":"late"}`); status != 404 || body != "expired_url" {
+		t.Fatalf("after 30 minutes: %d %q", status, body)
+	}
+	if status, body := postRaw(t, strings.TrimSuffix(srv.URL(), "api/")+"response/nope", `{"text":"x"}`); status != 404 || body != "invalid_url" {
+		t.Fatalf("unknown URL: %d %q", status, body)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Fatalf("response URLs logged %d API calls", n)
 	}
 }

@@ -14,6 +14,13 @@ type User struct {
 	Name string
 	// Email is the address users.lookupByEmail finds the user by.
 	Email string
+	// RealName is the full name; "" reports Name, as AddUser leaves it.
+	RealName string
+	// TZ is the user's time zone name, e.g. "Europe/Paris"; "" reports
+	// DefaultUserTZ.
+	TZ string
+	// IsBot reports whether the user is a bot user.
+	IsBot bool
 }
 
 // Topic is the topic or purpose of a channel.
@@ -86,17 +93,33 @@ type Edit struct {
 
 // AddUser adds a workspace member (or replaces the one with the same ID).
 func (s *Server) AddUser(id, name, email string) {
+	s.PutUser(User{ID: id, Name: name, Email: email})
+}
+
+// PutUser adds a workspace member with all its fields (or replaces the one
+// with the same ID).
+func (s *Server) PutUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := User{ID: id, Name: name, Email: email}
-	if i := slices.IndexFunc(s.users, func(x User) bool { return x.ID == id }); i >= 0 {
+	if i := slices.IndexFunc(s.users, func(x User) bool { return x.ID == u.ID }); i >= 0 {
 		s.users[i] = u
 		return
 	}
 	s.users = append(s.users, u)
 }
 
-// Users returns the workspace members added with AddUser.
+// AddUserGroup adds a user group (subteam), e.g. "S0001", with the given
+// members, replacing the members of an existing group of that ID.
+func (s *Server) AddUserGroup(id string, members ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userGroups == nil {
+		s.userGroups = map[string][]string{}
+	}
+	s.userGroups[id] = slices.Clone(members)
+}
+
+// Users returns the workspace members added with AddUser or PutUser.
 func (s *Server) Users() []User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
