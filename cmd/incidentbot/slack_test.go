@@ -306,7 +306,7 @@ func TestSlack_Events_PinsEditsDeletions(t *testing.T) {
 		}
 	}
 	send("Ev1", slackfake.PinAddedEvent("UALICE", ch, msg), 0)
-	send("Ev1", slackfake.PinAddedEvent("UALICE", ch, msg), 1)                   // Slack's retry
+	send("Ev1", slackfake.PinAddedEvent("UALICE", ch, msg), 1)                    // Slack's retry
 	send("Ev2", slackfake.ReactionAddedEvent("UBOB", ch, msg.TS, "pushpin"), 0)   // same message again
 	send("Ev3", slackfake.ReactionAddedEvent("UBOB", ch, other.TS, "pushpin"), 0) // fetched by the outbox
 	send("Ev4", slackfake.ReactionAddedEvent("UBOB", ch, other.TS, "eyes"), 0)    // not a pin
