@@ -31,6 +31,8 @@ type Chat interface {
 	UserEmail(ctx context.Context, userID string) (string, error)
 	// Respond answers through a slash command's response_url.
 	Respond(ctx context.Context, responseURL string, msg Message) error
+	// Upload shares a text file in a channel with a comment.
+	Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) error
 	// Message reads one message and its permalink.
 	Message(ctx context.Context, channel, ts string) (SlackMessage, error)
 }
@@ -93,4 +95,10 @@ type Pager interface {
 	SetStatus(ctx context.Context, from, id, status string) error
 	// AddNote adds a note to an incident as the user with e-mail from.
 	AddNote(ctx context.Context, from, id, content string) error
+}
+
+// Exporter writes a postmortem draft (Markdown and JSON) where people can
+// find it and returns where that is.
+type Exporter interface {
+	Export(ctx context.Context, name string, markdown, jsonTwin []byte) (string, error)
 }

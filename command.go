@@ -224,9 +224,19 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		if err := w.pagerAction(inc, c, JobPagerResolve, EventResolved, ""); err != nil {
 			return Reply{}, err
 		}
+		if err := w.queuePostmortem(inc); err != nil {
+			return Reply{}, err
+		}
 		return Reply{Text: fmt.Sprintf("%s resolved.", inc.ID), InChannel: true}, w.updateAnnouncement(inc)
 	case "postmortem":
-		return Reply{}, Errorf(EINVALID, "Drafting postmortems is not available yet in this version.")
+		p, err := draft(w.Tx, inc, w.s.slo(), w.now)
+		if err != nil {
+			return Reply{}, err
+		}
+		if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == p.Fingerprint() {
+			return Reply{Text: fmt.Sprintf("The postmortem draft of %s has not changed since it was posted at %s.", inc.ID, inc.PostmortemPosted.At.Format("15:04 UTC"))}, nil
+		}
+		return Reply{Text: "Drafting the postmortem of " + inc.ID + "; it will be posted in its channel."}, w.queuePostmortem(inc)
 	}
 	return Reply{}, Errorf(EINVALID, "Unknown subcommand %q. `/incident help` lists them.", c.Name)
 }

@@ -57,6 +57,8 @@ type Incident struct {
 	// Echoes are PagerDuty events the bot expects back for its own actions
 	// (an acknowledgement made in Slack): they change nothing when they come.
 	Echoes []Echo `json:"echoes,omitempty"`
+	// PostmortemPosted is the last draft posted to the channel.
+	PostmortemPosted *PostedDraft `json:"postmortem_posted,omitempty"`
 	// DeclaredBy is who declared an incident that did not come from a page.
 	DeclaredBy *Person `json:"declared_by,omitempty"`
 
@@ -106,6 +108,13 @@ type ActionItem struct {
 	Status    string     `json:"status"` // open, done
 	CreatedAt time.Time  `json:"created_at"`
 	DoneAt    *time.Time `json:"done_at,omitempty"`
+}
+
+// PostedDraft records a postmortem draft posted to the channel.
+type PostedDraft struct {
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
+	File        string    `json:"file,omitempty"`
 }
 
 // Echo is a PagerDuty event expected back for the bot's own action.

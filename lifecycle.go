@@ -21,6 +21,9 @@ type Service struct {
 	ChannelPrefix string
 	// AnnounceChannel receives one announcement per incident ("" = none).
 	AnnounceChannel string
+	// SLO is the availability objective in percent for postmortems (99.9
+	// when zero).
+	SLO float64
 	// MayManage reports whether a Slack user may change severity, assign
 	// roles and resolve; nil lets everyone.
 	MayManage func(userID string) bool
@@ -365,7 +368,11 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		e.Kind, e.Text = EntryUnacknowledged, "Unacknowledged: back to triggered"
 	case EventResolved:
 		setFirst(&inc.ResolvedAt, at)
-		setStatus(inc, StatusResolved, at)
+		if setStatus(inc, StatusResolved, at) && before.st != StatusResolved {
+			if err := w.queuePostmortem(inc); err != nil {
+				return err
+			}
+		}
 		e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+e.Actor.Display()
 	case EventReopened:
 		// A reopening implies a resolution before it, whichever arrives first.
@@ -438,4 +445,10 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		return nil
 	}
 	return w.record(inc, e)
+}
+
+// queuePostmortem drafts, exports and posts the postmortem through the
+// outbox.
+func (w *txWork) queuePostmortem(inc *Incident) error {
+	return w.enqueue(&Job{Kind: JobPostmortem, IncidentID: inc.ID, Lane: inc.ID + "/postmortem"})
 }

@@ -22,6 +22,8 @@ const (
 	JobPagerAck     JobKind = "pagerduty_ack"
 	JobPagerResolve JobKind = "pagerduty_resolve"
 	JobPagerNote    JobKind = "pagerduty_note"
+	// JobPostmortem drafts, exports and posts the postmortem.
+	JobPostmortem JobKind = "postmortem"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty

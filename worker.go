@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -25,6 +26,8 @@ type Worker struct {
 	// PagerFrom is the e-mail PagerDuty actions are made as when the acting
 	// Slack user's e-mail is unknown to PagerDuty (PAGERDUTY_FROM).
 	PagerFrom string
+	// Exporter writes postmortem drafts to files; nil writes none.
+	Exporter Exporter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Concurrency is how many jobs run at once (8 when zero).
@@ -414,6 +417,8 @@ func describeJob(j *Job) string {
 		return "could not resolve in PagerDuty"
 	case JobPagerNote:
 		return "could not add the note to PagerDuty"
+	case JobPostmortem:
+		return "could not write or post the postmortem draft"
 	}
 	return "job " + string(j.Kind) + " failed"
 }
@@ -471,6 +476,8 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 		return nil, err
 	case JobPagerAck, JobPagerResolve, JobPagerNote:
 		return nil, w.pagerAction(ctx, j)
+	case JobPostmortem:
+		return w.postmortem(ctx, inc)
 	case JobFetchIncident:
 		if w.Pager == nil {
 			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
@@ -546,6 +553,59 @@ func (w *Worker) pagerAction(ctx context.Context, j *Job) error {
 		}
 	}
 	return err
+}
+
+// postmortem drafts the postmortem, writes its files and, when its content
+// changed since the last one posted, uploads it to the incident channel
+// (falling back to a message when the upload is refused).
+func (w *Worker) postmortem(ctx context.Context, inc *Incident) (func(Tx) error, error) {
+	p, err := w.Service.Postmortem(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	md := p.Markdown()
+	var where string
+	if w.Exporter != nil {
+		js, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if where, err = w.Exporter.Export(ctx, p.FileName(), md, js); err != nil {
+			return nil, err
+		}
+	}
+	fp := p.Fingerprint()
+	if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == fp {
+		return nil, nil // unchanged: the files are fresh, nothing to post
+	}
+	if inc.ChannelID != "" {
+		comment := fmt.Sprintf("📝 Draft postmortem of %s, from its timeline. Italic text marks what the bot could not know.", inc.ID)
+		if where != "" {
+			comment += " Saved as " + where + "."
+		}
+		err := w.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+inc.Title, md, comment)
+		if err != nil && !IsTransient(err) {
+			w.logger().Warn("postmortem upload refused; posting a message instead", "incident", inc.ID, "err", err)
+			body := "*Draft postmortem of " + inc.ID + "*\n" + EscapeMrkdwn(p.WhatHappened)
+			if where != "" {
+				body += "\nSaved as `" + where + "`."
+			}
+			body += "\nAlso at `GET /api/incidents/" + inc.ID + "/postmortem.md` (admin token)."
+			_, err = w.Chat.Post(ctx, inc.ChannelID, Message{Text: "Draft postmortem of " + inc.ID, Body: body})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	now := w.now()
+	return func(tx Tx) error {
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		cur.PostmortemPosted = &PostedDraft{Fingerprint: fp, At: now, File: where}
+		return tx.PutIncident(cur)
+	}, nil
 }
 
 // createChannel creates the incident channel, or adopts the one an earlier

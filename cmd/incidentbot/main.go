@@ -20,6 +20,8 @@ const usage = `incidentbot: PagerDuty pages to Slack incident channels, timeline
 
 Usage:
   incidentbot serve          run the server (configuration from the environment; see README.md)
+  incidentbot postmortem INC-n [-o FILE]
+                             fetch an incident's draft postmortem from the running server
   incidentbot config check   validate the configuration from the environment without starting
   incidentbot version        print the version
 
@@ -57,6 +59,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		return 0
+	case "postmortem":
+		return postmortemCmd(args[1:], getenv, stdout, stderr)
 	case "serve":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 			fmt.Fprint(stdout, "usage: incidentbot serve\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md lists every variable).\n")

@@ -21,7 +21,7 @@ import (
 const (
 	webhookSecret = "whsec-e2e-secret"
 	signingSecret = "slack-signing-e2e-secret"
-	adminToken    = "admin-e2e-token"
+	testAdminToken    = "admin-e2e-token"
 )
 
 // harness is a real server (Main on :0 with a temporary bbolt file) and
@@ -55,7 +55,8 @@ func newHarness(t *testing.T) *harness {
 	cfg.PagerDutyFrom = "alice@example.com"
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = filepath.Join(t.TempDir(), "incidentbot.db")
-	cfg.AdminToken = adminToken
+	cfg.ExportDir = filepath.Join(t.TempDir(), "postmortems")
+	cfg.AdminToken = testAdminToken
 	cfg.AnnounceChannel = "#incidents"
 	h.cfg = cfg
 	h.start()
@@ -108,7 +109,7 @@ func (h *harness) deliver(webhookID string, ev pagerfake.Event) int {
 func (h *harness) api(path string, v any) int {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -226,7 +227,7 @@ func TestMain_PageToChannel_EndToEnd(t *testing.T) {
 	for _, m := range msgs[1:] {
 		kinds = append(kinds, m.Text)
 	}
-	if len(msgs) != 4 || !strings.Contains(msgs[1].Text, "acknowledged") || !strings.Contains(msgs[2].Text, "leaking connections") || !strings.Contains(msgs[3].Text, "resolved") {
+	if len(msgs) != 5 || !strings.Contains(msgs[4].Text, "postmortem of INC-1") || !strings.Contains(msgs[1].Text, "acknowledged") || !strings.Contains(msgs[2].Text, "leaking connections") || !strings.Contains(msgs[3].Text, "resolved") {
 		t.Errorf("channel posts after kickoff = %q, want ack, note, resolve in order", kinds)
 	}
 
@@ -273,8 +274,8 @@ func TestMain_PageToChannel_EndToEnd(t *testing.T) {
 		Incidents []apiIncident `json:"incidents"`
 	}
 	h.api("/api/incidents", &list)
-	if len(list.Incidents) != 1 || len(h.slack.Messages(ch.ID)) != 4 || len(h.slack.CallsTo("conversations.create")) != 1 {
-		t.Errorf("after re-delivery: %d incidents, %d posts, %d creates; want 1, 4, 1", len(list.Incidents), len(h.slack.Messages(ch.ID)), len(h.slack.CallsTo("conversations.create")))
+	if len(list.Incidents) != 1 || len(h.slack.Messages(ch.ID)) != 5 || len(h.slack.CallsTo("conversations.create")) != 1 {
+		t.Errorf("after re-delivery: %d incidents, %d posts, %d creates; want 1, 5, 1", len(list.Incidents), len(h.slack.Messages(ch.ID)), len(h.slack.CallsTo("conversations.create")))
 	}
 }
 

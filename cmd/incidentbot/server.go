@@ -12,6 +12,7 @@ import (
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/api"
+	"github.com/incidentbot/incidentbot/internal/export"
 	"github.com/incidentbot/incidentbot/internal/pager"
 	"github.com/incidentbot/incidentbot/internal/slackcmd"
 	"github.com/incidentbot/incidentbot/internal/store"
@@ -69,7 +70,7 @@ func (m *Main) Open() error {
 
 	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, m.HTTPClient)
 	m.Worker = &incidentbot.Worker{
-		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom,
+		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom, Exporter: export.Dir{Path: cfg.ExportDir},
 		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,
 	}
 	responders := slackcmd.NewResponders(cfg.Responders, slackClient.GroupMembers, m.Logger)
@@ -78,7 +79,7 @@ func (m *Main) Open() error {
 	}
 	m.Service = &incidentbot.Service{
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
-		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed,
+		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 	}
 	m.Worker.Service = m.Service
 	m.registerMetrics()
@@ -100,7 +101,7 @@ func (m *Main) Open() error {
 		adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	}
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	adminMux.Handle("/api/", api.New(db, cfg.AdminToken, m.Logger))
+	adminMux.Handle("/api/", api.New(db, m.Service, cfg.AdminToken, m.Logger))
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		m.Close()

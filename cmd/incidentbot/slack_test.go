@@ -167,7 +167,7 @@ func TestSlack_Declare_OpensChannelAndAnswersLater(t *testing.T) {
 
 func mustJSON(t *testing.T, url string) []byte {
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
@@ -18,21 +19,29 @@ import (
 
 // Handler serves /api/. Create it with New.
 type Handler struct {
-	store incidentbot.Store
-	token string
-	log   *slog.Logger
-	mux   *http.ServeMux
+	store   incidentbot.Store
+	drafter Drafter
+	token   string
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// Drafter drafts an incident's postmortem as it stands.
+type Drafter interface {
+	Postmortem(ctx context.Context, id string) (*incidentbot.Postmortem, error)
 }
 
 // New returns the API over a store, guarded by token ("" disables the API).
-func New(store incidentbot.Store, token string, log *slog.Logger) *Handler {
+func New(store incidentbot.Store, drafter Drafter, token string, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{store: store, token: token, log: log, mux: http.NewServeMux()}
+	h := &Handler{store: store, drafter: drafter, token: token, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /api/incidents", h.listIncidents)
 	h.mux.HandleFunc("GET /api/incidents/{id}", h.getIncident)
 	h.mux.HandleFunc("GET /api/outbox", h.outbox)
+	h.mux.HandleFunc("GET /api/incidents/{id}/postmortem.md", h.postmortem)
+	h.mux.HandleFunc("GET /api/incidents/{id}/postmortem.json", h.postmortem)
 	return h
 }
 
@@ -139,7 +148,7 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var v Incident
 	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
-		inc, err := Lookup(tx, id)
+		inc, err := incidentbot.LookupIncident(tx, id)
 		if err != nil {
 			return err
 		}
@@ -161,13 +170,20 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// Lookup finds an incident by the bot's ID ("INC-12") or its PagerDuty
-// incident ID.
-func Lookup(tx incidentbot.Tx, id string) (*incidentbot.Incident, error) {
-	if _, ok := incidentbot.ParseIncidentID(id); ok {
-		return tx.Incident(id)
+// postmortem serves the draft as Markdown or JSON, drafted now.
+func (h *Handler) postmortem(w http.ResponseWriter, r *http.Request) {
+	p, err := h.drafter.Postmortem(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
 	}
-	return tx.IncidentByPagerDutyID(id)
+	if strings.HasSuffix(r.URL.Path, ".md") {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("Content-Disposition", `inline; filename="`+p.FileName()+`.md"`)
+		w.Write(p.Markdown())
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {

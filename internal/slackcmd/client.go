@@ -249,3 +249,13 @@ func (c *Client) Respond(ctx context.Context, responseURL string, msg incidentbo
 	// Expired or used up (5 uses in 30 minutes): nothing will fix it.
 	return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("response_url answered %d", res.StatusCode)}
 }
+
+// Upload shares a text file in a channel (files.getUploadURLExternal, the
+// upload, files.completeUploadExternal).
+func (c *Client) Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) error {
+	_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Content: string(content), FileSize: len(content), Filename: filename, Title: title,
+		Channel: channelID, InitialComment: comment, SnippetType: "markdown",
+	})
+	return classify(ctx, "files.upload", err)
+}

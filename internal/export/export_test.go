@@ -1,0 +1,43 @@
+package export_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/incidentbot/incidentbot/internal/export"
+)
+
+func TestDir_Export_WritesBothFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "postmortems")
+	d := export.Dir{Path: dir}
+	where, err := d.Export(context.Background(), "2025-10-14-INC-1", []byte("# md"), []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where != filepath.Join(dir, "2025-10-14-INC-1.md") {
+		t.Errorf("where = %s", where)
+	}
+	for name, want := range map[string]string{"2025-10-14-INC-1.md": "# md", "2025-10-14-INC-1.json": "{}"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v", name, got, err)
+		}
+	}
+	// Rewriting replaces, leaving no temporary files behind.
+	d.Export(context.Background(), "2025-10-14-INC-1", []byte("# md v2"), []byte("{}"))
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("directory has %d entries, want 2", len(entries))
+	}
+}
+
+func TestDir_Export_RefusesEscapingNames(t *testing.T) {
+	d := export.Dir{Path: t.TempDir()}
+	for _, name := range []string{"../evil", "a/b", "..", ".hidden", "", "x\x00y", "/etc/passwd"} {
+		if _, err := d.Export(context.Background(), name, nil, nil); err == nil {
+			t.Errorf("name %q accepted", name)
+		}
+	}
+}
