@@ -10,6 +10,11 @@ import (
 // prompt marks what the bot cannot know: visible, italic, never invented.
 func prompt(s string) string { return "_" + s + "_" }
 
+// line keeps text on one Markdown line.
+func line(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
 // cell makes text safe inside a Markdown table cell.
 func cell(s string) string {
 	s = strings.ReplaceAll(s, "\r", "")
@@ -76,16 +81,16 @@ func (p *Postmortem) Markdown() []byte {
 	if p.Summary != "" {
 		w(" %s", p.Summary)
 	}
-	w("\n\n**Impact:** %s\n\n", orPrompt(last(p.Impact), "who was affected, how many, for how long (record it with `/incident impact`)"))
-	w("**Root cause:** %s\n\n", orPrompt(p.RootCause, "the root cause in one sentence (record it with `/incident rootcause`)"))
-	w("**Resolution:** %s\n\n", orPrompt(last(p.Resolution), "how it was fixed"))
+	w("\n\n**Impact:** %s\n\n", orPrompt(line(last(p.Impact)), "who was affected, how many, for how long (record it with `/incident impact`)"))
+	w("**Root cause:** %s\n\n", orPrompt(line(p.RootCause), "the root cause in one sentence (record it with `/incident rootcause`)"))
+	w("**Resolution:** %s\n\n", orPrompt(line(last(p.Resolution)), "how it was fixed"))
 
 	w("## Impact\n\n### Users affected\n\n")
 	if len(p.Impact) == 0 {
 		w("- %s\n", prompt("Scope (all users, a region, a feature), count, and how long they were affected."))
 	}
 	for _, s := range p.Impact {
-		w("- %s\n", s)
+		w("- %s\n", line(s))
 	}
 	if p.Availability.DowntimeMinutes != nil {
 		w("- Duration of impact: %s (see Availability)\n", Human(time.Duration(*p.Availability.DowntimeMinutes*float64(time.Minute))))
@@ -148,7 +153,7 @@ func (p *Postmortem) Markdown() []byte {
 		w("- %s\n", prompt("Short-term fix: what restored service."))
 	}
 	for _, r := range p.Resolution {
-		w("- %s\n", r)
+		w("- %s\n", line(r))
 	}
 	w("- %s\n\n", prompt("Long-term fix: what prevents a recurrence (see Action items)."))
 
@@ -167,7 +172,7 @@ func (p *Postmortem) Markdown() []byte {
 		w("None.\n\n")
 	}
 	for _, r := range p.Communication.MissedCadences {
-		w("- %s UTC: %s\n", hhmmss(r.At), r.Event)
+		w("- %s UTC: %s\n", hhmmss(r.At), line(r.Event))
 	}
 	if len(p.Communication.MissedCadences) > 0 {
 		w("\n")
@@ -219,7 +224,7 @@ func (p *Postmortem) Markdown() []byte {
 		w("No earlier incidents on this service are recorded by incidentbot.\n")
 	}
 	for _, r := range p.Related {
-		w("- %s (%s, %s, %s): %s\n", r.ID, r.Date, strings.ToUpper(string(r.Severity)), r.Status, r.Title)
+		w("- %s (%s, %s, %s): %s\n", r.ID, r.Date, strings.ToUpper(string(r.Severity)), r.Status, line(r.Title))
 	}
 	return []byte(b.String())
 }

@@ -33,11 +33,36 @@ type harness struct {
 	cfg   Config
 	m     *Main
 	send  *pagerfake.Sender
+	// clock, when set, is the server's clock (see startAt).
+	clock *flowingClock
 }
 
-func newHarness(t *testing.T) *harness {
+// flowingClock is a clock set to chosen instants that keeps running in
+// real time from each, so the worker's own waits still elapse.
+type flowingClock struct {
+	mu    sync.Mutex
+	base  time.Time
+	setAt time.Time
+}
+
+func (c *flowingClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.base, c.setAt = t, time.Now()
+	c.mu.Unlock()
+}
+
+func (c *flowingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Add(time.Since(c.setAt))
+}
+
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith starts the server with a clock (nil: the real one).
+func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
 	t.Helper()
-	h := &harness{t: t, slack: slackfake.New(), pd: pagerfake.New()}
+	h := &harness{t: t, slack: slackfake.New(), pd: pagerfake.New(), clock: clock}
 	t.Cleanup(h.slack.Close)
 	t.Cleanup(h.pd.Close)
 	h.slack.AddUser("UALICE", "alice", "alice@example.com")
@@ -68,6 +93,9 @@ func (h *harness) start() {
 	h.t.Helper()
 	m := NewMain(h.cfg, nil)
 	m.Backoff = func(int) time.Duration { return 20 * time.Millisecond }
+	if h.clock != nil {
+		m.Now = h.clock.Now
+	}
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}

@@ -14,7 +14,11 @@ import (
 )
 
 func (h *harness) app() *slackfake.AppClient {
-	return &slackfake.AppClient{BaseURL: h.m.URL(), SigningSecret: signingSecret, Slack: h.slack}
+	c := &slackfake.AppClient{BaseURL: h.m.URL(), SigningSecret: signingSecret, Slack: h.slack}
+	if h.clock != nil {
+		c.Now = h.clock.Now
+	}
+	return c
 }
 
 type cmdReply struct {
