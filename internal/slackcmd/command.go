@@ -21,7 +21,7 @@ var (
 // HH:MM" to the last such time. Errors are incidentbot EINVALID errors whose
 // message shows the right form.
 func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
-	fields := strings.Fields(text)
+	fields := tokens(text)
 	if len(fields) == 0 {
 		return incidentbot.Cmd{Name: "help"}, nil
 	}
@@ -158,6 +158,34 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 
 func mentionError(name string) error {
 	return incidentbot.Errorf(incidentbot.EINVALID, "Mention the person with @ so Slack links them. Usage: `%s`", incidentbot.UsageOf(name))
+}
+
+// tokens splits text on white space, keeping Slack's escaped references
+// (<@U123|Ann Lee>, <https://x|a label>) whole.
+func tokens(text string) []string {
+	var out []string
+	var cur strings.Builder
+	depth := 0
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range text {
+		switch {
+		case r == '<':
+			depth++
+		case r == '>' && depth > 0:
+			depth--
+		case depth == 0 && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
+			flush()
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	flush()
+	return out
 }
 
 // parseMention reads Slack's escaped user mention, <@U123> or <@U123|name>.

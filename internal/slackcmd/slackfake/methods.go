@@ -32,6 +32,9 @@ var methods = map[string]func(*Server, url.Values) reply{
 	"conversations.replies":   (*Server).conversationsReplies,
 	"usergroups.users.list":   (*Server).usergroupsUsersList,
 	"views.open":              (*Server).viewsOpen,
+
+	"files.getUploadURLExternal":   (*Server).filesGetUploadURLExternal,
+	"files.completeUploadExternal": (*Server).filesCompleteUploadExternal,
 }
 
 const (
@@ -418,7 +421,17 @@ func (s *Server) channelJSON(c *Channel) map[string]any {
 	}
 }
 
-func (s *Server) messageJSON(m *Message) map[string]any { return messageFields(m, s.TeamID) }
+func (s *Server) messageJSON(m *Message) map[string]any {
+	out := messageFields(m, s.TeamID)
+	if len(m.Files) > 0 {
+		files := make([]map[string]any, 0, len(m.Files))
+		for _, id := range m.Files {
+			files = append(files, s.fileJSON(id))
+		}
+		out["files"] = files
+	}
+	return out
+}
 
 // messageFields is a message as Slack's API and events show it.
 func messageFields(m *Message, teamID string) map[string]any {
@@ -439,6 +452,13 @@ func messageFields(m *Message, teamID string) map[string]any {
 	}
 	if m.Attachments != "" {
 		out["attachments"] = json.RawMessage(m.Attachments)
+	}
+	if len(m.Files) > 0 {
+		files := make([]map[string]any, 0, len(m.Files))
+		for _, id := range m.Files {
+			files = append(files, map[string]any{"id": id})
+		}
+		out["files"], out["upload"], out["display_as_bot"] = files, true, false
 	}
 	if n := len(m.Edited); n > 0 {
 		out["edited"] = map[string]any{"user": m.User, "ts": strconv.FormatInt(m.Edited[n-1].At.Unix(), 10) + ".000000"}

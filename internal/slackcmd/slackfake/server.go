@@ -111,6 +111,11 @@ type Server struct {
 	externalIDs map[string]bool
 	respURLs    map[string]*responseURL // by token
 	responses   []Response
+
+	uploads        map[string]*upload // by file ID
+	uploadTokens   map[string]*upload // by upload URL token, until completed
+	completedFiles []*upload          // in completion order
+	nextFile       int
 }
 
 // Call is one request the fake received, as recorded in the call log.
@@ -324,12 +329,17 @@ type decision struct {
 
 func (d decision) fails() bool { return (d.status != 0 && d.status != http.StatusOK) || d.err != "" }
 
-// ServeHTTP answers one Web API request, or a POST to a response URL made by
-// NewResponseURL; the Server is an http.Handler, so it can also be mounted
-// elsewhere.
+// ServeHTTP answers one Web API request, a POST to a response URL made by
+// NewResponseURL, or a POST to an upload URL handed out by
+// files.getUploadURLExternal; the Server is an http.Handler, so it can also
+// be mounted elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, responsePath) {
 		s.serveResponse(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, uploadPath) {
+		s.serveUpload(w, r)
 		return
 	}
 	call := Call{Method: strings.TrimPrefix(r.URL.Path, "/api/"), At: s.now()}

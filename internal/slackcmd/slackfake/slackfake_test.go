@@ -1011,3 +1011,208 @@ func TestServer_ResponseURL_AcceptsFiveMessagesLikeSlack(t *testing.T) {
 		t.Fatalf("response URLs logged %d API calls", n)
 	}
 }
+
+func TestServer_UploadFile_SharesTheContentInTheChannel(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-upload")
+	ctx := context.Background()
+	content := "timeline\n12:00 paged\n"
+	sum, err := api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Content: content, FileSize: len(content), Filename: "timeline.txt",
+		Title: "Timeline", InitialComment: "Here is the timeline", Channel: ch.ID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sum.ID, "F") || sum.Title != "Timeline" {
+		t.Fatalf("summary = %+v", sum)
+	}
+	files := srv.Files()
+	if len(files) != 1 {
+		t.Fatalf("files = %+v", files)
+	}
+	f := files[0]
+	if f.ID != sum.ID || f.Name != "timeline.txt" || f.Title != "Timeline" || f.Channel != ch.ID ||
+		f.InitialComment != "Here is the timeline" || string(f.Content) != content || f.At.IsZero() {
+		t.Fatalf("file = %+v", f)
+	}
+	if in := srv.FilesIn(ch.ID); len(in) != 1 || in[0].ID != sum.ID {
+		t.Fatalf("FilesIn = %+v", in)
+	}
+	if in := srv.FilesIn("C9999999"); len(in) != 0 {
+		t.Fatalf("FilesIn(other) = %+v", in)
+	}
+	msgs := srv.Messages(ch.ID)
+	if len(msgs) != 1 || msgs[0].User != "UBOT" || msgs[0].Text != "Here is the timeline" ||
+		len(msgs[0].Files) != 1 || msgs[0].Files[0] != sum.ID {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	hist, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.Messages) != 1 || len(hist.Messages[0].Files) != 1 ||
+		hist.Messages[0].Files[0].ID != sum.ID || hist.Messages[0].Files[0].Name != "timeline.txt" ||
+		hist.Messages[0].Files[0].Size != len(content) {
+		t.Fatalf("history = %+v", hist.Messages)
+	}
+	get := srv.CallsTo("files.getUploadURLExternal")
+	done := srv.CallsTo("files.completeUploadExternal")
+	if len(get) != 1 || get[0].Params.Get("filename") != "timeline.txt" || get[0].Params.Get("length") != fmt.Sprint(len(content)) ||
+		len(done) != 1 || !done[0].OK || done[0].Params.Get("channel_id") != ch.ID {
+		t.Fatalf("calls = %+v / %+v", get, done)
+	}
+
+	// A reply in a thread, and a file completed without a channel.
+	root := msgs[0].TS
+	if _, err := api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Content: "x", FileSize: 1, Filename: "x.log", Channel: ch.ID, ThreadTimestamp: root,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "y", FileSize: 1, Filename: "y.log"}); err != nil {
+		t.Fatal(err)
+	}
+	files = srv.Files()
+	if len(files) != 3 || files[1].ThreadTS != root || files[1].Title != "x.log" || files[2].Channel != "" {
+		t.Fatalf("files = %+v", files)
+	}
+	if msgs := srv.Messages(ch.ID); len(msgs) != 2 || msgs[1].ThreadTS != root {
+		t.Fatalf("messages = %+v", msgs)
+	}
+}
+
+func TestServer_UploadFile_ChecksTheChannelLikeSlack(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	upload := func(channel string) error {
+		_, err := api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Content: "abc", FileSize: 3, Filename: "a.txt", Channel: channel,
+		})
+		return err
+	}
+	if got := slackErr(t, upload("C9999999")); got != "channel_not_found" {
+		t.Fatalf("unknown channel: %q", got)
+	}
+	other := srv.CreateChannelDirect("inc-other", "U0001", false)
+	if got := slackErr(t, upload(other.ID)); got != "not_in_channel" {
+		t.Fatalf("channel without the bot: %q", got)
+	}
+	archived := create(t, api, "inc-archived")
+	srv.ArchiveChannel(archived.ID)
+	if got := slackErr(t, upload(archived.ID)); got != "is_archived" {
+		t.Fatalf("archived channel: %q", got)
+	}
+	if files := srv.Files(); len(files) != 0 {
+		t.Fatalf("files = %+v", files)
+	}
+	if n := len(srv.Messages(other.ID)); n != 0 {
+		t.Fatalf("%d messages in the channel without the bot", n)
+	}
+}
+
+func TestServer_UploadFile_RateLimitedCompletion(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-upload-rl")
+	srv.Inject("files.completeUploadExternal", slackfake.Fault{Times: 1, Status: http.StatusTooManyRequests, RetryAfter: 3})
+	_, err := api.UploadFileContext(context.Background(), slack.UploadFileParameters{
+		Content: "abc", FileSize: 3, Filename: "a.txt", Channel: ch.ID,
+	})
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != 3*time.Second {
+		t.Fatalf("error %v (%T), want RateLimitedError of 3s", err, err)
+	}
+	if len(srv.Files()) != 0 || len(srv.Messages(ch.ID)) != 0 {
+		t.Fatal("a rate-limited completion shared the file")
+	}
+	calls := srv.CallsTo("files.completeUploadExternal")
+	if len(calls) != 1 || calls[0].Status != 429 || !calls[0].Injected {
+		t.Fatalf("calls = %+v", calls)
+	}
+}
+
+func TestServer_UploadFlow_StepByStep(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "inc-steps")
+	ctx := context.Background()
+
+	call := func(method string, form url.Values) map[string]any {
+		t.Helper()
+		form.Set("token", slackfake.DefaultToken)
+		resp, err := http.PostForm(srv.URL()+method, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"length": {"3"}}, "invalid_arguments"},
+		{url.Values{"filename": {"a.txt"}}, "invalid_arguments"},
+		{url.Values{"filename": {"a.txt"}, "length": {"abc"}}, "invalid_arguments"},
+		{url.Values{"filename": {"a.txt"}, "length": {"0"}}, "missing_argument"},
+	} {
+		if body := call("files.getUploadURLExternal", tc.form); body["ok"] != false || body["error"] != tc.want {
+			t.Fatalf("%v: %v, want %s", tc.form, body, tc.want)
+		}
+	}
+
+	u, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: "raw.bin", FileSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(u.UploadURL, strings.TrimSuffix(srv.URL(), "api/")+"upload/") || !strings.HasPrefix(u.FileID, "F") {
+		t.Fatalf("upload = %+v", u)
+	}
+	complete := func() error {
+		_, err := api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
+			Files: []slack.FileSummary{{ID: u.FileID}}, Channel: ch.ID,
+		})
+		return err
+	}
+	if got := slackErr(t, complete()); got != "file_not_found" {
+		t.Fatalf("completion before the upload: %q", got)
+	}
+
+	post := func(target, body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(target, "application/octet-stream", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, _ := post(strings.TrimSuffix(srv.URL(), "api/")+"upload/nosuchupload", "x"); status != http.StatusNotFound {
+		t.Fatalf("unknown upload URL: %d", status)
+	}
+	if status, body := post(u.UploadURL, "rawbytes"); status != http.StatusOK || body != "OK - 4" {
+		t.Fatalf("raw upload: %d %q", status, body)
+	}
+	if err := complete(); err != nil {
+		t.Fatal(err)
+	}
+	if files := srv.FilesIn(ch.ID); len(files) != 1 || string(files[0].Content) != "rawb" || files[0].Title != "raw.bin" {
+		t.Fatalf("files = %+v", files)
+	}
+	if got := slackErr(t, complete()); got != "file_not_found" {
+		t.Fatalf("second completion: %q", got)
+	}
+	if status, _ := post(u.UploadURL, "more"); status != http.StatusNotFound {
+		t.Fatalf("upload after completion: %d", status)
+	}
+
+	srv.Inject("files.getUploadURLExternal", slackfake.Fault{Times: 1, Error: "file_uploads_disabled"})
+	_, err = api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "a", FileSize: 1, Filename: "a.txt", Channel: ch.ID})
+	if got := slackErr(t, err); got != "file_uploads_disabled" {
+		t.Fatalf("injected error: %q", got)
+	}
+}

@@ -79,6 +79,9 @@ type Message struct {
 	Pinned bool
 	// Edited lists the chat.update calls applied, oldest first.
 	Edited []Edit
+	// Files lists the IDs of the files shared with the message by
+	// files.completeUploadExternal, nil for other messages.
+	Files []string
 }
 
 // Edit is one chat.update applied to a message.
@@ -188,6 +191,7 @@ func (s *Server) Messages(channelID string) []Message {
 	for _, m := range s.messages[channelID] {
 		c := *m
 		c.Edited = slices.Clone(m.Edited)
+		c.Files = slices.Clone(m.Files)
 		out = append(out, c)
 	}
 	return out
