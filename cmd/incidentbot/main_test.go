@@ -19,9 +19,9 @@ import (
 )
 
 const (
-	webhookSecret = "whsec-e2e-secret"
-	signingSecret = "slack-signing-e2e-secret"
-	testAdminToken    = "admin-e2e-token"
+	webhookSecret  = "whsec-e2e-secret"
+	signingSecret  = "slack-signing-e2e-secret"
+	testAdminToken = "admin-e2e-token"
 )
 
 // harness is a real server (Main on :0 with a temporary bbolt file) and
