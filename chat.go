@@ -102,3 +102,15 @@ type Pager interface {
 type Exporter interface {
 	Export(ctx context.Context, name string, markdown, jsonTwin []byte) (string, error)
 }
+
+// IncidentPublisher sends an incident's public state to a status page
+// service (Atlassian Statuspage). ref is the incident's ID there from the
+// last call ("" the first time); it returns the ID to keep.
+type IncidentPublisher interface {
+	Publish(ctx context.Context, pi PublicIncident, ref string) (string, error)
+}
+
+// SitePublisher writes the whole public status site.
+type SitePublisher interface {
+	PublishSite(ctx context.Context, incidents []PublicIncident, now time.Time) error
+}

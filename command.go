@@ -133,6 +133,11 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		}
 		text := fmt.Sprintf("Severity %s → %s", inc.Severity, c.Severity)
 		inc.Severity, inc.SeveritySetBy = c.Severity, cmp.Or(c.Actor.ID, c.Actor.Name)
+		// The next update is due the new cadence after the last one.
+		w.scheduleFrom(inc, lastUpdateOrOpen(inc))
+		if err := w.publish(inc); err != nil {
+			return Reply{}, err
+		}
 		if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
 			return Reply{}, err
 		}
@@ -204,6 +209,9 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 			return Reply{}, usageError("public")
 		}
 		inc.PublicName = c.Text
+		if err := w.publish(inc); err != nil {
+			return Reply{}, err
+		}
 		return Reply{Text: "The public status page will call it “" + c.Text + "”."}, w.record(inc, w.slackEntry(inc, c, EntryPublicName, "Public name: "+c.Text))
 	case "resolve":
 		if inc.Status == StatusResolved {
@@ -211,6 +219,10 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		}
 		setFirst(&inc.ResolvedAt, w.now)
 		setStatus(inc, StatusResolved, w.now)
+		inc.NextUpdateDue = nil
+		if err := w.publish(inc); err != nil {
+			return Reply{}, err
+		}
 		if c.Text != "" {
 			inc.Summary = c.Text
 		}
@@ -263,18 +275,14 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 	text := cmp.Or(c.Text, "Status: "+string(inc.Status))
 	e := w.slackEntry(inc, c, EntryStatusUpdate, text)
 	e.Status = inc.Status
-	if err := w.record(inc, e); err != nil {
+	if err := w.publishUpdate(inc, e); err != nil {
 		return Reply{}, err
 	}
-	now := w.now
-	inc.LastUpdateAt = &now
-	if inc.Announcement != nil {
-		if err := w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: inc.Announcement.Channel,
-			Message: &Message{Text: fmt.Sprintf("%s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(text)), ThreadTS: inc.Announcement.TS}}); err != nil {
-			return Reply{}, err
-		}
+	next := ""
+	if inc.NextUpdateDue != nil {
+		next = " Next update due by " + inc.NextUpdateDue.Format("15:04 UTC") + "."
 	}
-	return Reply{Text: fmt.Sprintf("Update published for %s (%s).", inc.ID, inc.Status)}, w.updateAnnouncement(inc)
+	return Reply{Text: fmt.Sprintf("Update published for %s (%s).%s", inc.ID, inc.Status, next)}, w.updateAnnouncement(inc)
 }
 
 // updateAnnouncement refreshes the stakeholder post in place.
@@ -341,6 +349,10 @@ func (s *Service) declare(ctx context.Context, c Cmd) (Reply, error) {
 		}
 		if c.Severity != "" {
 			inc.SeveritySetBy = cmp.Or(actor.ID, actor.Name)
+		}
+		w.scheduleFrom(inc, inc.OpenedAt)
+		if err := w.publish(inc); err != nil {
+			return err
 		}
 		if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", actor.Display(), title, sev)}); err != nil {
 			return err

@@ -52,8 +52,13 @@ type Incident struct {
 	RootCause string       `json:"root_cause,omitempty"`
 	Summary   string       `json:"summary,omitempty"`
 	Actions   []ActionItem `json:"action_items,omitempty"`
-	// LastUpdateAt is when the last status update was published.
-	LastUpdateAt *time.Time `json:"last_update_at"`
+	// LastUpdateAt is when the last status update was published, and
+	// NextUpdateDue when the next one is due (nil: no cadence).
+	LastUpdateAt  *time.Time `json:"last_update_at"`
+	NextUpdateDue *time.Time `json:"next_update_due"`
+	// Publications maps a public publisher ("statuspage") to the incident's
+	// ID there.
+	Publications map[string]string `json:"publications,omitempty"`
 	// Echoes are PagerDuty events the bot expects back for its own actions
 	// (an acknowledgement made in Slack): they change nothing when they come.
 	Echoes []Echo `json:"echoes,omitempty"`

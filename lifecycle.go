@@ -21,6 +21,12 @@ type Service struct {
 	ChannelPrefix string
 	// AnnounceChannel receives one announcement per incident ("" = none).
 	AnnounceChannel string
+	// Cadence is the status update cadence by severity (0 or absent: none).
+	Cadence map[Severity]time.Duration
+	// PublicSeverities are the severities public status pages show.
+	PublicSeverities []Severity
+	// Statuspage and Site say whether those public publishers are on.
+	Statuspage, Site bool
 	// SLO is the availability objective in percent for postmortems (99.9
 	// when zero).
 	SLO float64
@@ -268,6 +274,10 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 	if err := w.openChannel(inc); err != nil {
 		return nil, err
 	}
+	w.scheduleFrom(inc, inc.OpenedAt)
+	if err := w.publish(inc); err != nil {
+		return nil, err
+	}
 	for _, p := range inc.Assignees {
 		if err := w.invite(inc, p); err != nil {
 			return nil, err
@@ -378,6 +388,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		// A reopening implies a resolution before it, whichever arrives first.
 		setStatus(inc, StatusTriggered, at)
 		inc.Echoes = nil
+		w.scheduleFrom(inc, at)
 		e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+e.Actor.Display()
 	case EventEscalated, EventReassigned, EventDelegated:
 		e.Kind = map[string]EntryKind{EventEscalated: EntryEscalated, EventReassigned: EntryReassigned, EventDelegated: EntryDelegated}[ev.Type]
@@ -401,7 +412,9 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	case EventAnnotated:
 		e.Kind, e.Text = EntryNote, ev.Text
 	case EventStatusUpdatePublished:
-		e.Kind, e.Text = EntryStatusUpdate, ev.Text
+		// Published from PagerDuty: it restarts the update clock too.
+		e.Kind, e.Text, e.Status = EntryStatusUpdate, ev.Text, inc.Status
+		return w.publishUpdate(inc, e)
 	case EventResponderAdded:
 		e.Kind = EntryResponderAdded
 		if r := ev.Responder; r != nil {
@@ -427,6 +440,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 			e.Kind = EntrySeverityChanged
 			e.Text += fmt.Sprintf(": severity %s → %s", inc.Severity, sev)
 			inc.Severity = sev
+			w.scheduleFrom(inc, lastUpdateOrOpen(inc))
 			if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
 				return err
 			}
@@ -437,8 +451,16 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		return nil
 	}
 	if inc.Status != before.st || inc.Severity != before.sev {
+		if !inc.Status.Open() {
+			inc.NextUpdateDue = nil
+		}
 		if err := w.updateAnnouncement(inc); err != nil {
 			return err
+		}
+		if PublicStatus(inc.Status) != PublicStatus(before.st) || inc.Severity != before.sev {
+			if err := w.publish(inc); err != nil {
+				return err
+			}
 		}
 	}
 	if echo {

@@ -24,6 +24,10 @@ const (
 	JobPagerNote    JobKind = "pagerduty_note"
 	// JobPostmortem drafts, exports and posts the postmortem.
 	JobPostmortem JobKind = "postmortem"
+	// JobPublishStatuspage sends an incident's public state to Statuspage.
+	JobPublishStatuspage JobKind = "publish_statuspage"
+	// JobPublishSite rewrites the static status site.
+	JobPublishSite JobKind = "publish_site"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty

@@ -34,6 +34,8 @@ type Tx interface {
 	IncidentByChannel(channelID string) (*Incident, error)
 	// PutIncident writes an incident and its indexes.
 	PutIncident(inc *Incident) error
+	// OpenIncidents returns the incidents that are not resolved.
+	OpenIncidents() ([]*Incident, error)
 	// Incidents lists incidents newest first, numbers below before (all
 	// when before is 0), at most limit of them.
 	Incidents(before, limit int, filter func(*Incident) bool) ([]*Incident, error)

@@ -28,6 +28,9 @@ type Worker struct {
 	PagerFrom string
 	// Exporter writes postmortem drafts to files; nil writes none.
 	Exporter Exporter
+	// Statuspage and Site are the public publishers; nil when off.
+	Statuspage IncidentPublisher
+	Site       SitePublisher
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Concurrency is how many jobs run at once (8 when zero).
@@ -419,6 +422,10 @@ func describeJob(j *Job) string {
 		return "could not add the note to PagerDuty"
 	case JobPostmortem:
 		return "could not write or post the postmortem draft"
+	case JobPublishStatuspage:
+		return "could not update Statuspage"
+	case JobPublishSite:
+		return "could not write the status site"
 	}
 	return "job " + string(j.Kind) + " failed"
 }
@@ -478,6 +485,17 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 		return nil, w.pagerAction(ctx, j)
 	case JobPostmortem:
 		return w.postmortem(ctx, inc)
+	case JobPublishStatuspage:
+		return w.publishStatuspage(ctx, inc)
+	case JobPublishSite:
+		if w.Site == nil || w.laterInLane(j) {
+			return nil, nil // a later job renders the newer state
+		}
+		incs, err := w.Service.PublicIncidents(ctx, w.now().AddDate(0, 0, -90))
+		if err != nil {
+			return nil, err
+		}
+		return nil, w.Site.PublishSite(ctx, incs, w.now())
 	case JobFetchIncident:
 		if w.Pager == nil {
 			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
@@ -553,6 +571,46 @@ func (w *Worker) pagerAction(ctx context.Context, j *Job) error {
 		}
 	}
 	return err
+}
+
+// laterInLane reports whether a job of the same kind waits behind j.
+func (w *Worker) laterInLane(j *Job) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range w.lanes[j.Lane] {
+		if o.ID > j.ID && o.Kind == j.Kind {
+			return true
+		}
+	}
+	return false
+}
+
+// publishStatuspage sends the incident's public state to Statuspage and
+// keeps Statuspage's incident ID.
+func (w *Worker) publishStatuspage(ctx context.Context, inc *Incident) (func(Tx) error, error) {
+	ref := inc.Publications["statuspage"]
+	if w.Statuspage == nil || (!w.Service.IsPublic(inc) && ref == "") {
+		return nil, nil
+	}
+	pi, err := w.Service.PublicIncident(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	newRef, err := w.Statuspage.Publish(ctx, pi, ref)
+	if err != nil || newRef == ref {
+		return nil, err
+	}
+	return func(tx Tx) error {
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Publications == nil {
+			cur.Publications = map[string]string{}
+		}
+		cur.Publications["statuspage"] = newRef
+		return tx.PutIncident(cur)
+	}, nil
 }
 
 // postmortem drafts the postmortem, writes its files and, when its content

@@ -24,7 +24,8 @@ var (
 	bucketDead       = []byte("dead")       // 8-byte job ID → job JSON
 	bucketDeliveries = []byte("deliveries") // dedupe key → 8-byte unix nanoseconds
 	bucketPending    = []byte("pending")    // PagerDuty incident ID → bucket: seq → event JSON
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending}
+	bucketOpen       = []byte("open")       // 8-byte number of each open incident → nothing
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen}
 )
 
 // ErrClosed is returned by Update and View after Close.

@@ -101,7 +101,27 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 			return err
 		}
 	}
-	return nil
+	if inc.Status.Open() {
+		return t.btx.Bucket(bucketOpen).Put(key, nil)
+	}
+	return t.btx.Bucket(bucketOpen).Delete(key)
+}
+
+func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
+	var nums []uint64
+	t.btx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+		nums = append(nums, binary.BigEndian.Uint64(k))
+		return nil
+	})
+	out := make([]*incidentbot.Incident, 0, len(nums))
+	for _, n := range nums {
+		inc, err := t.incidentByNumber(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inc)
+	}
+	return out, nil
 }
 
 func (t *tx) Incidents(before, limit int, filter func(*incidentbot.Incident) bool) ([]*incidentbot.Incident, error) {

@@ -1,0 +1,175 @@
+package incidentbot
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// cadenceOf returns the update cadence of a severity (0: none).
+func (s *Service) cadenceOf(sev Severity) time.Duration { return s.Cadence[sev] }
+
+// scheduleFrom sets the next update due cadence after base (nil for no
+// cadence or a resolved incident), never before now.
+func (w *txWork) scheduleFrom(inc *Incident, base time.Time) {
+	cad := w.s.cadenceOf(inc.Severity)
+	if cad <= 0 || !inc.Status.Open() {
+		inc.NextUpdateDue = nil
+		return
+	}
+	due := base.Add(cad)
+	if due.Before(w.now) {
+		due = w.now
+	}
+	inc.NextUpdateDue = &due
+}
+
+// lastUpdateOrOpen is when the update clock last restarted.
+func lastUpdateOrOpen(inc *Incident) time.Time {
+	if inc.LastUpdateAt != nil {
+		return *inc.LastUpdateAt
+	}
+	return inc.OpenedAt
+}
+
+// updatePublished restarts the clock after a published update.
+func (w *txWork) updatePublished(inc *Incident, at time.Time) {
+	inc.LastUpdateAt = &at
+	w.scheduleFrom(inc, at)
+}
+
+// CheckCadence publishes a holding update for every open incident whose
+// update is overdue: it nudges the commander (or the channel) in the
+// incident channel, publishes "still working on it, next update by HH:MM",
+// and records one cadence_missed entry that says how many updates were
+// missed (more than one after the bot was down). Due times are stored, so a
+// restart neither skips nor repeats an update. It returns how many
+// incidents were overdue.
+func (s *Service) CheckCadence(ctx context.Context) (int, error) {
+	var n int
+	err := s.update(ctx, func(w *txWork) error {
+		n = 0
+		open, err := w.OpenIncidents()
+		if err != nil {
+			return err
+		}
+		for _, inc := range open {
+			if inc.NextUpdateDue == nil || inc.NextUpdateDue.After(w.now) {
+				continue
+			}
+			if err := w.cadenceMissed(inc); err != nil {
+				return err
+			}
+			n++
+			if err := w.PutIncident(inc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (w *txWork) cadenceMissed(inc *Incident) error {
+	cad := w.s.cadenceOf(inc.Severity)
+	due := *inc.NextUpdateDue
+	if cad <= 0 {
+		inc.NextUpdateDue = nil
+		return nil
+	}
+	missed := 1 + int(w.now.Sub(due)/cad)
+	text := fmt.Sprintf("No status update since %s: the update due at %s was missed", clock(lastUpdateOrOpen(inc)), due.Format("15:04 UTC"))
+	if missed > 1 {
+		text = fmt.Sprintf("No status update since %s: %d updates missed (due from %s, every %s)", clock(lastUpdateOrOpen(inc)), missed, due.Format("15:04 UTC"), Human(cad))
+	}
+	bot := Person{Name: "incidentbot"}
+	if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryCadenceMissed, Actor: bot, Source: SourceBot, Text: text}); err != nil {
+		return err
+	}
+	next := w.now.Add(cad)
+	who := "@channel"
+	if c, ok := inc.Roles[RoleCommander]; ok && c.ID != "" {
+		who = "<@" + c.ID + ">"
+	}
+	nudge := &Message{
+		Text: fmt.Sprintf("⏰ %s a status update for %s was due at %s. I posted a holding update; post a real one with `/incident update <message>`.", who, inc.ID, due.Format("15:04 UTC")),
+	}
+	if err := w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Message: nudge}); err != nil {
+		return err
+	}
+	holding := fmt.Sprintf("We are still working on this issue. Next update by %s.", next.Format("15:04 UTC"))
+	if missed > 1 {
+		holding = fmt.Sprintf("We are still working on this issue (no update was posted for %s). Next update by %s.", Human(w.now.Sub(lastUpdateOrOpen(inc)).Truncate(time.Minute)), next.Format("15:04 UTC"))
+	}
+	return w.publishUpdate(inc, Entry{At: w.now, Kind: EntryStatusUpdate, Actor: bot, Source: SourceBot, Text: holding, Status: inc.Status})
+}
+
+// publishUpdate records a status update and publishes it: the incident
+// channel, a reply in the announcement's thread, the public publishers.
+// It restarts the update clock.
+func (w *txWork) publishUpdate(inc *Incident, e Entry) error {
+	if err := w.record(inc, e); err != nil {
+		return err
+	}
+	w.updatePublished(inc, e.At)
+	if inc.Announcement != nil {
+		if err := w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: inc.Announcement.Channel,
+			Message: &Message{Text: fmt.Sprintf("%s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(e.Text)), ThreadTS: inc.Announcement.TS}}); err != nil {
+			return err
+		}
+	}
+	return w.publish(inc)
+}
+
+// publish sends the incident's public state to the public publishers, when
+// it is public (or was published before).
+func (w *txWork) publish(inc *Incident) error {
+	public := w.s.IsPublic(inc)
+	if w.s.Statuspage && (public || inc.Publications["statuspage"] != "") {
+		if err := w.enqueue(&Job{Kind: JobPublishStatuspage, IncidentID: inc.ID, Lane: inc.ID + "/statuspage"}); err != nil {
+			return err
+		}
+	}
+	if w.s.Site && public {
+		if err := w.enqueue(&Job{Kind: JobPublishSite, Lane: "status-site"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PublicIncident returns the public view of one incident.
+func (s *Service) PublicIncident(ctx context.Context, id string) (PublicIncident, error) {
+	var p PublicIncident
+	err := s.Store.View(ctx, func(tx Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		tl, err := tx.Timeline(inc.ID)
+		if err != nil {
+			return err
+		}
+		p = publicIncident(inc, Current(tl))
+		return nil
+	})
+	return p, err
+}
+
+// RunCadence checks for overdue updates every interval until ctx ends.
+func (s *Service) RunCadence(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.CheckCadence(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("cadence: check failed", "err", err)
+		} else if n > 0 {
+			s.logger().Info("cadence: holding updates published", "incidents", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
