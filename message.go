@@ -94,6 +94,8 @@ var entryIcons = map[EntryKind]string{
 	EntryEscalated: "⏫", EntryReassigned: "🔀", EntryDelegated: "🔀", EntryResponderAdded: "🙋",
 	EntryNote: "📝", EntryStatusUpdate: "📢", EntrySeverityChanged: "🚦", EntryPriorityChanged: "🚦",
 	EntryResolved: "✅", EntryReopened: "🔁", EntryProblem: "⚠️",
+	EntryRoleAssigned: "🧑‍🚒", EntryImpactStarted: "⏱️", EntryImpact: "💥", EntryRootCause: "🔍",
+	EntryActionItem: "☑️", EntryPublicName: "🌐", EntryPinned: "📌", EntryCadenceMissed: "⏰",
 }
 
 // entryMessage is the channel post of a timeline entry.

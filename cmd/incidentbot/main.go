@@ -19,6 +19,7 @@ var version = "dev"
 const usage = `incidentbot: PagerDuty pages to Slack incident channels, timelines and postmortems.
 
 Usage:
+  incidentbot demo           play a short incident against built-in fakes and print the Slack transcript
   incidentbot serve          run the server (configuration from the environment; see README.md)
   incidentbot postmortem INC-n [-o FILE]
                              fetch an incident's draft postmortem from the running server
@@ -59,6 +60,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		return 0
+	case "demo":
+		return demoCmd(args[1:], stdout, stderr)
 	case "postmortem":
 		return postmortemCmd(args[1:], getenv, stdout, stderr)
 	case "serve":

@@ -37,26 +37,6 @@ type harness struct {
 	clock *flowingClock
 }
 
-// flowingClock is a clock set to chosen instants that keeps running in
-// real time from each, so the worker's own waits still elapse.
-type flowingClock struct {
-	mu    sync.Mutex
-	base  time.Time
-	setAt time.Time
-}
-
-func (c *flowingClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.base, c.setAt = t, time.Now()
-	c.mu.Unlock()
-}
-
-func (c *flowingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Add(time.Since(c.setAt))
-}
-
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
 
 // newHarnessWith starts the server with a clock (nil: the real one).

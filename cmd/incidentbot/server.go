@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -251,4 +252,24 @@ func (m *Main) registerMetrics() {
 				return float64(n)
 			}),
 	)
+}
+
+// idle reports whether no outbox job is stored (the worker's view can lag
+// the store by a wake-up).
+func (m *Main) idle(ctx context.Context) bool {
+	n := 0
+	m.DB.View(ctx, func(tx incidentbot.Tx) error {
+		return tx.Jobs(0, func(*incidentbot.Job) bool { n++; return false })
+	})
+	return n == 0
+}
+
+// apiGet reads the admin API in-process (the demo).
+func (m *Main) apiGet(ctx context.Context, path, token string, v any) error {
+	res, err := adminGet(ctx, m.AdminURL(), path, token)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	return json.NewDecoder(res.Body).Decode(v)
 }
