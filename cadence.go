@@ -155,21 +155,3 @@ func (s *Service) PublicIncident(ctx context.Context, id string) (PublicIncident
 	})
 	return p, err
 }
-
-// RunCadence checks for overdue updates every interval until ctx ends.
-func (s *Service) RunCadence(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := s.CheckCadence(ctx); err != nil && ctx.Err() == nil {
-			s.logger().Error("cadence: check failed", "err", err)
-		} else if n > 0 {
-			s.logger().Info("cadence: holding updates published", "incidents", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

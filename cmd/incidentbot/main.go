@@ -23,6 +23,7 @@ Usage:
   incidentbot serve          run the server (configuration from the environment; see README.md)
   incidentbot postmortem INC-n [-o FILE]
                              fetch an incident's draft postmortem from the running server
+  incidentbot backup FILE    download a consistent, checked copy of the running server's database
   incidentbot config check   validate the configuration from the environment without starting
   incidentbot version        print the version
 
@@ -64,6 +65,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return demoCmd(args[1:], stdout, stderr)
 	case "postmortem":
 		return postmortemCmd(args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], getenv, stdout, stderr)
 	case "serve":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 			fmt.Fprint(stdout, "usage: incidentbot serve\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md lists every variable).\n")

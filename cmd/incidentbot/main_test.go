@@ -164,7 +164,9 @@ func (h *harness) incidentEvent(typ string, at time.Time, inc pagerfake.Incident
 	if !ok {
 		h.t.Fatalf("no PagerDuty incident %s", inc.ID)
 	}
-	return h.ev(typ, at, data)
+	ev := h.ev(typ, at, data)
+	ev.ID = inc.ID + "-" + ev.ID
+	return ev
 }
 
 type apiIncident struct {
@@ -519,5 +521,34 @@ func TestMain_BadSignature_401AndCounted(t *testing.T) {
 	h.api("/api/incidents", &list)
 	if len(list.Incidents) != 0 {
 		t.Errorf("a badly signed delivery opened an incident")
+	}
+}
+
+// incidentbot backup copies the live database; a server started on the
+// copy finds every incident.
+func TestBackup_RestoreFindsEveryIncident(t *testing.T) {
+	h := newHarness(t)
+	for _, id := range []string{"PB1", "PB2", "PB3"} {
+		inc := h.pd.AddIncident(pagerfake.Incident{ID: id, Title: "backup " + id, CreatedAt: t0})
+		h.deliver("W-"+id, h.incidentEvent("incident.triggered", t0, inc))
+	}
+	h.waitIdle()
+	file := filepath.Join(t.TempDir(), "backup.db")
+	env := map[string]string{"INCIDENTBOT_ADMIN_TOKEN": testAdminToken}
+	var out, errb strings.Builder
+	if code := run([]string{"backup", file, "--server", h.m.AdminURL()}, func(k string) string { return env[k] }, &out, &errb); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "3 incidents, consistency check passed") {
+		t.Errorf("backup said %q", out.String())
+	}
+	h.cfg.DB = file
+	h.restart()
+	var list struct {
+		Incidents []apiIncident `json:"incidents"`
+	}
+	h.api("/api/incidents", &list)
+	if len(list.Incidents) != 3 {
+		t.Errorf("restored server has %d incidents, want 3", len(list.Incidents))
 	}
 }

@@ -34,8 +34,11 @@ type Main struct {
 	Now func() time.Time
 	// Backoff overrides the outbox's retry backoff (tests); nil = default.
 	Backoff func(n int) time.Duration
-	// HTTPClient is used for Slack and PagerDuty calls; nil = 10 s timeout.
+	// HTTPClient's transport is used for Slack and PagerDuty calls; nil =
+	// http.DefaultTransport.
 	HTTPClient *http.Client
+	// CadenceEvery is how often overdue updates are checked (10 s when 0).
+	CadenceEvery time.Duration
 
 	DB      *store.DB
 	Service *incidentbot.Service
@@ -48,6 +51,7 @@ type Main struct {
 	closeOnce        sync.Once
 	closeErr         error
 	shutdownDeadline time.Duration
+	cadenceMisses    prometheus.Counter
 }
 
 // NewMain returns a Main with the given configuration.
@@ -69,18 +73,24 @@ func (m *Main) Open() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 
-	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, m.HTTPClient)
+	calls := newCallMetrics(m.Registry)
+	var base http.RoundTripper
+	if m.HTTPClient != nil {
+		base = m.HTTPClient.Transport
+	}
+	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, calls.client("slack", base, 10*time.Second))
 	m.Worker = &incidentbot.Worker{
 		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom, Exporter: export.Dir{Path: cfg.ExportDir},
 		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,
 	}
 	responders := slackcmd.NewResponders(cfg.Responders, slackClient.GroupMembers, m.Logger)
 	if cfg.PagerDutyAPIToken != "" {
-		m.Worker.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, m.HTTPClient)
+		m.Worker.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, calls.client("pagerduty", base, 10*time.Second))
 	}
 	m.Service = &incidentbot.Service{
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
 		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
+		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
 	}
 	m.Worker.Service = m.Service
 	m.registerMetrics()
@@ -102,7 +112,7 @@ func (m *Main) Open() error {
 		adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	}
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	adminMux.Handle("/api/", api.New(db, m.Service, cfg.AdminToken, m.Logger))
+	adminMux.Handle("/api/", api.New(db, m.Service, db, cfg.AdminToken, m.Logger))
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		m.Close()
@@ -119,8 +129,9 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
-	m.wg.Add(3)
+	m.wg.Add(4)
 	go func() { defer m.wg.Done(); m.Worker.Run(ctx) }()
+	go func() { defer m.wg.Done(); m.cadence(ctx) }()
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
 	go func() { defer m.wg.Done(); m.janitor(ctx) }()
 	m.Logger.Info("incidentbot serving", "addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr, "db", cfg.DB)
@@ -225,8 +236,42 @@ func (m *Main) janitor(ctx context.Context) {
 	}
 }
 
+// cadence publishes holding updates for overdue incidents every few
+// seconds (CadenceEvery; 10 s by default).
+func (m *Main) cadence(ctx context.Context) {
+	every := m.CadenceEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := m.Service.CheckCadence(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Error("cadence: check failed", "err", err)
+		}
+		m.cadenceMisses.Add(float64(n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (m *Main) registerMetrics() {
 	reg := m.Registry
+	m.cadenceMisses = prometheus.NewCounter(prometheus.CounterOpts{Name: "incidentbot_cadence_misses_total", Help: "Status updates that came due with no update from a person (a holding update was published)."})
+	reg.MustRegister(m.cadenceMisses, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_open_incidents", Help: "Incidents not resolved."},
+		func() float64 {
+			n := 0
+			m.DB.View(context.Background(), func(tx incidentbot.Tx) error {
+				open, err := tx.OpenIncidents()
+				n = len(open)
+				return err
+			})
+			return float64(n)
+		}))
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jobs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "incidentbot_outbox_jobs_total",

@@ -8,8 +8,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 type Handler struct {
 	store   incidentbot.Store
 	drafter Drafter
+	backup  Backuper
 	token   string
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -31,12 +34,19 @@ type Drafter interface {
 	Postmortem(ctx context.Context, id string) (*incidentbot.Postmortem, error)
 }
 
+// Backuper writes a consistent copy of the whole database.
+type Backuper interface {
+	WriteTo(w io.Writer) (int64, error)
+}
+
 // New returns the API over a store, guarded by token ("" disables the API).
-func New(store incidentbot.Store, drafter Drafter, token string, log *slog.Logger) *Handler {
+// backup may be nil (no /api/backup).
+func New(store incidentbot.Store, drafter Drafter, backup Backuper, token string, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{store: store, drafter: drafter, token: token, log: log, mux: http.NewServeMux()}
+	h := &Handler{store: store, drafter: drafter, backup: backup, token: token, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /api/backup", h.backupDB)
 	h.mux.HandleFunc("GET /api/incidents", h.listIncidents)
 	h.mux.HandleFunc("GET /api/incidents/{id}", h.getIncident)
 	h.mux.HandleFunc("GET /api/outbox", h.outbox)
@@ -168,6 +178,39 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// backupDB streams a consistent copy of the database. The copy is taken
+// into a temporary file first, so the read transaction lasts as long as a
+// local disk write, not as long as a slow client's download.
+func (h *Handler) backupDB(w http.ResponseWriter, r *http.Request) {
+	if h.backup == nil {
+		writeError(w, http.StatusNotFound, "backup is not available")
+		return
+	}
+	tmp, err := os.CreateTemp("", "incidentbot-backup-*.db")
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	n, err := h.backup.WriteTo(tmp)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		h.fail(w, err)
+		return
+	}
+	name := "incidentbot-" + time.Now().UTC().Format("20060102T150405Z") + ".db"
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	if _, err := io.Copy(w, tmp); err != nil {
+		h.log.Warn("backup: client went away", "err", err)
+	}
 }
 
 // postmortem serves the draft as Markdown or JSON, drafted now.

@@ -267,3 +267,33 @@ func (db *DB) Stat() (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// Verify opens a database file read-only, checks its consistency and
+// returns how many incidents it holds (to check a backup before relying on
+// it). The file must not be open elsewhere.
+func Verify(path string) (int, error) {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer b.Close()
+	var n int
+	err = b.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return fmt.Errorf("consistency check: %w", first)
+		}
+		inc := tx.Bucket(bucketIncidents)
+		if inc == nil {
+			return errors.New("not an incidentbot database (no incidents bucket)")
+		}
+		n = inc.Stats().KeyN
+		return nil
+	})
+	return n, err
+}
