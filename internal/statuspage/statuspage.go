@@ -1,0 +1,293 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// DefaultBaseURL is Statuspage's REST API.
+const DefaultBaseURL = "https://api.statuspage.io/v1"
+
+// DefaultMinInterval is the spacing Statuspage asks for: 1 request per
+// second per API key.
+const DefaultMinInterval = time.Second
+
+// Client publishes public incidents to an Atlassian Statuspage page
+// (https://developer.statuspage.io/). Errors are *incidentbot.Error:
+// ETRANSIENT for 429 (and Statuspage's older 420, with RetryAfter from the
+// Retry-After header), 5xx, timeouts and transport failures; EREJECTED,
+// with Statuspage's error message, for any other 4xx. The API key is sent
+// only in the Authorization header and never appears in an error.
+//
+// Requests are spaced at least MinInterval apart, measured from the end of
+// one to the start of the next, and never overlap: a Client waits (until
+// its context is done) rather than fail. Use one Client per API key.
+type Client struct {
+	// MinInterval is the least time between two requests (default 1 s).
+	// Set it before the first Publish.
+	MinInterval time.Duration
+
+	apiKey, pageID, base string
+	hc                   *http.Client
+
+	slot chan struct{} // held during a request and its spacing
+	last time.Time     // when the previous request ended; guarded by slot
+}
+
+// NewClient returns a client for one page. baseURL is Statuspage's API
+// root ("" means DefaultBaseURL; a fake's URL in tests). hc may be nil: a
+// client with a 10 s timeout is used.
+func NewClient(apiKey, pageID, baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	return &Client{
+		MinInterval: DefaultMinInterval,
+		apiKey:      apiKey, pageID: pageID, base: strings.TrimRight(baseURL, "/"), hc: hc,
+		slot: make(chan struct{}, 1),
+	}
+}
+
+// incidentBody is Statuspage's incident create/update document.
+type incidentBody struct {
+	Incident incidentFields `json:"incident"`
+}
+
+type incidentFields struct {
+	Name                 string `json:"name"`
+	Status               string `json:"status"`
+	ImpactOverride       string `json:"impact_override"`
+	Body                 string `json:"body"`
+	DeliverNotifications bool   `json:"deliver_notifications"`
+}
+
+// neutralBody is the update text sent when an incident has no published
+// update yet.
+func neutralBody(s incidentbot.Status) string {
+	switch s {
+	case incidentbot.StatusIdentified:
+		return "The issue has been identified and a fix is being worked on."
+	case incidentbot.StatusMonitoring:
+		return "A fix has been put in place and we are monitoring the results."
+	case incidentbot.StatusResolved:
+		return "This incident has been resolved."
+	}
+	return "We are investigating this issue."
+}
+
+// Publish creates the incident on Statuspage (ref "") and returns its
+// Statuspage id, or updates the incident ref and returns ref. The
+// incident's name, status and impact are sent, with its latest published
+// update as the body; subscribers are notified.
+func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref string) (string, error) {
+	status := incidentbot.PublicStatus(pi.Status)
+	f := incidentFields{
+		Name: pi.Name, Status: string(status), ImpactOverride: impactOf(&pi),
+		Body: neutralBody(status), DeliverNotifications: true,
+	}
+	if f.Name == "" {
+		f.Name = pi.ID
+	}
+	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" {
+		f.Body = latest.Text
+	}
+	body, err := json.Marshal(incidentBody{Incident: f})
+	if err != nil {
+		return "", &incidentbot.Error{Code: incidentbot.EINTERNAL, Message: "statuspage: encode incident", Err: err}
+	}
+	path := "/pages/" + url.PathEscape(c.pageID) + "/incidents"
+	if ref == "" {
+		var created struct {
+			ID string `json:"id"`
+		}
+		if err := c.do(ctx, "create incident", http.MethodPost, path, body, &created); err != nil {
+			return "", err
+		}
+		if created.ID == "" {
+			return "", &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: create incident: the answer has no incident id"}
+		}
+		return created.ID, nil
+	}
+	if err := c.do(ctx, "update incident", http.MethodPatch, path+"/"+url.PathEscape(ref), body, nil); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+func latestUpdate(us []incidentbot.PublicUpdate) (incidentbot.PublicUpdate, bool) {
+	if len(us) == 0 {
+		return incidentbot.PublicUpdate{}, false
+	}
+	best := us[0]
+	for _, u := range us[1:] {
+		if u.At.After(best.At) {
+			best = u
+		}
+	}
+	return best, true
+}
+
+// acquire takes the request slot and waits out the spacing since the
+// previous request.
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.slot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if c.last.IsZero() {
+		return nil
+	}
+	wait := time.Until(c.last.Add(c.MinInterval))
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		<-c.slot
+		return ctx.Err()
+	}
+}
+
+func (c *Client) release() {
+	c.last = time.Now()
+	<-c.slot
+}
+
+// do sends one request and decodes a 2xx answer into out (when not nil).
+func (c *Client) do(ctx context.Context, op, method, path string, body []byte, out any) error {
+	if err := c.acquire(ctx); err != nil {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "statuspage: " + op + ": " + err.Error(), Err: err}
+	}
+	defer c.release()
+
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: " + op + ": bad request URL"}
+	}
+	req.Header.Set("Authorization", "OAuth "+c.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return c.transportError(ctx, op, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return c.transportError(ctx, op, err)
+	}
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: " + op + ": unreadable answer"}
+			}
+		}
+		return nil
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode == 420:
+		return &incidentbot.Error{
+			Code:       incidentbot.ETRANSIENT,
+			Message:    fmt.Sprintf("statuspage: %s: rate limited (%d)", op, res.StatusCode),
+			RetryAfter: retryAfter(res.Header.Get("Retry-After"), time.Now()),
+		}
+	case res.StatusCode >= 500 || res.StatusCode == http.StatusRequestTimeout:
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: c.redact(fmt.Sprintf("statuspage: %s: Statuspage answered %d%s", op, res.StatusCode, errorText(data)))}
+	}
+	return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: c.redact(fmt.Sprintf("statuspage: %s: Statuspage answered %d%s", op, res.StatusCode, errorText(data)))}
+}
+
+// transportError classifies a failed round trip. Its cause is kept only
+// when it cannot carry the key (the URL has the page id, never the key).
+func (c *Client) transportError(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "statuspage: " + op + ": " + ctx.Err().Error(), Err: ctx.Err()}
+	}
+	msg := "statuspage: " + op + ": request failed"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		msg = "statuspage: " + op + ": timed out"
+	}
+	return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: msg, Err: redactedError{c.redact(err.Error()), err}}
+}
+
+// redactedError is a cause whose text went through redact.
+type redactedError struct {
+	text  string
+	cause error
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.cause }
+
+func (c *Client) redact(s string) string {
+	if c.apiKey == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiKey, "[redacted]")
+}
+
+// errorText is Statuspage's error message from an answer's body: {"error":
+// "..."} or {"error": ["...", ...]} (validation errors), else {"message":
+// "..."}; "" when there is none.
+func errorText(data []byte) string {
+	var doc struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	var msg string
+	var list []string
+	switch {
+	case json.Unmarshal(doc.Error, &msg) == nil && msg != "":
+	case json.Unmarshal(doc.Error, &list) == nil && len(list) > 0:
+		msg = strings.Join(list, "; ")
+	default:
+		msg = doc.Message
+	}
+	msg = strings.TrimSpace(msg)
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date); with
+// none, it is the 1 s Statuspage's limit implies.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return DefaultMinInterval
+}

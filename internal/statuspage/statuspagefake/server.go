@@ -1,0 +1,362 @@
+// Package statuspagefake fakes Atlassian Statuspage's REST API for tests
+// and demos, over real HTTP on 127.0.0.1.
+//
+// It serves, under URL() (which ends in /v1, like
+// https://api.statuspage.io/v1):
+//
+//	POST  /pages/{page_id}/incidents        create (201)
+//	PATCH /pages/{page_id}/incidents/{id}   update (200; PUT too)
+//	GET   /pages/{page_id}/incidents        list, newest first
+//	GET   /pages/{page_id}/incidents/{id}   one incident
+//
+// Like the service it requires "Authorization: OAuth <key>" (401
+// otherwise), answers 404 for another page or an unknown incident, allows
+// one request per second per key (a second one within the second gets 429
+// with "Retry-After: 1"), and answers 422 for a status outside
+// investigating|identified|monitoring|resolved or an impact_override
+// outside none|minor|major|critical. Errors are JSON: {"error": "..."}.
+// Faults (429, 5xx, anything) can be injected.
+//
+// The fake is normal (non-test) code: it never imports package testing.
+package statuspagefake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Update is one incident update the fake stored.
+type Update struct {
+	Status string
+	Body   string
+	At     time.Time
+}
+
+// Incident is an incident as the fake stores it.
+type Incident struct {
+	ID      string
+	Name    string
+	Status  string
+	Impact  string
+	Updates []Update // oldest first
+}
+
+// Fault is a failure played instead of the real answer, after the key and
+// the rate limit were checked.
+type Fault struct {
+	// Status is the HTTP status answered, with {"error": ...}; a fault
+	// with Status 0 is ignored.
+	Status int
+	// Times is how many requests the fault applies to; 0 means every one
+	// until ClearFaults.
+	Times int
+	// RetryAfter, in seconds, is sent as Retry-After when non-zero.
+	RetryAfter int
+}
+
+// Server is the fake Statuspage.
+type Server struct {
+	srv            *httptest.Server
+	apiKey, pageID string
+
+	mu          sync.Mutex
+	interval    time.Duration
+	lastByKey   map[string]time.Time
+	rateLimited int
+	requests    int
+	faults      []faultEntry
+	incidents   []*Incident
+	seq         int
+}
+
+type faultEntry struct {
+	f    Fault
+	left int
+}
+
+// New starts a fake for one API key and one page.
+func New(apiKey, pageID string) *Server {
+	s := &Server{apiKey: apiKey, pageID: pageID, interval: time.Second, lastByKey: map[string]time.Time{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("statuspagefake: listen: %v", err))
+	}
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
+	return s
+}
+
+// URL is the API root to give the client, ending in /v1.
+func (s *Server) URL() string { return s.srv.URL + "/v1" }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// SetInterval changes the per-key rate limit (1 s by default; 0 turns it
+// off).
+func (s *Server) SetInterval(d time.Duration) {
+	s.mu.Lock()
+	s.interval = d
+	s.mu.Unlock()
+}
+
+// RateLimited is how many requests got a 429 from the rate limit
+// (injected faults not counted).
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited
+}
+
+// Requests is how many requests reached the fake.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Inject queues a fault; faults are played in the order injected.
+func (s *Server) Inject(f Fault) {
+	if f.Status == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.faults = append(s.faults, faultEntry{f: f, left: f.Times})
+	s.mu.Unlock()
+}
+
+// ClearFaults removes every queued fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// Incidents returns copies of the stored incidents, oldest first.
+func (s *Server) Incidents() []Incident {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Incident, len(s.incidents))
+	for i, inc := range s.incidents {
+		out[i] = *inc
+		out[i].Updates = slices.Clone(inc.Updates)
+	}
+	return out
+}
+
+var statuses = map[string]bool{"investigating": true, "identified": true, "monitoring": true, "resolved": true}
+var impacts = map[string]bool{"none": true, "minor": true, "major": true, "critical": true}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "OAuth ")
+	if !ok || key == "" || key != s.apiKey {
+		writeError(w, http.StatusUnauthorized, "Couldn't authenticate you")
+		return
+	}
+	now := time.Now()
+	if last, seen := s.lastByKey[key]; seen && s.interval > 0 && now.Sub(last) < s.interval {
+		s.rateLimited++
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((s.interval+time.Second-1)/time.Second))))
+		writeError(w, http.StatusTooManyRequests, "Rate limit exceeded")
+		return
+	}
+	s.lastByKey[key] = now
+
+	if len(s.faults) > 0 {
+		e := &s.faults[0]
+		f := e.f
+		if f.Times > 0 {
+			e.left--
+			if e.left <= 0 {
+				s.faults = s.faults[1:]
+			}
+		}
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+		}
+		writeError(w, f.Status, http.StatusText(f.Status))
+		return
+	}
+
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/pages/")
+	if !ok {
+		writeError(w, http.StatusNotFound, "Not found")
+		return
+	}
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	if parts[0] != s.pageID {
+		writeError(w, http.StatusNotFound, "Page not found")
+		return
+	}
+	switch {
+	case len(parts) == 2 && parts[1] == "incidents" && r.Method == http.MethodPost:
+		s.create(w, r, now)
+	case len(parts) == 2 && parts[1] == "incidents" && r.Method == http.MethodGet:
+		list := make([]map[string]any, 0, len(s.incidents))
+		for i := len(s.incidents) - 1; i >= 0; i-- {
+			list = append(list, s.view(s.incidents[i]))
+		}
+		writeJSON(w, http.StatusOK, list)
+	case len(parts) == 3 && parts[1] == "incidents":
+		inc := s.find(parts[2])
+		if inc == nil {
+			writeError(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, http.StatusOK, s.view(inc))
+		case http.MethodPatch, http.MethodPut:
+			s.update(w, r, inc, now)
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		}
+	default:
+		writeError(w, http.StatusNotFound, "Not found")
+	}
+}
+
+type incidentDoc struct {
+	Incident *struct {
+		Name                 *string `json:"name"`
+		Status               *string `json:"status"`
+		ImpactOverride       *string `json:"impact_override"`
+		Body                 *string `json:"body"`
+		DeliverNotifications *bool   `json:"deliver_notifications"`
+	} `json:"incident"`
+}
+
+func decode(w http.ResponseWriter, r *http.Request) (incidentDoc, bool) {
+	var doc incidentDoc
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&doc); err != nil || doc.Incident == nil {
+		writeError(w, http.StatusBadRequest, "incident is missing or not valid JSON")
+		return doc, false
+	}
+	in := doc.Incident
+	if in.Status != nil && !statuses[*in.Status] {
+		writeError(w, http.StatusUnprocessableEntity, "Status is not included in the list")
+		return doc, false
+	}
+	if in.ImpactOverride != nil && !impacts[*in.ImpactOverride] {
+		writeError(w, http.StatusUnprocessableEntity, "Impact override is not included in the list")
+		return doc, false
+	}
+	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
+		writeError(w, http.StatusUnprocessableEntity, "Name can't be blank")
+		return doc, false
+	}
+	return doc, true
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, now time.Time) {
+	doc, ok := decode(w, r)
+	if !ok {
+		return
+	}
+	in := doc.Incident
+	if in.Name == nil {
+		writeError(w, http.StatusUnprocessableEntity, "Name can't be blank")
+		return
+	}
+	s.seq++
+	inc := &Incident{ID: fmt.Sprintf("fake%06d", s.seq), Name: *in.Name, Status: "investigating", Impact: "none"}
+	if in.Status != nil {
+		inc.Status = *in.Status
+	}
+	if in.ImpactOverride != nil {
+		inc.Impact = *in.ImpactOverride
+	}
+	body := ""
+	if in.Body != nil {
+		body = *in.Body
+	}
+	inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC()})
+	s.incidents = append(s.incidents, inc)
+	writeJSON(w, http.StatusCreated, s.view(inc))
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, inc *Incident, now time.Time) {
+	doc, ok := decode(w, r)
+	if !ok {
+		return
+	}
+	in := doc.Incident
+	changed := false
+	if in.Name != nil {
+		inc.Name = *in.Name
+	}
+	if in.ImpactOverride != nil {
+		inc.Impact = *in.ImpactOverride
+	}
+	if in.Status != nil && *in.Status != inc.Status {
+		inc.Status = *in.Status
+		changed = true
+	}
+	body := ""
+	if in.Body != nil {
+		body = *in.Body
+	}
+	// Statuspage adds an incident update when there is a body or the
+	// status changes.
+	if body != "" || changed {
+		inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC()})
+	}
+	writeJSON(w, http.StatusOK, s.view(inc))
+}
+
+func (s *Server) find(id string) *Incident {
+	for _, inc := range s.incidents {
+		if inc.ID == id {
+			return inc
+		}
+	}
+	return nil
+}
+
+// view is the incident as Statuspage answers it (the fields a client
+// reads).
+func (s *Server) view(inc *Incident) map[string]any {
+	ups := make([]map[string]any, 0, len(inc.Updates))
+	for i := len(inc.Updates) - 1; i >= 0; i-- {
+		u := inc.Updates[i]
+		ups = append(ups, map[string]any{
+			"id": fmt.Sprintf("%s-u%d", inc.ID, i+1), "incident_id": inc.ID, "status": u.Status,
+			"body": u.Body, "created_at": u.At.Format(time.RFC3339), "display_at": u.At.Format(time.RFC3339),
+		})
+	}
+	v := map[string]any{
+		"id": inc.ID, "page_id": s.pageID, "name": inc.Name, "status": inc.Status,
+		"impact": inc.Impact, "impact_override": inc.Impact, "incident_updates": ups,
+		"created_at": inc.Updates[0].At.Format(time.RFC3339), "resolved_at": nil,
+		"shortlink": "http://stspg.io/" + inc.ID,
+	}
+	if inc.Status == "resolved" {
+		v["resolved_at"] = inc.Updates[len(inc.Updates)-1].At.Format(time.RFC3339)
+	}
+	return v
+}
