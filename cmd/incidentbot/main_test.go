@@ -35,6 +35,8 @@ type harness struct {
 	send  *pagerfake.Sender
 	// clock, when set, is the server's clock (see startAt).
 	clock *flowingClock
+	// cadenceEvery is how often the server checks for overdue updates.
+	cadenceEvery time.Duration
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -79,6 +81,7 @@ func (h *harness) start() {
 	if h.clock != nil {
 		m.Now = h.clock.Now
 	}
+	m.CadenceEvery = h.cadenceEvery
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}
