@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -20,11 +21,13 @@ const usage = `incidentbot: PagerDuty pages to Slack incident channels, timeline
 
 Usage:
   incidentbot demo           play a short incident against built-in fakes and print the Slack transcript
-  incidentbot serve          run the server (configuration from the environment; see README.md)
+  incidentbot serve [--config FILE]
+                             run the server (configuration from the environment over the YAML file)
   incidentbot postmortem INC-n [-o FILE]
                              fetch an incident's draft postmortem from the running server
   incidentbot backup FILE    download a consistent, checked copy of the running server's database
-  incidentbot config check   validate the configuration from the environment without starting
+  incidentbot config check [--config FILE]
+                             validate the configuration without starting
   incidentbot version        print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid configuration.
@@ -44,6 +47,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "version", "--version":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprint(stdout, "usage: incidentbot version\n\nPrints the version. Exit code 0.\n")
+			return 0
+		}
 		v := version
 		if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -51,8 +58,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stdout, "incidentbot", v)
 		return 0
 	case "config":
-		if len(args) != 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: incidentbot config check\n")
+		if len(args) >= 3 && (args[2] == "-h" || args[2] == "--help") {
+			fmt.Fprint(stdout, "usage: incidentbot config check [--config FILE]\n\nValidates the configuration (environment, over the optional YAML file) without starting.\nExit codes: 0 valid, 2 invalid.\n")
+			return 0
+		}
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: incidentbot config check [--config FILE]\n")
+			return 2
+		}
+		getenv, err := configSource(args[2:], getenv)
+		if err != nil {
+			fmt.Fprintf(stderr, "configuration is invalid:\n%s", indent(err))
 			return 2
 		}
 		if _, err := LoadConfig(getenv); err != nil {
@@ -69,13 +85,32 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return backupCmd(args[1:], getenv, stdout, stderr)
 	case "serve":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
-			fmt.Fprint(stdout, "usage: incidentbot serve\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md lists every variable).\n")
+			fmt.Fprint(stdout, "usage: incidentbot serve [--config FILE]\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md\nlists every variable) over an optional YAML file whose keys are the same names in lower case.\nExit codes: 0 stopped, 1 runtime failure, 2 invalid configuration.\n")
 			return 0
+		}
+		getenv, err := configSource(args[1:], getenv)
+		if err != nil {
+			fmt.Fprintf(stderr, "incidentbot: configuration is invalid:\n%s", indent(err))
+			return 2
 		}
 		return serve(getenv, stderr)
 	}
 	fmt.Fprintf(stderr, "incidentbot: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// configSource reads an optional "--config FILE" and returns the getenv to
+// load the configuration with.
+func configSource(args []string, getenv func(string) string) (func(string) string, error) {
+	switch {
+	case len(args) == 0:
+		return getenv, nil
+	case len(args) == 2 && (args[0] == "--config" || args[0] == "-config"):
+		return withConfigFile(args[1], getenv)
+	case len(args) == 1 && strings.HasPrefix(args[0], "--config="):
+		return withConfigFile(strings.TrimPrefix(args[0], "--config="), getenv)
+	}
+	return nil, fmt.Errorf("unexpected arguments %q (want: --config FILE)", args)
 }
 
 func indent(err error) string {
