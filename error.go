@@ -16,6 +16,9 @@ const (
 	EFORBIDDEN = "forbidden" // the caller may not do this
 	ETRANSIENT = "transient" // a remote call failed in a way worth retrying
 	EREJECTED  = "rejected"  // a remote service refused the call for good
+	// ETHROTTLED: the call was not made, to stay inside the remote's rate
+	// budget; try again after RetryAfter. Not a failure.
+	ETHROTTLED = "throttled"
 )
 
 // Error is the one error type of the domain. Code says what kind of

@@ -353,6 +353,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	// PagerDuty telling us about our own action: its state rules still
 	// apply, but the timeline already has the entry.
 	echo := takeEcho(inc, ev)
+	draftAfter := false // the postmortem follows the resolution's post
 	before := struct {
 		st  Status
 		sev Severity
@@ -378,11 +379,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		e.Kind, e.Text = EntryUnacknowledged, "Unacknowledged: back to triggered"
 	case EventResolved:
 		setFirst(&inc.ResolvedAt, at)
-		if setStatus(inc, StatusResolved, at) && before.st != StatusResolved {
-			if err := w.queuePostmortem(inc); err != nil {
-				return err
-			}
-		}
+		draftAfter = setStatus(inc, StatusResolved, at) && before.st != StatusResolved
 		e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+e.Actor.Display()
 	case EventReopened:
 		// A reopening implies a resolution before it, whichever arrives first.
@@ -463,14 +460,20 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 			}
 		}
 	}
-	if echo {
-		return nil
+	if !echo {
+		if err := w.record(inc, e); err != nil {
+			return err
+		}
 	}
-	return w.record(inc, e)
+	if draftAfter {
+		return w.queuePostmortem(inc)
+	}
+	return nil
 }
 
 // queuePostmortem drafts, exports and posts the postmortem through the
 // outbox.
 func (w *txWork) queuePostmortem(inc *Incident) error {
-	return w.enqueue(&Job{Kind: JobPostmortem, IncidentID: inc.ID, Lane: inc.ID + "/postmortem"})
+	// In the channel's lane: the draft follows the posts before it.
+	return w.enqueue(&Job{Kind: JobPostmortem, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
 }

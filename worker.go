@@ -282,6 +282,12 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 		// Shutting down: the job stays as it was and runs after the restart.
 		return jobDone{job: j}
 	}
+	if ErrorCode(err) == ETHROTTLED {
+		// Held back to stay inside the rate budget: not an attempt.
+		j.NextAt = w.now().Add(max(RetryAfter(err), 10*time.Millisecond))
+		w.observe(j.Kind, ResultDeferred, start)
+		return jobDone{job: j}
+	}
 	if !IsTransient(err) {
 		log.Warn("outbox: job failed for good", "err", err)
 		return w.dead(bg, j, err, start)

@@ -66,6 +66,9 @@ func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
 	// The tests replay incidents from 2025: without this every one would be
 	// long overdue for an update. Cadence has its own tests.
 	cfg.UpdateCadence = map[incidentbot.Severity]time.Duration{}
+	// Slack's budgets (1 post/s per channel) would make these tests slow;
+	// the budget has its own tests.
+	cfg.SlackRateScale = 100
 	cfg.AdminToken = testAdminToken
 	cfg.AnnounceChannel = "#incidents"
 	h.cfg = cfg

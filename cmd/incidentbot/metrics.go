@@ -40,16 +40,16 @@ func (m *callMetrics) client(system string, base http.RoundTripper, timeout time
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &http.Client{Timeout: timeout, Transport: &countingTransport{next: base, m: m, system: system}}
+	return &http.Client{Timeout: timeout, Transport: &meteredTransport{next: base, m: m, system: system}}
 }
 
-type countingTransport struct {
+type meteredTransport struct {
 	next   http.RoundTripper
 	m      *callMetrics
 	system string
 }
 
-func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t *meteredTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	res, err := t.next.RoundTrip(r)
 	status := "error"

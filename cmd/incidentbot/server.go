@@ -80,6 +80,7 @@ func (m *Main) Open() error {
 		base = m.HTTPClient.Transport
 	}
 	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, calls.client("slack", base, 10*time.Second))
+	slackClient.SetBudget(slackcmd.NewBudget(cfg.SlackRateScale, nil))
 	m.Worker = &incidentbot.Worker{
 		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom, Exporter: export.Dir{Path: cfg.ExportDir},
 		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,

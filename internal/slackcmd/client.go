@@ -27,6 +27,8 @@ type Client struct {
 	hc  *http.Client
 	// responseHosts are the hosts a response_url may point at.
 	responseHosts map[string]bool
+	// budget keeps calls inside Slack's rate tiers; nil: no limit.
+	budget *Budget
 
 	mu      sync.Mutex
 	botUser string
@@ -48,6 +50,43 @@ func NewClient(token, apiURL string, hc *http.Client) *Client {
 		hosts[u.Host] = true
 	}
 	return &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc)), hc: hc, responseHosts: hosts}
+}
+
+// SetBudget makes the client keep its calls inside b (nil: no limit).
+func (c *Client) SetBudget(b *Budget) { c.budget = b }
+
+// take spends one call of method from the budget: waits briefly when the
+// next call is close, else answers ETHROTTLED with the wait so the outbox
+// can run other work meanwhile.
+func (c *Client) take(ctx context.Context, method, key string) error {
+	if c.budget == nil {
+		return nil
+	}
+	for {
+		wait := c.budget.Reserve(method, key)
+		if wait == 0 {
+			return nil
+		}
+		if wait > 250*time.Millisecond {
+			return &incidentbot.Error{Code: incidentbot.ETHROTTLED, Message: method + ": held back by the rate budget", RetryAfter: wait}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: method + ": " + ctx.Err().Error(), Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}
+
+// done classifies a call's error; a 429 pauses the method in the budget.
+func (c *Client) done(ctx context.Context, method, key string, err error) error {
+	var rl *slack.RateLimitedError
+	if c.budget != nil && errors.As(err, &rl) {
+		c.budget.Pause(method, key, rl.RetryAfter)
+	}
+	return classify(ctx, method, err)
 }
 
 // API returns the underlying slack-go client.
@@ -100,9 +139,12 @@ func (c *Client) BotUserID(ctx context.Context) (string, error) {
 	if id != "" {
 		return id, nil
 	}
+	if err := c.take(ctx, "auth.test", ""); err != nil {
+		return "", err
+	}
 	resp, err := c.api.AuthTestContext(ctx)
 	if err != nil {
-		return "", classify(ctx, "auth.test", err)
+		return "", c.done(ctx, "auth.test", "", err)
 	}
 	c.mu.Lock()
 	c.botUser = resp.UserID
@@ -119,9 +161,12 @@ func channel(ch *slack.Channel) incidentbot.Channel {
 
 // CreateChannel creates a public channel.
 func (c *Client) CreateChannel(ctx context.Context, name string) (incidentbot.Channel, error) {
+	if err := c.take(ctx, "conversations.create", ""); err != nil {
+		return incidentbot.Channel{}, err
+	}
 	ch, err := c.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
 	if err != nil {
-		return incidentbot.Channel{}, classify(ctx, "conversations.create", err)
+		return incidentbot.Channel{}, c.done(ctx, "conversations.create", "", err)
 	}
 	return channel(ch), nil
 }
@@ -131,9 +176,12 @@ func (c *Client) CreateChannel(ctx context.Context, name string) (incidentbot.Ch
 func (c *Client) FindChannel(ctx context.Context, name string) (incidentbot.Channel, bool, error) {
 	params := &slack.GetConversationsParameters{Types: []string{"public_channel"}, Limit: 1000}
 	for {
+		if err := c.take(ctx, "conversations.list", ""); err != nil {
+			return incidentbot.Channel{}, false, err
+		}
 		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
 		if err != nil {
-			return incidentbot.Channel{}, false, classify(ctx, "conversations.list", err)
+			return incidentbot.Channel{}, false, c.done(ctx, "conversations.list", "", err)
 		}
 		for i := range chans {
 			if chans[i].Name == name {
@@ -149,15 +197,21 @@ func (c *Client) FindChannel(ctx context.Context, name string) (incidentbot.Chan
 
 // SetTopic sets a channel's topic.
 func (c *Client) SetTopic(ctx context.Context, channelID, topic string) error {
+	if err := c.take(ctx, "conversations.setTopic", ""); err != nil {
+		return err
+	}
 	_, err := c.api.SetTopicOfConversationContext(ctx, channelID, topic)
-	return classify(ctx, "conversations.setTopic", err)
+	return c.done(ctx, "conversations.setTopic", "", err)
 }
 
 // UserByEmail returns the Slack user with that e-mail address.
 func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) {
+	if err := c.take(ctx, "users.lookupByEmail", ""); err != nil {
+		return "", err
+	}
 	u, err := c.api.GetUserByEmailContext(ctx, email)
 	if err != nil {
-		return "", classify(ctx, "users.lookupByEmail", err)
+		return "", c.done(ctx, "users.lookupByEmail", "", err)
 	}
 	return u.ID, nil
 }
@@ -165,12 +219,15 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) 
 // Invite adds users to a channel. Users already in it, and the bot itself,
 // are not errors.
 func (c *Client) Invite(ctx context.Context, channelID string, userIDs ...string) error {
+	if err := c.take(ctx, "conversations.invite", ""); err != nil {
+		return err
+	}
 	_, err := c.api.InviteUsersToConversationContext(ctx, channelID, userIDs...)
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) && (se.Err == "already_in_channel" || se.Err == "cant_invite_self") {
 		return nil
 	}
-	return classify(ctx, "conversations.invite", err)
+	return c.done(ctx, "conversations.invite", "", err)
 }
 
 // Post posts a message rendered as Block Kit, with msg.Text as the
@@ -180,42 +237,57 @@ func (c *Client) Post(ctx context.Context, channelID string, msg incidentbot.Mes
 	if msg.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
 	}
+	if err := c.take(ctx, "chat.postMessage", channelID); err != nil {
+		return incidentbot.Posted{}, err
+	}
 	ch, ts, err := c.api.PostMessageContext(ctx, channelID, opts...)
 	if err != nil {
-		return incidentbot.Posted{}, classify(ctx, "chat.postMessage", err)
+		return incidentbot.Posted{}, c.done(ctx, "chat.postMessage", channelID, err)
 	}
 	return incidentbot.Posted{Channel: ch, TS: ts}, nil
 }
 
 // Update replaces a posted message.
 func (c *Client) Update(ctx context.Context, at incidentbot.Posted, msg incidentbot.Message) error {
+	if err := c.take(ctx, "chat.update", ""); err != nil {
+		return err
+	}
 	_, _, _, err := c.api.UpdateMessageContext(ctx, at.Channel, at.TS, slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(Blocks(msg)...))
-	return classify(ctx, "chat.update", err)
+	return c.done(ctx, "chat.update", "", err)
 }
 
 // UserEmail returns a user's e-mail address (users.info; needs the
 // users:read.email scope).
 func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
+	if err := c.take(ctx, "users.info", ""); err != nil {
+		return "", err
+	}
 	u, err := c.api.GetUserInfoContext(ctx, userID)
 	if err != nil {
-		return "", classify(ctx, "users.info", err)
+		return "", c.done(ctx, "users.info", "", err)
 	}
 	return u.Profile.Email, nil
 }
 
 // Message reads one message (conversations.history) and its permalink.
 func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.SlackMessage, error) {
+	if err := c.take(ctx, "conversations.history", ""); err != nil {
+		return incidentbot.SlackMessage{}, err
+	}
 	h, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Latest: ts, Inclusive: true, Limit: 1})
 	if err != nil {
-		return incidentbot.SlackMessage{}, classify(ctx, "conversations.history", err)
+		return incidentbot.SlackMessage{}, c.done(ctx, "conversations.history", "", err)
 	}
 	if len(h.Messages) == 0 || h.Messages[0].Timestamp != ts {
 		return incidentbot.SlackMessage{}, &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "message_not_found"}
 	}
 	m := h.Messages[0]
+	if err := c.take(ctx, "chat.getPermalink", ""); err != nil {
+		return incidentbot.SlackMessage{}, err
+	}
 	link, err := c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
 	if err != nil {
-		return incidentbot.SlackMessage{}, classify(ctx, "chat.getPermalink", err)
+		return incidentbot.SlackMessage{}, c.done(ctx, "chat.getPermalink", "", err)
 	}
 	return incidentbot.SlackMessage{Channel: channel, TS: ts, Author: incidentbot.Person{ID: m.User, Name: m.Username}, Text: plain(m.Text), Permalink: link}, nil
 }
@@ -253,9 +325,14 @@ func (c *Client) Respond(ctx context.Context, responseURL string, msg incidentbo
 // Upload shares a text file in a channel (files.getUploadURLExternal, the
 // upload, files.completeUploadExternal).
 func (c *Client) Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) error {
+	for _, m := range []string{"files.getUploadURLExternal", "files.completeUploadExternal"} {
+		if err := c.take(ctx, m, ""); err != nil {
+			return err
+		}
+	}
 	_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
 		Content: string(content), FileSize: len(content), Filename: filename, Title: title,
 		Channel: channelID, InitialComment: comment, SnippetType: "markdown",
 	})
-	return classify(ctx, "files.upload", err)
+	return c.done(ctx, "files.completeUploadExternal", "", err)
 }

@@ -102,9 +102,12 @@ func (r *Responders) Run(ctx context.Context, interval time.Duration) {
 
 // GroupMembers returns a user group's members (usergroups.users.list).
 func (c *Client) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	if err := c.take(ctx, "usergroups.users.list", ""); err != nil {
+		return nil, err
+	}
 	ids, err := c.api.GetUserGroupMembersContext(ctx, group)
 	if err != nil {
-		return nil, classify(ctx, "usergroups.users.list", err)
+		return nil, c.done(ctx, "usergroups.users.list", "", err)
 	}
 	return ids, nil
 }
