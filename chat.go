@@ -90,6 +90,8 @@ type Pager interface {
 	UserEmail(ctx context.Context, userID string) (string, error)
 	// Incident fetches an incident.
 	Incident(ctx context.Context, id string) (*PagerIncident, error)
+	// OpenIncidents lists the triggered and acknowledged incidents.
+	OpenIncidents(ctx context.Context) ([]PagerIncident, error)
 	// SetStatus acknowledges or resolves an incident acting as the PagerDuty
 	// user with e-mail from.
 	SetStatus(ctx context.Context, from, id, status string) error

@@ -62,6 +62,8 @@ type PagerIncident struct {
 	URL         string    `json:"url"`
 	Assignees   []Person  `json:"assignees"`
 	CreatedAt   time.Time `json:"created_at"`
+	// StatusChangedAt is PagerDuty's last_status_change_at (REST only).
+	StatusChangedAt time.Time `json:"status_changed_at,omitempty"`
 }
 
 // Outcome says what became of a delivery.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,6 +38,8 @@ type harness struct {
 	clock *flowingClock
 	// cadenceEvery is how often the server checks for overdue updates.
 	cadenceEvery time.Duration
+	// logs, when set, receives the server's JSON logs.
+	logs io.Writer
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -79,7 +82,11 @@ func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
 // start opens a Main on the harness's configuration (and database file).
 func (h *harness) start() {
 	h.t.Helper()
-	m := NewMain(h.cfg, nil)
+	var log *slog.Logger
+	if h.logs != nil {
+		log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	m := NewMain(h.cfg, log)
 	m.Backoff = func(int) time.Duration { return 20 * time.Millisecond }
 	if h.clock != nil {
 		m.Now = h.clock.Now
@@ -126,7 +133,7 @@ func (h *harness) deliver(webhookID string, ev pagerfake.Event) int {
 func (h *harness) api(path string, v any) int {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Authorization", "Bearer "+h.cfg.AdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -559,5 +566,31 @@ func TestBackup_RestoreFindsEveryIncident(t *testing.T) {
 	h.api("/api/incidents", &list)
 	if len(list.Incidents) != 3 {
 		t.Errorf("restored server has %d incidents, want 3", len(list.Incidents))
+	}
+}
+
+// Webhooks missed while the bot was down: at start it opens the PagerDuty
+// incident it never heard of and resolves the one PagerDuty resolved.
+func TestReconcile_CatchesUpWithPagerDuty(t *testing.T) {
+	h := newHarness(t)
+	known := h.incident("PKNOWN")
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, known))
+	h.waitIdle()
+	h.m.Close()
+	// Meanwhile, in PagerDuty:
+	known.Status = "resolved"
+	h.pd.AddIncident(known)
+	h.pd.AddIncident(pagerfake.Incident{ID: "PMISSED", Title: "Queue depth alarm", Urgency: "high", Status: "acknowledged", CreatedAt: t0.Add(time.Hour)})
+	h.start()
+	waitFor(t, "reconciliation", func() bool {
+		var got apiIncident
+		return h.api("/api/incidents/PMISSED", &got) == http.StatusOK && h.timeline("PKNOWN").Status == "resolved"
+	})
+	missed := h.timeline("PMISSED")
+	if missed.Title != "Queue depth alarm" || missed.Status != "acknowledged" || missed.ChannelID == "" && func() bool { h.waitIdle(); return h.timeline("PMISSED").ChannelID == "" }() {
+		t.Errorf("missed incident = %+v", missed)
+	}
+	if k := kinds(h.timeline("PKNOWN")); k[len(k)-1] != "resolved" {
+		t.Errorf("known incident timeline = %v", k)
 	}
 }

@@ -40,6 +40,9 @@ type Main struct {
 	HTTPClient *http.Client
 	// CadenceEvery is how often overdue updates are checked (10 s when 0).
 	CadenceEvery time.Duration
+	// ReconcileEvery is how often PagerDuty's open incidents are compared
+	// with the bot's (5 min when 0); it also runs at start.
+	ReconcileEvery time.Duration
 
 	DB      *store.DB
 	Service *incidentbot.Service
@@ -141,6 +144,10 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
+	if m.Worker.Pager != nil {
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); m.reconcile(ctx) }()
+	}
 	m.wg.Add(4)
 	go func() { defer m.wg.Done(); m.Worker.Run(ctx) }()
 	go func() { defer m.wg.Done(); m.cadence(ctx) }()
@@ -263,6 +270,32 @@ func (m *Main) cadence(ctx context.Context) {
 			m.Logger.Error("cadence: check failed", "err", err)
 		}
 		m.cadenceMisses.Add(float64(n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile catches up with PagerDuty at start and every few minutes:
+// webhooks missed while the bot was down longer than PagerDuty retries, or
+// while the subscription was disabled.
+func (m *Main) reconcile(ctx context.Context) {
+	every := m.ReconcileEvery
+	if every <= 0 {
+		every = 5 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		opened, changed, err := m.Service.Reconcile(ctx, m.Worker.Pager)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Logger.Warn("reconcile with PagerDuty failed; will try again", "err", err)
+		case opened+changed > 0:
+			m.Logger.Warn("reconcile: caught up with PagerDuty (webhooks were missed)", "opened", opened, "changed", changed)
+		}
 		select {
 		case <-ctx.Done():
 			return

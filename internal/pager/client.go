@@ -49,6 +49,30 @@ func (c *Client) Incident(ctx context.Context, id string) (*incidentbot.PagerInc
 	if err != nil {
 		return nil, classify(ctx, "fetch PagerDuty incident "+id, err)
 	}
+	return fromREST(inc), nil
+}
+
+// OpenIncidents lists the triggered and acknowledged incidents, all pages.
+func (c *Client) OpenIncidents(ctx context.Context) ([]incidentbot.PagerIncident, error) {
+	var out []incidentbot.PagerIncident
+	opts := pagerduty.ListIncidentsOptions{Statuses: []string{"triggered", "acknowledged"}, Limit: 100}
+	for range 100 { // at most 10,000 open incidents
+		res, err := c.pd.ListIncidentsWithContext(ctx, opts)
+		if err != nil {
+			return nil, classify(ctx, "list PagerDuty incidents", err)
+		}
+		for i := range res.Incidents {
+			out = append(out, *fromREST(&res.Incidents[i]))
+		}
+		if !res.More {
+			break
+		}
+		opts.Offset += uint(len(res.Incidents))
+	}
+	return out, nil
+}
+
+func fromREST(inc *pagerduty.Incident) *incidentbot.PagerIncident {
 	pi := &incidentbot.PagerIncident{
 		ID: inc.ID, Number: int(inc.IncidentNumber), Title: inc.Title, Status: inc.Status,
 		Urgency: inc.Urgency, ServiceID: inc.Service.ID, ServiceName: inc.Service.Summary, URL: inc.HTMLURL,
@@ -59,10 +83,13 @@ func (c *Client) Incident(ctx context.Context, id string) (*incidentbot.PagerInc
 	if t, err := time.Parse(time.RFC3339, inc.CreatedAt); err == nil {
 		pi.CreatedAt = t.UTC()
 	}
+	if t, err := time.Parse(time.RFC3339, inc.LastStatusChangeAt); err == nil {
+		pi.StatusChangedAt = t.UTC()
+	}
 	for _, a := range inc.Assignments {
 		pi.Assignees = append(pi.Assignees, incidentbot.Person{ID: a.Assignee.ID, Name: a.Assignee.Summary})
 	}
-	return pi, nil
+	return pi
 }
 
 // classify turns a go-pagerduty error into a domain error. go-pagerduty

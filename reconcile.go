@@ -1,0 +1,102 @@
+package incidentbot
+
+import (
+	"context"
+	"time"
+)
+
+// Reconcile catches up with PagerDuty after missed webhooks (the bot was
+// down longer than PagerDuty retries, or the subscription was disabled): it
+// opens every open PagerDuty incident the bot never heard of, and applies
+// status changes it missed (acknowledged, resolved, reopened) as synthetic
+// events stamped with PagerDuty's last status change. The REST calls happen
+// outside any transaction. It returns how many incidents it opened and how
+// many it changed.
+func (s *Service) Reconcile(ctx context.Context, p Pager) (opened, changed int, err error) {
+	open, err := p.OpenIncidents(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	inPD := map[string]bool{}
+	for _, pi := range open {
+		inPD[pi.ID] = true
+		var known *Incident
+		if err := s.Store.View(ctx, func(tx Tx) error {
+			inc, err := tx.IncidentByPagerDutyID(pi.ID)
+			if ErrorCode(err) == ENOTFOUND {
+				return nil
+			}
+			known = inc
+			return err
+		}); err != nil {
+			return opened, changed, err
+		}
+		if known == nil {
+			if _, err := s.OpenFromPagerDuty(ctx, &pi); err != nil {
+				return opened, changed, err
+			}
+			opened++
+			continue
+		}
+		typ := ""
+		switch {
+		case known.Status == StatusResolved:
+			typ = EventReopened
+		case pi.Status == "acknowledged" && known.Status == StatusTriggered:
+			typ = EventAcknowledged
+		}
+		if typ != "" {
+			if n, err := s.reconciled(ctx, &pi, typ); err != nil {
+				return opened, changed, err
+			} else {
+				changed += n
+			}
+		}
+	}
+	// Open here but not open in PagerDuty: ask about each.
+	var ours []*Incident
+	if err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		ours, err = tx.OpenIncidents()
+		return err
+	}); err != nil {
+		return opened, changed, err
+	}
+	for _, inc := range ours {
+		if inc.PagerDuty == nil || inPD[inc.PagerDuty.ID] {
+			continue
+		}
+		pi, err := p.Incident(ctx, inc.PagerDuty.ID)
+		if err != nil {
+			s.logger().Warn("reconcile: could not fetch incident", "incident", inc.ID, "pagerduty_id", inc.PagerDuty.ID, "err", err)
+			continue
+		}
+		if pi.Status == "resolved" {
+			n, err := s.reconciled(ctx, pi, EventResolved)
+			if err != nil {
+				return opened, changed, err
+			}
+			changed += n
+		}
+	}
+	return opened, changed, nil
+}
+
+// reconciled applies a missed status change as a synthetic event; its ID
+// makes a repeat (or the real webhook's late arrival under the same change)
+// harmless.
+func (s *Service) reconciled(ctx context.Context, pi *PagerIncident, typ string) (int, error) {
+	at := pi.StatusChangedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	ev := PagerEvent{
+		ID: "reconcile:" + pi.ID + ":" + typ + ":" + at.UTC().Format(time.RFC3339), Type: typ, OccurredAt: at,
+		Agent: Person{Name: "PagerDuty (caught up)"}, IncidentID: pi.ID, Incident: pi,
+	}
+	out, err := s.IngestPagerDuty(ctx, "", ev)
+	if err != nil || out != OutcomeApplied {
+		return 0, err
+	}
+	return 1, nil
+}
