@@ -92,6 +92,7 @@ func (h *harness) start() {
 		m.Now = h.clock.Now
 	}
 	m.CadenceEvery = h.cadenceEvery
+	m.ReadHeaderTimeout = 300 * time.Millisecond
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}

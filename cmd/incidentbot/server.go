@@ -40,6 +40,9 @@ type Main struct {
 	HTTPClient *http.Client
 	// CadenceEvery is how often overdue updates are checked (10 s when 0).
 	CadenceEvery time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// headers (5 s when 0): slow clients cannot hold connections.
+	ReadHeaderTimeout time.Duration
 	// ReconcileEvery is how often PagerDuty's open incidents are compared
 	// with the bot's (5 min when 0); it also runs at start.
 	ReconcileEvery time.Duration
@@ -133,14 +136,14 @@ func (m *Main) Open() error {
 		m.Close()
 		return fmt.Errorf("INCIDENTBOT_ADDR=%s: %w", cfg.Addr, err)
 	}
-	m.server = newHTTPServer(public)
+	m.server = newHTTPServer(public, m.ReadHeaderTimeout)
 	m.serve(m.server, m.ln)
 	if cfg.AdminAddr != "" {
 		if m.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 			m.Close()
 			return fmt.Errorf("INCIDENTBOT_ADMIN_ADDR=%s: %w", cfg.AdminAddr, err)
 		}
-		m.admin = newHTTPServer(adminMux)
+		m.admin = newHTTPServer(adminMux, m.ReadHeaderTimeout)
 		m.serve(m.admin, m.adminLn)
 	}
 
@@ -159,10 +162,13 @@ func (m *Main) Open() error {
 
 // newHTTPServer sets timeouts so slow or stuck clients cannot hold
 // connections: PagerDuty and Slack send small bodies quickly.
-func newHTTPServer(h http.Handler) *http.Server {
+func newHTTPServer(h http.Handler, readHeader time.Duration) *http.Server {
+	if readHeader <= 0 {
+		readHeader = 5 * time.Second
+	}
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeader,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
