@@ -49,8 +49,11 @@ type Channel struct {
 // Posted is where a message landed: the channel's ID and the message's
 // timestamp (its ID in Slack).
 type Posted struct {
-	Channel string
-	TS      string
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+	// Digest marks a storm digest shared by several incidents: it is not
+	// updated in place for any one of them.
+	Digest bool `json:"digest,omitempty"`
 }
 
 // Message is what the bot says, independent of Block Kit: the Slack

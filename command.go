@@ -287,7 +287,7 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 
 // updateAnnouncement refreshes the stakeholder post in place.
 func (w *txWork) updateAnnouncement(inc *Incident) error {
-	if w.s.AnnounceChannel == "" {
+	if w.s.AnnounceChannel == "" || inc.InDigest {
 		return nil
 	}
 	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
@@ -344,7 +344,7 @@ func (s *Service) declare(ctx context.Context, c Cmd) (Reply, error) {
 		actor := c.Actor
 		inc := &Incident{
 			ID: IncidentID(n), Number: n, Title: title, Severity: sev, Status: StatusTriggered,
-			StatusAt: w.now, OpenedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
+			StatusAt: w.now, OpenedAt: w.now, RecordedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
 			Roles: map[Role]Person{RoleCommander: actor},
 		}
 		if c.Severity != "" {

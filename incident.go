@@ -34,8 +34,12 @@ type Incident struct {
 	// ChannelFailed is set when the channel could not be created for good;
 	// jobs that need the channel then fail instead of waiting.
 	ChannelFailed bool `json:"channel_failed,omitempty"`
-	// Announcement is the incident's post in the stakeholder channel.
+	// Announcement is the incident's post in the stakeholder channel;
+	// InDigest marks an incident announced in a storm digest.
 	Announcement *Posted `json:"announcement,omitempty"`
+	InDigest     bool    `json:"in_digest,omitempty"`
+	// RecordedAt is when the bot opened its record (OpenedAt is PagerDuty's).
+	RecordedAt time.Time `json:"recorded_at"`
 
 	OpenedAt        time.Time  `json:"opened_at"` // detected: paged or declared
 	ImpactStartedAt *time.Time `json:"impact_started_at"`

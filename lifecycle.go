@@ -27,6 +27,13 @@ type Service struct {
 	PublicSeverities []Severity
 	// Statuspage and Site say whether those public publishers are on.
 	Statuspage, Site bool
+	// DigestAfter and DigestWindow: when more than DigestAfter incidents
+	// opened within DigestWindow, announcements fold into a digest (5 in
+	// 10 min when zero).
+	DigestAfter  int
+	DigestWindow time.Duration
+	// DigestCollect is how long a digest waits for more pages (15 s when 0).
+	DigestCollect time.Duration
 	// SLO is the availability objective in percent for postmortems (99.9
 	// when zero).
 	SLO float64
@@ -260,9 +267,10 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 			ID: pi.ID, Number: pi.Number, URL: pi.URL, Urgency: pi.Urgency,
 			Priority: pi.Priority, ServiceID: pi.ServiceID,
 		},
-		Assignees: slices.Clone(pi.Assignees),
-		OpenedAt:  detected,
-		UpdatedAt: w.now,
+		Assignees:  slices.Clone(pi.Assignees),
+		OpenedAt:   detected,
+		RecordedAt: w.now,
+		UpdatedAt:  w.now,
 	}
 	text := fmt.Sprintf("Paged: %s", inc.Title)
 	if pi.ServiceName != "" {
@@ -295,17 +303,13 @@ func (w *txWork) openChannel(inc *Incident) error {
 		{Kind: JobSetTopic, Lane: laneChannel(inc.ID)},
 		{Kind: JobPost, Lane: laneChannel(inc.ID), Message: kickoffMessage(inc)},
 	}
-	if w.s.AnnounceChannel != "" {
-		// Rendered when it runs, so it can link the channel.
-		jobs = append(jobs, &Job{Kind: JobAnnounce, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
-	}
 	for _, j := range jobs {
 		j.IncidentID = inc.ID
 		if err := w.enqueue(j); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.announce(inc)
 }
 
 func (w *txWork) invite(inc *Incident, p Person) error {

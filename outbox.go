@@ -26,6 +26,8 @@ const (
 	JobPostmortem JobKind = "postmortem"
 	// JobPublishStatuspage sends an incident's public state to Statuspage.
 	JobPublishStatuspage JobKind = "publish_statuspage"
+	// JobAnnounceDigest posts one stakeholder message for a storm's pages.
+	JobAnnounceDigest JobKind = "announce_digest"
 	// JobPublishSite rewrites the static status site.
 	JobPublishSite JobKind = "publish_site"
 )

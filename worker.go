@@ -432,6 +432,8 @@ func describeJob(j *Job) string {
 		return "could not update Statuspage"
 	case JobPublishSite:
 		return "could not write the status site"
+	case JobAnnounceDigest:
+		return "could not post the alert storm digest in " + j.Channel
 	}
 	return "job " + string(j.Kind) + " failed"
 }
@@ -466,8 +468,10 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 			cur.Announcement = &posted
 			return tx.PutIncident(cur)
 		}, nil
+	case JobAnnounceDigest:
+		return w.announceDigest(ctx, j)
 	case JobUpdateAnnouncement:
-		if inc.Announcement == nil {
+		if inc.Announcement == nil || inc.Announcement.Digest {
 			return nil, nil // never announced (it failed and was reported)
 		}
 		return nil, w.Chat.Update(ctx, *inc.Announcement, *announceMessage(inc))

@@ -38,6 +38,8 @@ type harness struct {
 	clock *flowingClock
 	// cadenceEvery is how often the server checks for overdue updates.
 	cadenceEvery time.Duration
+	// digestAfter overrides the alert-storm threshold.
+	digestAfter int
 	// logs, when set, receives the server's JSON logs.
 	logs io.Writer
 }
@@ -92,6 +94,8 @@ func (h *harness) start() {
 		m.Now = h.clock.Now
 	}
 	m.CadenceEvery = h.cadenceEvery
+	m.DigestAfter = h.digestAfter
+	m.DigestCollect = 300 * time.Millisecond
 	m.ReadHeaderTimeout = 300 * time.Millisecond
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
@@ -593,5 +597,44 @@ func TestReconcile_CatchesUpWithPagerDuty(t *testing.T) {
 	}
 	if k := kinds(h.timeline("PKNOWN")); k[len(k)-1] != "resolved" {
 		t.Errorf("known incident timeline = %v", k)
+	}
+}
+
+// An alert storm: the stakeholder channel gets a digest, not one post per
+// page; updates still reach it as thread replies.
+func TestAnnounce_StormFoldsIntoADigest(t *testing.T) {
+	h := newHarness(t)
+	h.digestAfter = 3
+	h.restart()
+	for i := range 12 {
+		id := fmt.Sprintf("PSTORM%02d", i)
+		inc := h.pd.AddIncident(pagerfake.Incident{ID: id, Title: "disk full on db-" + fmt.Sprint(i), CreatedAt: t0})
+		h.deliver("W-"+id, h.incidentEvent("incident.triggered", t0, inc))
+	}
+	waitFor(t, "the digest", func() bool {
+		ann, _ := h.slack.ChannelByName("incidents")
+		for _, m := range h.slack.Messages(ann.ID) {
+			if strings.Contains(m.Text, "Alert storm") {
+				return true
+			}
+		}
+		return false
+	})
+	h.waitIdle()
+	ann, _ := h.slack.ChannelByName("incidents")
+	msgs := h.slack.Messages(ann.ID)
+	var single, digests int
+	for _, m := range msgs {
+		switch {
+		case strings.Contains(m.Text, "Alert storm: 9 incidents"):
+			digests++
+		case strings.Contains(m.Text, "Alert storm"):
+			t.Errorf("digest with another count: %q", m.Text)
+		case m.ThreadTS == "":
+			single++
+		}
+	}
+	if single != 3 || digests != 1 {
+		t.Errorf("%d single announcements and %d digests; want 3 and 1 (of %d posts)", single, digests, len(msgs))
 	}
 }

@@ -40,6 +40,10 @@ type Main struct {
 	HTTPClient *http.Client
 	// CadenceEvery is how often overdue updates are checked (10 s when 0).
 	CadenceEvery time.Duration
+	// DigestAfter and DigestCollect override the alert-storm threshold and
+	// how long a digest gathers pages (tests).
+	DigestAfter   int
+	DigestCollect time.Duration
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// headers (5 s when 0): slow clients cannot hold connections.
 	ReadHeaderTimeout time.Duration
@@ -99,7 +103,7 @@ func (m *Main) Open() error {
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
 		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
-		Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "",
+		Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "", DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
 	}
 	m.Worker.Service = m.Service
 	if cfg.StatuspageAPIKey != "" {

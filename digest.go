@@ -1,0 +1,125 @@
+package incidentbot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Alert storms: when more than DigestAfter incidents open within
+// DigestWindow, their stakeholder announcements are folded into one digest
+// post per minute instead of one post each.
+const (
+	defaultDigestAfter  = 5
+	defaultDigestWindow = 10 * time.Minute
+	// defaultDigestCollect is how long a digest waits to gather the storm's
+	// pages.
+	defaultDigestCollect = 15 * time.Second
+)
+
+func (s *Service) digestAfter() int {
+	if s.DigestAfter > 0 {
+		return s.DigestAfter
+	}
+	return defaultDigestAfter
+}
+
+func (s *Service) digestWindow() time.Duration {
+	if s.DigestWindow > 0 {
+		return s.DigestWindow
+	}
+	return defaultDigestWindow
+}
+
+// announce enqueues the incident's stakeholder announcement, or, during a
+// storm, makes sure a digest will include it.
+func (w *txWork) announce(inc *Incident) error {
+	if w.s.AnnounceChannel == "" {
+		return nil
+	}
+	open, err := w.OpenIncidents()
+	if err != nil {
+		return err
+	}
+	recent := 0
+	for _, o := range open {
+		if o.ID != inc.ID && !o.RecordedAt.Before(w.now.Add(-w.s.digestWindow())) {
+			recent++
+		}
+	}
+	if recent < w.s.digestAfter() {
+		// Rendered when it runs, so it can link the channel.
+		return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
+	}
+	inc.InDigest = true
+	key := "announce-digest:" + w.now.Truncate(time.Minute).Format(time.RFC3339)
+	if seen, err := w.SeenDelivery(key); err != nil || seen {
+		return err
+	}
+	if err := w.MarkDelivery(key, w.now); err != nil {
+		return err
+	}
+	j := &Job{Kind: JobAnnounceDigest, Lane: "announce-digest", Channel: w.s.AnnounceChannel}
+	if err := w.enqueue(j); err != nil {
+		return err
+	}
+	collect := w.s.DigestCollect
+	if collect <= 0 {
+		collect = defaultDigestCollect
+	}
+	j.NextAt = w.now.Add(collect)
+	return w.PutJob(j)
+}
+
+// announceDigest posts one message for every storm incident not announced
+// yet and records it as their announcement (replies go in its thread).
+func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, error) {
+	var incs []*Incident
+	err := w.Store.View(ctx, func(tx Tx) error {
+		var err error
+		incs, err = tx.Incidents(0, 500, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+		return err
+	})
+	if err != nil || len(incs) == 0 {
+		return nil, err
+	}
+	var b strings.Builder
+	for i := len(incs) - 1; i >= 0; i-- { // oldest first
+		inc := incs[i]
+		ch := ""
+		if inc.ChannelID != "" {
+			ch = " <#" + inc.ChannelID + ">"
+		}
+		svc := ""
+		if inc.Service != "" {
+			svc = " · " + EscapeMrkdwn(inc.Service)
+		}
+		fmt.Fprintf(&b, "• *%s* %s %s%s%s\n", inc.ID, strings.ToUpper(string(inc.Severity)), EscapeMrkdwn(inc.Title), svc, ch)
+	}
+	msg := Message{
+		Text:    fmt.Sprintf("Alert storm: %d incidents opened", len(incs)),
+		Header:  fmt.Sprintf("🚨 Alert storm: %d new incidents", len(incs)),
+		Body:    b.String(),
+		Context: "Pages are arriving faster than one announcement each; this digest lists them. Updates go in this thread.",
+	}
+	posted, err := w.Chat.Post(ctx, j.Channel, msg)
+	if err != nil {
+		return nil, err
+	}
+	posted.Digest = true
+	return func(tx Tx) error {
+		for _, inc := range incs {
+			cur, err := tx.Incident(inc.ID)
+			if err != nil {
+				return err
+			}
+			p := posted
+			cur.Announcement = &p
+			if err := tx.PutIncident(cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
