@@ -9,7 +9,7 @@ import (
 
 // Alert storms: when more than DigestAfter incidents open within
 // DigestWindow, their stakeholder announcements are folded into one digest
-// post per minute instead of one post each.
+// post (per DigestCollect) instead of one post each.
 const (
 	defaultDigestAfter  = 5
 	defaultDigestWindow = 10 * time.Minute
@@ -53,7 +53,9 @@ func (w *txWork) announce(inc *Incident) error {
 		return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
 	}
 	inc.InDigest = true
-	key := "announce-digest:" + w.now.Truncate(time.Minute).Format(time.RFC3339)
+	// One digest job at a time; the job forgets the key when it ran, so
+	// pages after it start the next digest.
+	key := digestKey
 	if seen, err := w.SeenDelivery(key); err != nil || seen {
 		return err
 	}
@@ -72,6 +74,8 @@ func (w *txWork) announce(inc *Incident) error {
 	return w.PutJob(j)
 }
 
+const digestKey = "announce-digest:pending"
+
 // announceDigest posts one message for every storm incident not announced
 // yet and records it as their announcement (replies go in its thread).
 func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, error) {
@@ -81,8 +85,11 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 		incs, err = tx.Incidents(0, 500, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
 		return err
 	})
-	if err != nil || len(incs) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if len(incs) == 0 {
+		return func(tx Tx) error { return tx.ForgetDelivery(digestKey) }, nil
 	}
 	var b strings.Builder
 	for i := len(incs) - 1; i >= 0; i-- { // oldest first
@@ -109,6 +116,9 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 	}
 	posted.Digest = true
 	return func(tx Tx) error {
+		if err := tx.ForgetDelivery(digestKey); err != nil {
+			return err
+		}
 		for _, inc := range incs {
 			cur, err := tx.Incident(inc.ID)
 			if err != nil {

@@ -38,6 +38,8 @@ type harness struct {
 	clock *flowingClock
 	// cadenceEvery is how often the server checks for overdue updates.
 	cadenceEvery time.Duration
+	// reconcile turns on the catch-up with PagerDuty's REST API.
+	reconcile bool
 	// digestAfter overrides the alert-storm threshold.
 	digestAfter int
 	// logs, when set, receives the server's JSON logs.
@@ -95,6 +97,10 @@ func (h *harness) start() {
 	}
 	m.CadenceEvery = h.cadenceEvery
 	m.DigestAfter = h.digestAfter
+	m.ReconcileEvery = -1 // the fakes' PagerDuty state is not kept in step
+	if h.reconcile {
+		m.ReconcileEvery = time.Hour
+	}
 	m.DigestCollect = 300 * time.Millisecond
 	m.ReadHeaderTimeout = 300 * time.Millisecond
 	if err := m.Open(); err != nil {
@@ -586,6 +592,7 @@ func TestReconcile_CatchesUpWithPagerDuty(t *testing.T) {
 	known.Status = "resolved"
 	h.pd.AddIncident(known)
 	h.pd.AddIncident(pagerfake.Incident{ID: "PMISSED", Title: "Queue depth alarm", Urgency: "high", Status: "acknowledged", CreatedAt: t0.Add(time.Hour)})
+	h.reconcile = true
 	h.start()
 	waitFor(t, "reconciliation", func() bool {
 		var got apiIncident
@@ -623,18 +630,21 @@ func TestAnnounce_StormFoldsIntoADigest(t *testing.T) {
 	h.waitIdle()
 	ann, _ := h.slack.ChannelByName("incidents")
 	msgs := h.slack.Messages(ann.ID)
-	var single, digests int
+	var single, digests, digested int
 	for _, m := range msgs {
+		var n int
 		switch {
-		case strings.Contains(m.Text, "Alert storm: 9 incidents"):
-			digests++
 		case strings.Contains(m.Text, "Alert storm"):
-			t.Errorf("digest with another count: %q", m.Text)
+			fmt.Sscanf(m.Text, "Alert storm: %d incidents", &n)
+			digests++
+			digested += n
 		case m.ThreadTS == "":
 			single++
 		}
 	}
-	if single != 3 || digests != 1 {
-		t.Errorf("%d single announcements and %d digests; want 3 and 1 (of %d posts)", single, digests, len(msgs))
+	// How many digests depends on how fast the pages arrive; every page
+	// past the threshold is in exactly one.
+	if single != 3 || digests < 1 || digests > 3 || digested != 9 {
+		t.Errorf("%d single announcements, %d digests of %d incidents; want 3, 1 to 3, 9", single, digests, digested)
 	}
 }

@@ -48,7 +48,7 @@ type Main struct {
 	// headers (5 s when 0): slow clients cannot hold connections.
 	ReadHeaderTimeout time.Duration
 	// ReconcileEvery is how often PagerDuty's open incidents are compared
-	// with the bot's (5 min when 0); it also runs at start.
+	// with the bot's (5 min when 0; negative: never); it also runs at start.
 	ReconcileEvery time.Duration
 
 	DB      *store.DB
@@ -151,7 +151,7 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
-	if m.Worker.Pager != nil {
+	if m.Worker.Pager != nil && m.ReconcileEvery >= 0 {
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.reconcile(ctx) }()
 	}
