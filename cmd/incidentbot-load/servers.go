@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/incidentbot/incidentbot/internal/pager/pagerfake"
+	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
+)
+
+// The PagerDuty user that the notes come from and that acts for the bot
+// (PAGERDUTY_FROM); also every incident's assignee, known to Slack by the
+// same e-mail, so that the invite jobs of the seeding succeed.
+const (
+	agentID    = "PLOADUSR"
+	agentName  = "Alice Chen"
+	agentEmail = "alice@example.com"
+)
+
+// proc is a child process. stop (or the end of the parent context) sends it
+// SIGINT and kills it if it has not exited 5 s later; on Linux it is also
+// killed when this process dies.
+type proc struct {
+	name    string
+	pid     int
+	logPath string
+	cancel  context.CancelFunc
+	exited  chan struct{}
+	err     error // cmd.Wait's, valid once exited is closed
+}
+
+func startProc(ctx context.Context, name, logPath string, env []string, bin string, args ...string) (*proc, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
+		cancel()
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, pid: cmd.Process.Pid, logPath: logPath, cancel: cancel, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		if cmd.ProcessState != nil && cmd.ProcessState.Success() {
+			p.err = nil // Wait reports the cancelled context even after exit status 0
+		}
+		logf.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// stop stops the process and returns how it exited (nil: cleanly).
+func (p *proc) stop() error {
+	p.cancel()
+	<-p.exited
+	return p.err
+}
+
+// childEnv is a minimal environment (so that no INCIDENTBOT_* or SLACK_*
+// variable of the caller's shell changes the server) plus vars.
+func childEnv(vars ...string) []string {
+	env := vars
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitReady polls base/readyz until it answers 200.
+func waitReady(ctx context.Context, p *proc, base string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready (%v); see %s", p.name, p.err, p.logPath)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after 30 s; see %s", p.name, p.logPath)
+		}
+	}
+}
+
+// buildServer builds ./cmd/incidentbot of the module the go command sees
+// from the working directory into dir.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("cannot find the incidentbot module: run from the repository or pass -bin")
+	}
+	bin := filepath.Join(dir, "incidentbot")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/incidentbot")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/incidentbot: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startBaseline re-executes this program in its baseline mode; delay is
+// bbolt's MaxBatchDelay.
+func startBaseline(ctx context.Context, self, dir, secret string, delay time.Duration) (*proc, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := startProc(ctx, "baseline", filepath.Join(dir, "baseline.log"), childEnv(), self,
+		"-serve-baseline", addr, filepath.Join(dir, "baseline.db"), secret, delay.String())
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + addr
+	if err := waitReady(ctx, p, base); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
+}
+
+// realServer is the incidentbot binary with in-process Slack and PagerDuty
+// fakes.
+type realServer struct {
+	proc       *proc
+	base       string
+	adminToken string
+	slack      *slackfake.Server
+	pd         *pagerfake.Server
+}
+
+// startReal starts the server with its own fakes. slackRateScale is
+// INCIDENTBOT_SLACK_RATE_SCALE, the multiplier of the bot's Slack rate
+// budgets.
+func startReal(ctx context.Context, bin, dir, secret string, slackRateScale float64) (*realServer, error) {
+	s := &realServer{adminToken: "load-admin-" + newUUID(), slack: slackfake.New(), pd: pagerfake.New()}
+	s.slack.AddUser("ULOADUSR", "alice", agentEmail)
+	s.pd.AddUser(pagerfake.User{ID: agentID, Name: agentName, Email: agentEmail})
+	addr, err := freeAddr()
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	env := childEnv(
+		"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
+		"SLACK_API_URL="+s.slack.URL(),
+		"SLACK_SIGNING_SECRET="+randomHex(16),
+		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
+		"PAGERDUTY_API_TOKEN="+s.pd.Token(),
+		"PAGERDUTY_API_URL="+s.pd.URL(),
+		"PAGERDUTY_FROM="+agentEmail,
+		"INCIDENTBOT_ADDR="+addr,
+		"INCIDENTBOT_DB="+filepath.Join(dir, "incidentbot.db"),
+		"INCIDENTBOT_EXPORT_DIR="+filepath.Join(dir, "postmortems"),
+		"INCIDENTBOT_ADMIN_TOKEN="+s.adminToken,
+		"INCIDENTBOT_SLACK_RATE_SCALE="+strconv.FormatFloat(slackRateScale, 'g', -1, 64),
+	)
+	if s.proc, err = startProc(ctx, "incidentbot", filepath.Join(dir, "incidentbot.log"), env, bin, "serve"); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.base = "http://" + addr
+	if err := waitReady(ctx, s.proc, s.base); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// close stops the server, then the fakes; it returns how the server exited.
+func (s *realServer) close() error {
+	var err error
+	if s.proc != nil {
+		err = s.proc.stop()
+	}
+	s.slack.Close()
+	s.pd.Close()
+	return err
+}
+
+// seed opens incs: each is added to the PagerDuty fake and paged with an
+// incident.triggered delivery. It returns once the admin API lists them all
+// and the outbox has nothing pending (channels, topics, kickoff posts and
+// invites done), and reports the dead letters, if any.
+func (s *realServer) seed(ctx context.Context, secret string, incs []incidentRef) (deadLetters int, err error) {
+	sender := &pagerfake.Sender{URL: s.base + "/webhooks/pagerduty", Secrets: []string{secret}}
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next = make(chan incidentRef)
+	)
+	for range 8 {
+		wg.Go(func() {
+			for ref := range next {
+				inc := s.pd.AddIncident(pagerfake.Incident{
+					ID: ref.ID, Title: ref.Title, Urgency: "high", PriorityName: "P2",
+					ServiceID: "PSVLOAD", ServiceName: "Checkout", AssigneeIDs: []string{agentID},
+				})
+				agent := pagerfake.ServiceRef(inc.ServiceID, inc.ServiceName)
+				ev := pagerfake.Event{Type: "incident.triggered", Agent: &agent, Data: pagerfake.IncidentData(inc)}
+				if _, err := sender.SendUntilAccepted(sctx, "", ev.JSON(), 50*time.Millisecond); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("paging %s: %w", ref.ID, err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, ref := range incs {
+		next <- ref
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+
+	want := map[string]bool{}
+	for _, ref := range incs {
+		want[ref.ID] = true
+	}
+	err = poll(ctx, 30*time.Second, "the admin API to list every incident", func() (bool, error) {
+		var list struct {
+			Incidents []struct {
+				PagerDutyID string `json:"pagerduty_id"`
+			} `json:"incidents"`
+		}
+		if err := s.api(ctx, "/api/incidents?status=open&limit=1000", &list); err != nil {
+			return false, err
+		}
+		n := 0
+		for _, inc := range list.Incidents {
+			if want[inc.PagerDutyID] {
+				n++
+			}
+		}
+		return n == len(want), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = poll(ctx, 120*time.Second, "the outbox to settle (with -slack-rate-scale 1, opening 100 channels takes minutes)", func() (bool, error) {
+		ob, err := s.outbox(ctx)
+		deadLetters = ob.dead
+		return err == nil && ob.pending == 0, err
+	})
+	return deadLetters, err
+}
+
+type outboxState struct{ pending, dead int }
+
+// outbox returns GET /api/outbox's pending count and number of dead letters.
+func (s *realServer) outbox(ctx context.Context) (outboxState, error) {
+	var ob struct {
+		Pending     int               `json:"pending"`
+		DeadLetters []json.RawMessage `json:"dead_letters"`
+	}
+	err := s.api(ctx, "/api/outbox", &ob)
+	return outboxState{pending: ob.Pending, dead: len(ob.DeadLetters)}, err
+}
+
+// api GETs an admin API path with the admin token and decodes the answer.
+func (s *realServer) api(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", path, res.StatusCode)
+	}
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// slackPosts counts the chat.postMessage calls the Slack fake answered ok
+// between from and to.
+func (s *realServer) slackPosts(from, to time.Time) int {
+	n := 0
+	for _, c := range s.slack.CallsTo("chat.postMessage") {
+		if c.OK && !c.At.Before(from) && c.At.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// poll calls cond every 100 ms until it reports true or timeout passes; the
+// last error cond returned goes into the timeout's message.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s waiting for %s (last error: %v)", timeout, what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
