@@ -38,7 +38,11 @@ func newCallMetrics(reg prometheus.Registerer) *callMetrics {
 // and Statuspage's are the HTTP method and the path with IDs elided.
 func (m *callMetrics) client(system string, base http.RoundTripper, timeout time.Duration) *http.Client {
 	if base == nil {
-		base = http.DefaultTransport
+		// The outbox runs 8 calls at once against one host; Go's default
+		// keeps 2 idle connections per host, churning the rest.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 16
+		base = t
 	}
 	return &http.Client{Timeout: timeout, Transport: &meteredTransport{next: base, m: m, system: system}}
 }

@@ -91,20 +91,33 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 	if err := t.btx.Bucket(bucketIncidents).Put(key, v); err != nil {
 		return err
 	}
+	// Indexes are written only when they change: a Put dirties a page even
+	// when the value is the same, and every delivery passes here.
 	if inc.PagerDuty != nil && inc.PagerDuty.ID != "" {
-		if err := t.btx.Bucket(bucketPagerIndex).Put([]byte(inc.PagerDuty.ID), key); err != nil {
+		if err := putIfChanged(t.btx.Bucket(bucketPagerIndex), []byte(inc.PagerDuty.ID), key); err != nil {
 			return err
 		}
 	}
 	if inc.ChannelID != "" {
-		if err := t.btx.Bucket(bucketChannels).Put([]byte(inc.ChannelID), key); err != nil {
+		if err := putIfChanged(t.btx.Bucket(bucketChannels), []byte(inc.ChannelID), key); err != nil {
 			return err
 		}
 	}
-	if inc.Status.Open() {
-		return t.btx.Bucket(bucketOpen).Put(key, nil)
+	open := t.btx.Bucket(bucketOpen)
+	switch isOpen := open.Get(key) != nil; {
+	case inc.Status.Open() && !isOpen:
+		return open.Put(key, []byte{1})
+	case !inc.Status.Open() && isOpen:
+		return open.Delete(key)
 	}
-	return t.btx.Bucket(bucketOpen).Delete(key)
+	return nil
+}
+
+func putIfChanged(b *bolt.Bucket, k, v []byte) error {
+	if bytes.Equal(b.Get(k), v) {
+		return nil
+	}
+	return b.Put(k, v)
 }
 
 func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
