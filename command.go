@@ -57,6 +57,7 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 		return s.timeline(ctx, c)
 	}
 	var out Reply
+	var incID string
 	err := s.update(ctx, func(w *txWork) error {
 		inc, err := w.target(c)
 		if err != nil {
@@ -66,9 +67,12 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 		if err != nil {
 			return err
 		}
-		out = r
+		out, incID = r, inc.ID
 		return w.PutIncident(inc)
 	})
+	if err == nil {
+		s.logger().Info("slack command", "incident", incID, "subcommand", c.Name, "user", c.Actor.ID)
+	}
 	return out, err
 }
 
@@ -303,15 +307,15 @@ func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text 
 	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
 }
 
-// takeEcho reports whether ev is the echo of the bot's own action, and
-// forgets it (and expired ones).
-func takeEcho(inc *Incident, ev PagerEvent) bool {
-	found := false
+// takeEcho returns the expected echo ev matches (and forgets it, and the
+// expired ones), or nil.
+func takeEcho(inc *Incident, ev PagerEvent) *Echo {
+	var found *Echo
 	kept := inc.Echoes[:0]
 	for _, e := range inc.Echoes {
 		switch {
-		case !found && e.Type == ev.Type && (e.Text == "" || e.Text == ev.Text):
-			found = true
+		case found == nil && e.Type == ev.Type && (e.Text == "" || e.Text == ev.Text):
+			found = &e
 		case ev.OccurredAt.After(e.Until):
 		default:
 			kept = append(kept, e)

@@ -76,13 +76,17 @@ func (w *txWork) announce(inc *Incident) error {
 
 const digestKey = "announce-digest:pending"
 
+// digestMax is how many incidents one digest post lists (each line about
+// 100 characters: well inside Slack's 50 blocks of 3000).
+const digestMax = 100
+
 // announceDigest posts one message for every storm incident not announced
 // yet and records it as their announcement (replies go in its thread).
 func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, error) {
 	var incs []*Incident
 	err := w.Store.View(ctx, func(tx Tx) error {
 		var err error
-		incs, err = tx.Incidents(0, 500, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+		incs, err = tx.Incidents(0, 0, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
 		return err
 	})
 	if err != nil {
@@ -90,6 +94,12 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 	}
 	if len(incs) == 0 {
 		return func(tx Tx) error { return tx.ForgetDelivery(digestKey) }, nil
+	}
+	// Oldest first, at most digestMax per post; the rest go in the next
+	// digest, queued by this one's completion.
+	more := false
+	if len(incs) > digestMax {
+		incs, more = incs[len(incs)-digestMax:], true
 	}
 	var b strings.Builder
 	for i := len(incs) - 1; i >= 0; i-- { // oldest first
@@ -116,7 +126,12 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 	}
 	posted.Digest = true
 	return func(tx Tx) error {
-		if err := tx.ForgetDelivery(digestKey); err != nil {
+		if more {
+			next := &Job{Kind: JobAnnounceDigest, Lane: j.Lane, Channel: j.Channel, CreatedAt: w.now(), NextAt: w.now()}
+			if err := tx.Enqueue(next); err != nil {
+				return err
+			}
+		} else if err := tx.ForgetDelivery(digestKey); err != nil {
 			return err
 		}
 		for _, inc := range incs {

@@ -131,6 +131,10 @@ type Echo struct {
 	Type  string    `json:"type"`
 	Text  string    `json:"text,omitempty"`
 	Until time.Time `json:"until"`
+	// Supersede is the Seq of a stand-in entry (recorded when catching up
+	// with PagerDuty's REST API) that the real event replaces, with its own
+	// time and actor; 0 for echoes of the bot's own actions.
+	Supersede uint64 `json:"supersede,omitempty"`
 }
 
 // Problem is a side effect that failed for good.

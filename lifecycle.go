@@ -123,7 +123,9 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 	}
 	ev.OccurredAt = ev.OccurredAt.UTC()
 	var out Outcome
+	var incID string
 	err := s.update(ctx, func(w *txWork) error {
+		incID = ""
 		keys := DeliveryKeys(webhookID, ev.ID)
 		for _, k := range keys {
 			seen, err := w.SeenDelivery(k)
@@ -146,53 +148,54 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 				return err
 			}
 		}
-		o, err := w.ingest(ev)
-		out = o
+		o, id, err := w.ingest(ev)
+		out, incID = o, id
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
+	s.logger().Info("pagerduty event", "incident", incID, "pagerduty_id", ev.IncidentID, "type", ev.Type, "event_id", ev.ID, "outcome", out)
 	return out, nil
 }
 
-func (w *txWork) ingest(ev PagerEvent) (Outcome, error) {
+func (w *txWork) ingest(ev PagerEvent) (Outcome, string, error) {
 	inc, err := w.IncidentByPagerDutyID(ev.IncidentID)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		if ev.Incident == nil {
 			// Only a reference: keep the event, fetch the incident.
 			if _, err := w.AddPending(ev.IncidentID, ev); err != nil {
-				return "", err
+				return "", "", err
 			}
 			// One fetch at a time; a new one once the last has ended (even
 			// as a dead letter, so a later event tries again).
 			fetching := fetchKey(ev.IncidentID)
 			if busy, err := w.SeenDelivery(fetching); err != nil || busy {
-				return OutcomePending, err
+				return OutcomePending, "", err
 			}
 			if err := w.MarkDelivery(fetching, w.now); err != nil {
-				return "", err
+				return "", "", err
 			}
 			if err := w.enqueue(&Job{Kind: JobFetchIncident, Lane: lanePager(ev.IncidentID), PagerID: ev.IncidentID}); err != nil {
-				return "", err
+				return "", "", err
 			}
-			return OutcomePending, nil
+			return OutcomePending, "", nil
 		}
 		if inc, err = w.open(ev.Incident); err != nil {
-			return "", err
+			return "", "", err
 		}
 	case err != nil:
-		return "", err
+		return "", "", err
 	}
 	if err := w.apply(inc, ev); err != nil {
-		return "", err
+		return "", "", err
 	}
 	// Events that waited for this incident (a note that arrived first).
 	if err := w.applyPending(inc); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return OutcomeApplied, w.PutIncident(inc)
+	return OutcomeApplied, inc.ID, w.PutIncident(inc)
 }
 
 // fetchKey marks a PagerDuty incident whose REST fetch is outstanding.
@@ -321,12 +324,34 @@ func (w *txWork) invite(inc *Incident, p Person) error {
 
 // record appends an entry and enqueues its post to the channel.
 func (w *txWork) record(inc *Incident, e Entry) error {
+	_, err := w.recordSeq(inc, e)
+	return err
+}
+
+// recordSeq is record, returning the entry's Seq.
+func (w *txWork) recordSeq(inc *Incident, e Entry) (uint64, error) {
 	if err := w.AppendEntry(inc.ID, &e); err != nil {
-		return err
+		return 0, err
 	}
 	inc.UpdatedAt = w.now
-	return w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Message: entryMessage(inc, e)})
+	return e.Seq, w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Message: entryMessage(inc, e)})
 }
+
+// catchUpNeeded reports whether a catch-up change still applies.
+func catchUpNeeded(inc *Incident, typ string) bool {
+	switch typ {
+	case EventAcknowledged:
+		return inc.Status == StatusTriggered
+	case EventResolved:
+		return inc.Status != StatusResolved
+	case EventReopened:
+		return inc.Status == StatusResolved
+	}
+	return true
+}
+
+// isCatchUp reports whether an event is a stand-in made by Reconcile.
+func isCatchUp(ev PagerEvent) bool { return strings.HasPrefix(ev.ID, catchUpPrefix) }
 
 // setStatus moves the incident to st when the event that says so is not
 // older than the one that set the current status.
@@ -356,7 +381,14 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	}
 	// PagerDuty telling us about our own action: its state rules still
 	// apply, but the timeline already has the entry.
+	if isCatchUp(ev) && !catchUpNeeded(inc, ev.Type) {
+		// Decided outside the transaction; the real webhook got here first.
+		return nil
+	}
 	echo := takeEcho(inc, ev)
+	if echo != nil && echo.Supersede == 0 && isCatchUp(ev) {
+		echo = nil
+	}
 	draftAfter := false // the postmortem follows the resolution's post
 	before := struct {
 		st  Status
@@ -464,8 +496,22 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 			}
 		}
 	}
-	if !echo {
-		if err := w.record(inc, e); err != nil {
+	switch {
+	case echo == nil:
+		seq, err := w.recordSeq(inc, e)
+		if err != nil {
+			return err
+		}
+		if isCatchUp(ev) {
+			// The real webhook may still come (PagerDuty retries): it will
+			// replace this stand-in instead of adding a second entry.
+			inc.Echoes = append(inc.Echoes, Echo{Type: ev.Type, Until: w.now.Add(time.Hour), Supersede: seq})
+		}
+	case echo.Supersede != 0:
+		// The real event behind a stand-in: a correction with its own time
+		// and actor (the channel already heard about it).
+		e.Supersedes = echo.Supersede
+		if err := w.AppendEntry(inc.ID, &e); err != nil {
 			return err
 		}
 	}

@@ -265,3 +265,53 @@ func TestService_EchoOfOwnAck_NoSecondEntryButStateApplies(t *testing.T) {
 		t.Errorf("%d ack entries, %d PagerDuty ack jobs; want 1 and 1", acks, count(jobs, incidentbot.JobPagerAck))
 	}
 }
+
+// Catching up with PagerDuty's REST API records a stand-in; the real
+// webhook, arriving later, replaces it rather than adding a second entry.
+func TestService_CatchUpThenRealWebhook_OneCurrentEntry(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	pi := pd("P1", incidentbot.EventAcknowledged, t0).Incident
+	pi.Status, pi.StatusChangedAt = "acknowledged", t0.Add(40*time.Second)
+	fake := fakePager{open: []incidentbot.PagerIncident{*pi}}
+	if _, changed, err := s.Reconcile(ctx, fake); err != nil || changed != 1 {
+		t.Fatalf("reconcile: %d changed, %v", changed, err)
+	}
+	s.IngestPagerDuty(ctx, "W-late", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
+	inc, tl, _ := state(t, db, "P1")
+	cur := incidentbot.Current(tl)
+	acks := 0
+	for _, e := range cur {
+		if e.Kind == incidentbot.EntryAcknowledged {
+			acks++
+			if e.Actor.Name != "Alice" {
+				t.Errorf("current ack by %q, want the real one (Alice)", e.Actor.Name)
+			}
+		}
+	}
+	if acks != 1 || !inc.AcknowledgedAt.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("%d current acks, acknowledged at %v", acks, inc.AcknowledgedAt)
+	}
+	// A second catch-up finds nothing to do.
+	if _, changed, _ := s.Reconcile(ctx, fake); changed != 0 {
+		t.Errorf("second reconcile changed %d", changed)
+	}
+}
+
+type fakePager struct{ open []incidentbot.PagerIncident }
+
+func (f fakePager) UserEmail(context.Context, string) (string, error) { return "", nil }
+func (f fakePager) Incident(_ context.Context, id string) (*incidentbot.PagerIncident, error) {
+	for _, p := range f.open {
+		if p.ID == id {
+			return &p, nil
+		}
+	}
+	return nil, incidentbot.Errorf(incidentbot.ENOTFOUND, "no %s", id)
+}
+func (f fakePager) OpenIncidents(context.Context) ([]incidentbot.PagerIncident, error) {
+	return f.open, nil
+}
+func (f fakePager) SetStatus(context.Context, string, string, string) error { return nil }
+func (f fakePager) AddNote(context.Context, string, string, string) error   { return nil }

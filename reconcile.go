@@ -82,16 +82,19 @@ func (s *Service) Reconcile(ctx context.Context, p Pager) (opened, changed int, 
 	return opened, changed, nil
 }
 
-// reconciled applies a missed status change as a synthetic event; its ID
-// makes a repeat (or the real webhook's late arrival under the same change)
-// harmless.
+// catchUpPrefix starts the IDs of stand-in events made by Reconcile.
+const catchUpPrefix = "reconcile:"
+
+// reconciled applies a missed status change as a stand-in event. Its ID
+// makes a repeat harmless, and the real webhook, if it still arrives,
+// replaces the stand-in entry instead of adding a second one.
 func (s *Service) reconciled(ctx context.Context, pi *PagerIncident, typ string) (int, error) {
 	at := pi.StatusChangedAt
 	if at.IsZero() {
 		at = s.now()
 	}
 	ev := PagerEvent{
-		ID: "reconcile:" + pi.ID + ":" + typ + ":" + at.UTC().Format(time.RFC3339), Type: typ, OccurredAt: at,
+		ID: catchUpPrefix + pi.ID + ":" + typ + ":" + at.UTC().Format(time.RFC3339), Type: typ, OccurredAt: at,
 		Agent: Person{Name: "PagerDuty (caught up)"}, IncidentID: pi.ID, Incident: pi,
 	}
 	out, err := s.IngestPagerDuty(ctx, "", ev)

@@ -175,7 +175,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			needLoad = false
 		}
 		now := w.now()
-		next := now.Add(time.Minute)
+		// Look for new jobs at least every few seconds, whatever woke us.
+		next := now.Add(5 * time.Second)
 		w.mu.Lock()
 		for lane, q := range w.lanes {
 			if len(q) == 0 {
@@ -273,6 +274,9 @@ func (w *Worker) run(ctx context.Context, j *Job) jobDone {
 			return tx.DeleteJob(j.ID)
 		})
 		if err == nil {
+			if effect != nil {
+				w.Wake() // an effect may have queued work (a digest's sequel)
+			}
 			w.observe(j.Kind, ResultDone, start)
 			return jobDone{job: j, remove: true}
 		}

@@ -212,11 +212,13 @@ type apiIncident struct {
 		Message string `json:"message"`
 	} `json:"problems"`
 	Timeline []struct {
-		At     time.Time `json:"at"`
-		Kind   string    `json:"kind"`
-		Actor  string    `json:"actor"`
-		Source string    `json:"source"`
-		Text   string    `json:"text"`
+		Seq        uint64    `json:"seq"`
+		Supersedes uint64    `json:"supersedes"`
+		At         time.Time `json:"at"`
+		Kind       string    `json:"kind"`
+		Actor      string    `json:"actor"`
+		Source     string    `json:"source"`
+		Text       string    `json:"text"`
 	} `json:"timeline"`
 }
 

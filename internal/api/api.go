@@ -85,6 +85,9 @@ type Entry struct {
 	ActorID string    `json:"actor_id,omitempty"`
 	Source  string    `json:"source"`
 	Text    string    `json:"text"`
+	// Supersedes is the seq of an earlier entry this one corrects or
+	// retracts (the timeline is append-only).
+	Supersedes uint64 `json:"supersedes,omitempty"`
 }
 
 func view(inc *incidentbot.Incident) Incident {
@@ -169,7 +172,7 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 		v = view(inc)
 		v.Timeline = make([]Entry, 0, len(tl))
 		for _, e := range tl {
-			v.Timeline = append(v.Timeline, Entry{Seq: e.Seq, At: e.At, Kind: string(e.Kind), Actor: e.Actor.Display(), ActorID: e.Actor.ID, Source: string(e.Source), Text: e.Text})
+			v.Timeline = append(v.Timeline, Entry{Seq: e.Seq, At: e.At, Kind: string(e.Kind), Actor: e.Actor.Display(), ActorID: e.Actor.ID, Source: string(e.Source), Text: e.Text, Supersedes: e.Supersedes})
 		}
 		return nil
 	})
@@ -231,17 +234,25 @@ func (h *Handler) postmortem(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 	var out struct {
-		Pending     int                `json:"pending"`
+		Pending int `json:"pending"`
+		// Oldest is the first 100 pending jobs, oldest first.
+		Oldest      []*incidentbot.Job `json:"oldest"`
 		DeadLetters []*incidentbot.Job `json:"dead_letters"`
 	}
 	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
-		out.Pending = 0
-		if err := tx.Jobs(0, func(*incidentbot.Job) bool { out.Pending++; return true }); err != nil {
+		out.Pending, out.Oldest = 0, nil
+		if err := tx.Jobs(0, func(j *incidentbot.Job) bool {
+			out.Pending++
+			if len(out.Oldest) < 100 {
+				out.Oldest = append(out.Oldest, j)
+			}
+			return true
+		}); err != nil {
 			return err
 		}
 		var err error
 		out.DeadLetters, err = tx.DeadLetters()
-		for _, j := range out.DeadLetters {
+		for _, j := range append(out.DeadLetters, out.Oldest...) {
 			// A response_url is a bearer credential for posting as the app.
 			if j.ResponseURL != "" {
 				j.ResponseURL = "[redacted]"
@@ -255,6 +266,9 @@ func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.DeadLetters == nil {
 		out.DeadLetters = []*incidentbot.Job{}
+	}
+	if out.Oldest == nil {
+		out.Oldest = []*incidentbot.Job{}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -127,7 +127,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.deliveries.WithLabelValues(typ, string(out)).Inc()
-	h.log.Info("pagerduty webhook", "event_id", ev.ID, "type", ev.Type, "pagerduty_incident", ev.IncidentID, "outcome", out)
+	// The lifecycle logs the outcome with the incident's ID.
 	status := http.StatusAccepted
 	if out != incidentbot.OutcomeApplied && out != incidentbot.OutcomePending {
 		status = http.StatusOK

@@ -1,6 +1,9 @@
 package slackcmd
 
 import (
+	"fmt"
+	"strings"
+
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/slack-go/slack"
 )
@@ -21,11 +24,18 @@ func Blocks(msg incidentbot.Message) []slack.Block {
 		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+f.Label+"*\n"+f.Value, false, false))
 	}
 	if msg.Body != "" || len(fields) > 0 {
+		// A section holds at most 3000 characters: a longer body (a storm
+		// digest) is split at line ends into several sections, not cut.
+		chunks := splitLines(msg.Body, 3000, maxBodySections)
 		var text *slack.TextBlockObject
-		if msg.Body != "" {
-			text = slack.NewTextBlockObject(slack.MarkdownType, truncate(msg.Body, 3000), false, false)
+		if len(chunks) > 0 {
+			text = slack.NewTextBlockObject(slack.MarkdownType, chunks[0], false, false)
 		}
 		blocks = append(blocks, slack.NewSectionBlock(text, fields, nil))
+		for i := 1; i < len(chunks); i++ {
+			c := chunks[i]
+			blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, c, false, false), nil, nil))
+		}
 	}
 	if msg.Context != "" {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, truncate(msg.Context, 3000), false, false)))
@@ -50,6 +60,38 @@ func Blocks(msg incidentbot.Message) []slack.Block {
 		blocks = append(blocks, slack.NewActionBlock("incident_actions", elems...))
 	}
 	return blocks
+}
+
+// maxBodySections keeps a message under Slack's 50 blocks.
+const maxBodySections = 45
+
+// splitLines cuts s into pieces of at most n runes at line ends (a longer
+// line is cut), at most max pieces; a last piece says what was left out.
+func splitLines(s string, n, max int) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	var cur strings.Builder
+	lines := strings.SplitAfter(s, "\n")
+	for i, line := range lines {
+		if len([]rune(line)) > n {
+			line = truncate(line, n)
+		}
+		if cur.Len() > 0 && len([]rune(cur.String()))+len([]rune(line)) > n {
+			out = append(out, cur.String())
+			cur.Reset()
+			if len(out) == max-1 {
+				out = append(out, fmt.Sprintf("…and %d more lines", len(lines)-i))
+				return out
+			}
+		}
+		cur.WriteString(line)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 func truncate(s string, n int) string {

@@ -1,7 +1,9 @@
 package slackcmd
 
 import (
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/slack-go/slack"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -155,6 +158,28 @@ func TestVerifyRequest(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), good[3:]) {
 			t.Errorf("%s: error text contains the expected signature", tt.name)
+		}
+	}
+}
+
+func TestBlocks_LongBodySplitsIntoSections(t *testing.T) {
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "• *INC-%d* SEV2 disk full on db-%d · Storage\n", i, i)
+	}
+	blocks := Blocks(incidentbot.Message{Text: "storm", Body: b.String()})
+	if len(blocks) < 5 || len(blocks) > 50 {
+		t.Fatalf("%d blocks", len(blocks))
+	}
+	js, _ := json.Marshal(blocks)
+	for i := range 300 {
+		if !strings.Contains(string(js), fmt.Sprintf("INC-%d*", i)) {
+			t.Fatalf("INC-%d lost in splitting", i)
+		}
+	}
+	for _, blk := range blocks {
+		if s, ok := blk.(*slack.SectionBlock); ok && s.Text != nil && len([]rune(s.Text.Text)) > 3000 {
+			t.Errorf("a section of %d characters", len([]rune(s.Text.Text)))
 		}
 	}
 }

@@ -1,0 +1,780 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/pager/pagerfake"
+	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
+	"github.com/incidentbot/incidentbot/internal/store"
+)
+
+// The crash test runs the real binary (built without -race, whatever the
+// test process is built with) against the in-process fakes, storms it with
+// doubled PagerDuty deliveries and SIGKILLs it twice: once while deliveries
+// arrive, once while the outbox drains. Replay a failure with the seed it
+// logged: CRASH_SEED=<seed> go test -run TestCrash -count=1 -v ./cmd/incidentbot/
+const (
+	crashIncidents   = 300
+	crashSenders     = 32
+	crashCopies      = 2 // two subscriptions: one event under two webhook IDs
+	crashAdminToken  = "crash-admin-token"
+	crashSecret      = "crash-webhook-secret"
+	crashStormBudget = 120 * time.Second // senders give up after this
+	crashDrainBudget = 90 * time.Second  // the outbox must drain within this after kill #2
+	// crashMaxDuplicatePosts bounds the posts the two kills may repeat. A
+	// job is deleted only after its remote call succeeded, so a kill repeats
+	// only the calls in flight: at most the worker's concurrency (8 jobs, one
+	// per lane) per kill, 16 for two kills. 40 leaves room for lanes whose
+	// call had succeeded while their deletion still waited for its commit.
+	crashMaxDuplicatePosts = 40
+	crashPredictedDups     = 16
+)
+
+var crashT0 = time.Date(2025, 11, 3, 2, 0, 0, 0, time.UTC)
+
+func TestCrash_StormWithTwoKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: builds the binary and storms it for about half a minute")
+	}
+	began := time.Now()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CRASH_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("CRASH_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("seed %d", seed)
+	t.Logf("replay: CRASH_SEED=%d go test -run TestCrash -count=1 -v ./cmd/incidentbot/", seed)
+	rng := rand.New(rand.NewSource(seed))
+	dir := t.TempDir()
+
+	bin := crashBuildBot(t, dir)
+	t.Logf("built %s in %s", bin, time.Since(began).Round(time.Millisecond))
+
+	// The fakes, in this process.
+	slack := slackfake.New()
+	t.Cleanup(slack.Close)
+	slack.AddUser("UALICE", "alice", "alice@example.com")
+	announce := slack.CreateChannelDirect("incidents", "UHUMAN", false)
+	pd := pagerfake.New()
+	t.Cleanup(pd.Close)
+	pd.AddUser(pagerfake.User{ID: "PALICE", Name: "Alice Chen", Email: "alice@example.com"})
+
+	// The storm: three events per incident (triggered, acknowledged 30 s
+	// later, a note 60 s later), each delivered under two webhook IDs with
+	// one event ID, shuffled. The webhooks carry the incident as it was at
+	// each event; PagerDuty's REST API shows it as it is now, acknowledged
+	// (as PagerDuty does while it retries an acknowledgement's webhook), so
+	// that the bot's reconciliation at start sees what PagerDuty would show.
+	type delivery struct {
+		kind, pdID, webhookID string
+		body                  []byte
+	}
+	var sends []delivery
+	pdIDs := make([]string, crashIncidents)
+	noteText := map[string]string{}
+	ackAt := map[string]time.Time{}
+	alice := pagerfake.UserRef("PALICE", "Alice Chen")
+	service := pagerfake.ServiceRef("PCHK", "Checkout")
+	for i := range crashIncidents {
+		id := fmt.Sprintf("P%04d", i+1)
+		pdIDs[i] = id
+		noteText[id] = fmt.Sprintf("storm note %s: pool exhausted on shard %d", id, rng.Intn(1000))
+		inc := pd.AddIncident(pagerfake.Incident{
+			ID: id, Number: 1000 + i, Title: fmt.Sprintf("Storm %s checkout errors", id),
+			Urgency: "high", PriorityName: fmt.Sprintf("P%d", 1+i%4), ServiceID: "PCHK", ServiceName: "Checkout",
+			AssigneeIDs: []string{"PALICE"}, CreatedAt: crashT0.Add(time.Duration(i) * time.Second),
+		})
+		ackAt[id] = inc.CreatedAt.Add(30 * time.Second)
+		triggered, _ := pd.IncidentData(id)
+		crashAckInPagerDuty(t, pd, id, ackAt[id])
+		acknowledged, _ := pd.IncidentData(id)
+		events := []pagerfake.Event{
+			{ID: "ev-trig-" + id, Type: "incident.triggered", OccurredAt: inc.CreatedAt, Agent: &service, Data: triggered},
+			{ID: "ev-ack-" + id, Type: "incident.acknowledged", OccurredAt: ackAt[id], Agent: &alice, Data: acknowledged},
+			{ID: "ev-note-" + id, Type: "incident.annotated", OccurredAt: inc.CreatedAt.Add(60 * time.Second), Agent: &alice,
+				Data: pagerfake.NoteData(id, inc.Title, "PN"+id, noteText[id])},
+		}
+		for _, ev := range events {
+			body := ev.JSON()
+			for c := range crashCopies {
+				sends = append(sends, delivery{kind: ev.Type, pdID: id, webhookID: fmt.Sprintf("wh-%d-%s-%c", seed, ev.ID, 'a'+c), body: body})
+			}
+		}
+	}
+	pd.ResetCalls()
+	rng.Shuffle(len(sends), func(i, j int) { sends[i], sends[j] = sends[j], sends[i] })
+	// Every random choice is drawn here, before any goroutine runs, so the
+	// seed replays the same storm and the same kill points.
+	kill1At := int64(float64(len(sends)) * (0.2 + 0.5*rng.Float64()))
+	kill2Frac := 0.2 + 0.6*rng.Float64() // kill #2 once pending fell to this share of its level at the storm's end
+	t.Logf("%d deliveries (%d incidents × 3 events × %d copies), %d senders; kill #1 after %d accepted, kill #2 at %.0f%% of the pending outbox",
+		len(sends), crashIncidents, crashCopies, crashSenders, kill1At, kill2Frac*100)
+
+	// The bot, as a child process on a fixed loopback port and file.
+	bot := &crashBot{
+		t: t, bin: bin, base: "http://" + crashFreeAddr(t),
+		logPath: filepath.Join(dir, "incidentbot.log"), dbPath: filepath.Join(dir, "incidentbot.db"),
+	}
+	bot.env = crashChildEnv(
+		"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
+		"SLACK_SIGNING_SECRET=x",
+		"SLACK_API_URL="+slack.URL(),
+		"PAGERDUTY_WEBHOOK_SECRETS="+crashSecret,
+		"PAGERDUTY_API_TOKEN="+pd.Token(),
+		"PAGERDUTY_API_URL="+pd.URL(),
+		"PAGERDUTY_FROM=alice@example.com",
+		"INCIDENTBOT_ADDR="+strings.TrimPrefix(bot.base, "http://"),
+		"INCIDENTBOT_DB="+bot.dbPath,
+		"INCIDENTBOT_ADMIN_TOKEN="+crashAdminToken,
+		"INCIDENTBOT_ANNOUNCE_CHANNEL=#incidents",
+		"INCIDENTBOT_EXPORT_DIR="+filepath.Join(dir, "pm"),
+		"INCIDENTBOT_UPDATE_CADENCE=sev1=0,sev2=0,sev3=0,sev4=0",
+		"INCIDENTBOT_SLACK_RATE_SCALE=200",
+	)
+	t.Cleanup(bot.cleanup) // registered after the fakes: runs before they close
+	bot.start()
+
+	counter := &crashSendCounter{base: &http.Transport{MaxIdleConnsPerHost: crashSenders, IdleConnTimeout: 30 * time.Second}}
+	sender := &pagerfake.Sender{URL: bot.base + "/webhooks/pagerduty", Secrets: []string{crashSecret},
+		Client: &http.Client{Timeout: 5 * time.Second, Transport: counter}}
+	stormCtx, stopStorm := context.WithTimeout(context.Background(), crashStormBudget)
+	var (
+		wg       sync.WaitGroup
+		accepted atomic.Int64
+		kill1    = make(chan struct{})
+		statsMu  sync.Mutex
+		byStatus = map[string]map[int]int{} // event type → 2xx status → deliveries
+		sendErrs []string
+		queue    = make(chan delivery)
+	)
+	t.Cleanup(func() { stopStorm(); wg.Wait() }) // no sender outlives the test
+	stormStart := time.Now()
+	for range crashSenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range queue {
+				status, err := sender.SendUntilAccepted(stormCtx, d.webhookID, d.body, 50*time.Millisecond)
+				statsMu.Lock()
+				if err != nil {
+					sendErrs = append(sendErrs, fmt.Sprintf("%s %s (%s): %v", d.kind, d.pdID, d.webhookID, err))
+				} else {
+					if byStatus[d.kind] == nil {
+						byStatus[d.kind] = map[int]int{}
+					}
+					byStatus[d.kind][status]++
+				}
+				statsMu.Unlock()
+				if err == nil && accepted.Add(1) == kill1At {
+					close(kill1)
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(queue)
+		for _, d := range sends {
+			select {
+			case queue <- d:
+			case <-stormCtx.Done():
+				return
+			}
+		}
+	}()
+	stormFinished := make(chan struct{})
+	go func() { wg.Wait(); close(stormFinished) }()
+
+	// Kill #1, while deliveries arrive; the senders retry meanwhile.
+	select {
+	case <-kill1:
+		at := accepted.Load()
+		down := bot.kill()
+		ready := bot.start()
+		t.Logf("kill #1 after %d/%d deliveries accepted (%.0f%%), %s into the storm; ready again after %s",
+			at, len(sends), 100*float64(at)/float64(len(sends)), down.Sub(stormStart).Round(time.Millisecond), ready.Sub(down).Round(time.Millisecond))
+	case <-stormFinished:
+		t.Fatalf("the storm ended before kill #1 (%d accepted, wanted a kill at %d): %d deliveries failed", accepted.Load(), kill1At, len(sendErrs))
+	}
+	<-stormFinished
+	stormDone := time.Now()
+	if len(sendErrs) > 0 {
+		t.Fatalf("%d deliveries never accepted; first: %s", len(sendErrs), sendErrs[0])
+	}
+	t.Logf("storm: %d deliveries accepted in %s (%d HTTP attempts, %d without an answer)",
+		accepted.Load(), stormDone.Sub(stormStart).Round(time.Millisecond), counter.requests.Load(), counter.failures.Load())
+
+	// Kill #2, while the outbox drains.
+	p0, err := bot.pending()
+	if err != nil {
+		t.Fatalf("GET /api/outbox: %v", err)
+	}
+	target := int(float64(p0) * kill2Frac)
+	kill2Pending := -1
+	for {
+		p, err := bot.pending()
+		if err != nil {
+			t.Fatalf("GET /api/outbox: %v", err)
+		}
+		if p == 0 {
+			break
+		}
+		if p <= target {
+			kill2Pending = p
+			break
+		}
+		if time.Since(stormDone) > crashDrainBudget {
+			t.Fatalf("outbox stuck at %d pending jobs for %s before kill #2", p, crashDrainBudget)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	kill2 := bot.kill()
+	kill2Ready := bot.start()
+	if kill2Pending < 0 {
+		t.Logf("kill #2: the outbox had already drained (%d pending at the storm's end); killed and restarted idle", p0)
+	} else {
+		t.Logf("kill #2 with %d outbox jobs pending (%d at the storm's end, target %d), %s after the storm; ready again after %s",
+			kill2Pending, p0, target, kill2.Sub(stormDone).Round(time.Millisecond), kill2Ready.Sub(kill2).Round(time.Millisecond))
+	}
+
+	// Drained: no job pending for a second.
+	var drained, zeroSince time.Time
+	for ; drained.IsZero(); time.Sleep(50 * time.Millisecond) {
+		p, err := bot.pending()
+		if err != nil {
+			t.Fatalf("GET /api/outbox: %v", err)
+		}
+		switch {
+		case p > 0:
+			zeroSince = time.Time{}
+		case zeroSince.IsZero():
+			zeroSince = time.Now()
+		case time.Since(zeroSince) >= time.Second:
+			drained = zeroSince
+		}
+		if drained.IsZero() && time.Since(kill2Ready) > crashDrainBudget {
+			var ob json.RawMessage
+			bot.api("/api/outbox", &ob)
+			t.Fatalf("outbox not drained %s after kill #2: %d jobs pending: %s", crashDrainBudget, p, ob)
+		}
+	}
+	drainAfterKill := drained.Sub(kill2)
+	t.Logf("outbox drained %s after kill #2 (%s after the restart)", drainAfterKill.Round(time.Millisecond), drained.Sub(kill2Ready).Round(time.Millisecond))
+
+	// Nothing failed for good.
+	var outbox struct {
+		DeadLetters []json.RawMessage `json:"dead_letters"`
+	}
+	if err := bot.api("/api/outbox", &outbox); err != nil {
+		t.Fatal(err)
+	}
+	if len(outbox.DeadLetters) > 0 {
+		t.Errorf("%d dead letters, want none; first: %s", len(outbox.DeadLetters), outbox.DeadLetters[0])
+	}
+
+	// One incident per PagerDuty incident.
+	var list struct {
+		Incidents  []apiIncident `json:"incidents"`
+		NextCursor string        `json:"next_cursor"`
+	}
+	if err := bot.api("/api/incidents?limit=1000", &list); err != nil {
+		t.Fatal(err)
+	}
+	byPD := map[string]int{}
+	for _, inc := range list.Incidents {
+		byPD[inc.PagerDutyID]++
+	}
+	if len(list.Incidents) != crashIncidents || len(byPD) != crashIncidents || list.NextCursor != "" {
+		t.Errorf("%d incidents for %d distinct PagerDuty IDs (next_cursor %q), want %d and %d", len(list.Incidents), len(byPD), list.NextCursor, crashIncidents, crashIncidents)
+	}
+	for id, n := range byPD {
+		if n != 1 {
+			t.Errorf("PagerDuty incident %s has %d incidents", id, n)
+		}
+	}
+
+	// One channel per incident.
+	incidentChannels := map[string]slackfake.Channel{}
+	for _, c := range slack.Channels() {
+		if strings.HasPrefix(c.Name, "inc-") {
+			incidentChannels[c.ID] = c
+		}
+	}
+	if len(incidentChannels) != crashIncidents {
+		t.Errorf("%d incident channels in Slack, want %d", len(incidentChannels), crashIncidents)
+	}
+
+	// Every incident: a timeline with one entry per event whatever the
+	// copies and kills, its own channel with the kickoff first, the assignee
+	// and the note. Failures are gathered by kind and reported once each.
+	bad := crashFindings{}
+	channelOwner := map[string]string{}
+	kickoffDups, kickoffDupChannels := 0, 0
+	for _, id := range pdIDs {
+		var inc apiIncident
+		if err := bot.api("/api/incidents/"+id, &inc); err != nil {
+			bad.add("GET /api/incidents/{pd} failed", "%s: %v", id, err)
+			continue
+		}
+		kinds := map[string]int{}
+		var tl []string
+		// The timeline is append-only: a stand-in entry made when catching
+		// up with PagerDuty's REST API is superseded by the real webhook's.
+		superseded := map[uint64]bool{}
+		current := 0
+		for _, e := range inc.Timeline {
+			if e.Supersedes != 0 {
+				superseded[e.Supersedes] = true
+			}
+		}
+		for _, e := range inc.Timeline {
+			if superseded[e.Seq] {
+				continue
+			}
+			current++
+			kinds[e.Kind]++
+			tl = append(tl, fmt.Sprintf("%s %s (%s): %s", e.At.Format("15:04:05"), e.Kind, e.Actor, e.Text))
+			if e.Kind == "note" && e.Text != noteText[id] {
+				bad.add("note text differs", "%s (%s): %q, want %q", id, inc.ID, e.Text, noteText[id])
+			}
+		}
+		if kinds["paged"] != 1 || kinds["acknowledged"] != 1 || kinds["note"] != 1 || current != 3 {
+			bad.add("timeline is not exactly one paged, one acknowledged, one note", "%s (%s): %s", id, inc.ID, strings.Join(tl, " | "))
+		}
+		if inc.Status != "acknowledged" || inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(ackAt[id]) {
+			bad.add("status or acknowledgement time wrong", "%s (%s): status %s, acknowledged at %v, want %v", id, inc.ID, inc.Status, inc.AcknowledgedAt, ackAt[id])
+		}
+		if len(inc.Problems) > 0 {
+			bad.add("problems recorded", "%s (%s): %+v", id, inc.ID, inc.Problems)
+		}
+		ch, ok := incidentChannels[inc.ChannelID]
+		if !ok {
+			bad.add("channel missing", "%s (%s): channel %q is not an incident channel", id, inc.ID, inc.ChannelID)
+			continue
+		}
+		if other, taken := channelOwner[ch.ID]; taken {
+			bad.add("channel shared", "%s and %s share %s", other, inc.ID, ch.Name)
+		}
+		channelOwner[ch.ID] = inc.ID
+		if n, err := strconv.Atoi(strings.TrimPrefix(inc.ID, "INC-")); err != nil || ch.Name != incidentbot.ChannelName("inc", n, inc.Title, 0) {
+			bad.add("channel name suffixed (a taken name was skipped, not adopted)", "%s (%s): %s", id, inc.ID, ch.Name)
+		}
+		if !strings.Contains(ch.Topic.Value, inc.Title) {
+			bad.add("topic without the title", "%s (%s): %q", id, inc.ID, ch.Topic.Value)
+		}
+		if !strings.Contains(strings.Join(ch.Members, ","), "UALICE") {
+			bad.add("assignee not invited", "%s (%s): %s members %v", id, inc.ID, ch.Name, ch.Members)
+		}
+		kickoffs, notePosts := 0, 0
+		for i, m := range slack.Messages(ch.ID) {
+			if strings.Contains(m.Blocks, `"incident_ack"`) {
+				kickoffs++
+			} else if i == 0 {
+				bad.add("first post is not the kickoff (channel lane order)", "%s (%s): %q", id, inc.ID, m.Text)
+			}
+			if strings.Contains(m.Text, noteText[id]) {
+				notePosts++
+			}
+		}
+		switch {
+		case kickoffs == 0:
+			bad.add("no kickoff message", "%s (%s): %s", id, inc.ID, ch.Name)
+		case kickoffs > 1:
+			kickoffDups += kickoffs - 1
+			kickoffDupChannels++
+			t.Logf("%s: kickoff posted %d times in %s", inc.ID, kickoffs, ch.Name)
+		}
+		if notePosts == 0 {
+			bad.add("note not posted in the channel", "%s (%s): %s", id, inc.ID, ch.Name)
+		}
+	}
+
+	// Every incident is announced in #incidents: in a post of its own or,
+	// during an alert storm, in a digest post that lists it.
+	announced := map[string]bool{}
+	announcements := 0
+	incRef := regexp.MustCompile(`INC-[0-9]+`)
+	for _, m := range slack.Messages(announce.ID) {
+		if m.ThreadTS != "" {
+			continue
+		}
+		announcements++
+		for _, ref := range incRef.FindAllString(m.Text+" "+m.Blocks, -1) {
+			announced[ref] = true
+		}
+	}
+	for _, incID := range channelOwner {
+		if !announced[incID] {
+			bad.add("not announced in #incidents (no post of its own, no digest lists it)", "%s", incID)
+		}
+	}
+	if bad.count("not announced in #incidents (no post of its own, no digest lists it)") > 0 {
+		for _, m := range slack.Messages(announce.ID) {
+			if m.ThreadTS == "" {
+				t.Logf("#incidents post %s: %q, %d incident IDs in text and blocks, blocks end %q", m.TS, m.Text,
+					len(incRef.FindAllString(m.Text+" "+m.Blocks, -1)), m.Blocks[max(0, len(m.Blocks)-120):])
+			}
+		}
+	}
+	bad.report(t)
+
+	// Repeated posts: the same message (channel, thread, text and blocks)
+	// posted more than once. Read from the call log, so that a post updated
+	// in place since (an announcement) compares as it was posted.
+	channelName := map[string]string{}
+	for _, c := range slack.Channels() {
+		channelName[c.ID] = c.Name
+	}
+	dupPosts, dupByChannel, posted := 0, map[string]int{}, map[string]int{}
+	for _, c := range slack.CallsTo("chat.postMessage") {
+		if !c.OK {
+			continue
+		}
+		ch := c.Params.Get("channel")
+		key := strings.Join([]string{ch, c.Params.Get("thread_ts"), c.Params.Get("text"), c.Params.Get("blocks")}, "\x00")
+		if posted[key]++; posted[key] > 1 {
+			dupPosts++
+			dupByChannel[cmp.Or(channelName[ch], ch)]++
+		}
+	}
+	creates := slack.CallsTo("conversations.create")
+	createsTaken := 0
+	for _, c := range creates {
+		if c.Error == "name_taken" {
+			createsTaken++
+		}
+	}
+	slackCalls := slack.Calls()
+	slackFailed := map[string]int{} // "method: error" → calls
+	for _, c := range slackCalls {
+		if !c.OK {
+			slackFailed[c.Method+": "+c.Error]++
+		}
+	}
+	t.Logf("duplicate posts (same channel, thread, text, blocks): %d in %d channels %v; kickoff duplicates: %d in %d channels; top-level posts in #incidents: %d for %d incidents",
+		dupPosts, len(dupByChannel), dupByChannel, kickoffDups, kickoffDupChannels, announcements, crashIncidents)
+	t.Logf("Slack: %d calls (not ok: %v); conversations.create %d (%d name_taken) for %d channels; PagerDuty REST: %d calls",
+		len(slackCalls), slackFailed, len(creates), createsTaken, len(incidentChannels), len(pd.Calls()))
+	if dupPosts > crashMaxDuplicatePosts {
+		t.Errorf("%d duplicate posts after two kills, want at most %d (at-least-once repeats only the jobs in flight)", dupPosts, crashMaxDuplicatePosts)
+	} else if dupPosts > crashPredictedDups {
+		t.Logf("NOTE: %d duplicate posts is above the %d (8 jobs in flight × 2 kills) the outbox's concurrency predicts", dupPosts, crashPredictedDups)
+	}
+
+	// A clean stop, and a consistent file.
+	if err := bot.stop(); err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+	if n, err := store.Verify(bot.dbPath); err != nil {
+		t.Errorf("store.Verify: %v", err)
+	} else if n != crashIncidents {
+		t.Errorf("store.Verify: %d incidents, want %d", n, crashIncidents)
+	}
+
+	// The figures (docs/reliability-figures.md).
+	statsMu.Lock()
+	var kinds []string
+	for k := range byStatus {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		t.Logf("figures: %-22s 202 applied/pending: %4d   200 duplicate: %4d", k, byStatus[k][http.StatusAccepted], byStatus[k][http.StatusOK])
+	}
+	statsMu.Unlock()
+	t.Logf("figures: total %s (build included); storm %s, %d deliveries, %d HTTP attempts (%d unanswered); drain after kill #2 %s; duplicate posts %d, kickoff duplicates %d; conversations.create %d for %d channels",
+		time.Since(began).Round(100*time.Millisecond), stormDone.Sub(stormStart).Round(100*time.Millisecond), len(sends),
+		counter.requests.Load(), counter.failures.Load(), drainAfterKill.Round(100*time.Millisecond), dupPosts, kickoffDups, len(creates), len(incidentChannels))
+}
+
+// crashAckInPagerDuty acknowledges a PagerDuty incident through the fake's
+// REST API as Alice, at the given time (its last_status_change_at).
+func crashAckInPagerDuty(t *testing.T, pd *pagerfake.Server, id string, at time.Time) {
+	t.Helper()
+	pd.SetClock(func() time.Time { return at })
+	defer pd.SetClock(time.Now)
+	body := fmt.Sprintf(`{"incident":{"id":%q,"type":"incident_reference","status":"acknowledged"}}`, id)
+	req, err := http.NewRequest(http.MethodPut, strings.TrimSuffix(pd.URL(), "/")+"/incidents/"+id, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token token="+pd.Token())
+	req.Header.Set("From", "alice@example.com")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("acknowledge %s in pagerfake: %s", id, res.Status)
+	}
+}
+
+// crashFindings gathers failed checks by kind, to report each kind once
+// with a count and a few examples instead of hundreds of lines.
+type crashFindings struct {
+	order []string
+	byWhy map[string][]string
+}
+
+func (f *crashFindings) add(why, format string, args ...any) {
+	if f.byWhy == nil {
+		f.byWhy = map[string][]string{}
+	}
+	if _, seen := f.byWhy[why]; !seen {
+		f.order = append(f.order, why)
+	}
+	f.byWhy[why] = append(f.byWhy[why], fmt.Sprintf(format, args...))
+}
+
+func (f *crashFindings) count(why string) int { return len(f.byWhy[why]) }
+
+func (f *crashFindings) report(t *testing.T) {
+	t.Helper()
+	for _, why := range f.order {
+		cases := f.byWhy[why]
+		sort.Strings(cases)
+		shown := cases[:min(len(cases), 5)]
+		t.Errorf("%s: %d cases, e.g.\n\t%s", why, len(cases), strings.Join(shown, "\n\t"))
+	}
+}
+
+// crashBuildBot builds this package's binary without the race detector
+// (the bot runs as a separate process; -race applies to the test process).
+func crashBuildBot(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "incidentbot")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// crashFreeAddr returns a loopback address whose port was free a moment
+// ago; the bot keeps it across restarts.
+func crashFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// crashChildEnv is vars plus the few variables a Go program needs, so that
+// no SLACK_*, PAGERDUTY_* or INCIDENTBOT_* of the caller's shell reaches the
+// bot.
+func crashChildEnv(vars ...string) []string {
+	env := vars
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// crashBot is the bot running as a child process. Only the test goroutine
+// calls start, kill and stop.
+type crashBot struct {
+	t       *testing.T
+	bin     string
+	env     []string
+	base    string
+	logPath string
+	dbPath  string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
+	starts int
+}
+
+// start starts the bot (its output appended to logPath) and waits until
+// /readyz answers 200; it returns when it did.
+func (b *crashBot) start() time.Time {
+	b.t.Helper()
+	b.starts++
+	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "=== start #%d at %s\n", b.starts, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(b.bin, "serve")
+	cmd.Env = b.env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	crashDieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		b.t.Fatalf("start the bot: %v", err)
+	}
+	logf.Close() // the child has its own copy
+	exited := make(chan struct{})
+	b.cmd, b.exited = cmd, exited
+	go func() {
+		b.err = cmd.Wait()
+		close(exited)
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if res, err := client.Get(b.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return time.Now()
+			}
+		}
+		select {
+		case <-exited:
+			b.t.Fatalf("the bot (start #%d) exited before it was ready: %v", b.starts, b.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the bot (start #%d) not ready after 30 s", b.starts)
+		}
+	}
+}
+
+// kill SIGKILLs the bot and waits until it is gone; it returns when it was
+// killed.
+func (b *crashBot) kill() time.Time {
+	b.t.Helper()
+	at := time.Now()
+	if err := b.cmd.Process.Kill(); err != nil {
+		b.t.Fatalf("SIGKILL: %v", err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(10 * time.Second):
+		b.t.Fatal("the bot did not die within 10 s of SIGKILL")
+	}
+	return at
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (b *crashBot) stop() error {
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.cmd.Process.Kill()
+	}
+	select {
+	case <-b.exited:
+		return b.err
+	case <-time.After(20 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.exited
+		return errors.New("no exit within 20 s of SIGTERM; killed")
+	}
+}
+
+// cleanup kills the bot if it runs, and shows the end of its log when the
+// test failed.
+func (b *crashBot) cleanup() {
+	if b.cmd != nil {
+		select {
+		case <-b.exited:
+		default:
+			b.cmd.Process.Kill()
+			<-b.exited
+		}
+	}
+	if b.t.Failed() {
+		b.t.Logf("bot log tail (%s):\n%s", b.logPath, b.logTail(60))
+	}
+}
+
+func (b *crashBot) logTail(n int) string {
+	data, err := os.ReadFile(b.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+var crashAPIClient = &http.Client{Timeout: 10 * time.Second}
+
+// api GETs an admin API path into v.
+func (b *crashBot) api(path string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, b.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+crashAdminToken)
+	res, err := crashAPIClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, res.Status)
+	}
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// pending is the number of outbox jobs stored.
+func (b *crashBot) pending() (int, error) {
+	var out struct {
+		Pending int `json:"pending"`
+	}
+	err := b.api("/api/outbox", &out)
+	return out.Pending, err
+}
+
+// crashDieWithParent asks the kernel to SIGKILL the bot when the test
+// process dies without running its cleanups (a -timeout panic). Pdeathsig
+// exists only on Linux; elsewhere this does nothing.
+func crashDieWithParent(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	if f := reflect.ValueOf(cmd.SysProcAttr).Elem().FieldByName("Pdeathsig"); f.IsValid() && f.CanSet() && f.Type() == reflect.TypeOf(syscall.SIGKILL) {
+		f.Set(reflect.ValueOf(syscall.SIGKILL))
+	}
+}
+
+// crashSendCounter counts the senders' HTTP attempts and those that got no
+// answer (the bot was down).
+type crashSendCounter struct {
+	base     http.RoundTripper
+	requests atomic.Int64
+	failures atomic.Int64
+}
+
+func (c *crashSendCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.requests.Add(1)
+	res, err := c.base.RoundTrip(r)
+	if err != nil {
+		c.failures.Add(1)
+	}
+	return res, err
+}
