@@ -82,13 +82,16 @@ func newUUID() string {
 
 // loadResult is what one measured window gave.
 type loadResult struct {
-	// OK counts the 2xx answers that completed inside the window.
-	OK int
+	// OK counts the expected answers (webhooks: 2xx) that completed inside
+	// the window; AllOK those that completed at any time (warm-up and tail
+	// included).
+	OK, AllOK int
 	// Errors counts the non-2xx answers and transport errors that completed
 	// inside the window; OutsideErrors those that completed during the
 	// warm-up or after the window (requests in flight when it closed).
 	Errors, OutsideErrors int
-	// Kinds counts all the errors by kind: "HTTP 503", "transport error".
+	// Kinds counts all the errors by kind: "HTTP 503", "transport error",
+	// an unexpected answer to a slash command.
 	Kinds map[string]int
 	// FirstTransportErr is the text of a transport error, if there was one.
 	FirstTransportErr string
@@ -120,13 +123,48 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
-// runLoad sends distinct, signed incident.annotated deliveries to
-// target/webhooks/pagerduty from concurrency senders over keep-alive
-// connections: warmup first (not counted), then the measured window. Each
-// sender stops sending when the window ends; answers that arrive after it
-// are not counted, except as OutsideErrors. It only talks to 127.0.0.1.
-// serverPID is the process whose CPU use is measured.
-func runLoad(ctx context.Context, target string, serverPID int, secret string, incs []incidentRef, concurrency int, warmup, window time.Duration) (loadResult, error) {
+// A workload makes the requests of a load. Given the HTTP client of the
+// load, it returns the function that prepares request n (work that is not
+// timed, such as rendering the body); the function it returns in turn sends
+// the request (timed) and reports "" for an expected answer, or else the kind
+// of failure ("HTTP 503", "transport error", ...) and the transport error.
+type workload func(client *http.Client) func(n uint64) func(ctx context.Context) (failKind string, err error)
+
+// webhooks is the webhook load: distinct, signed incident.annotated
+// deliveries to target/webhooks/pagerduty about incs in turn, each with a
+// fresh X-Webhook-Id; a 2xx answer is the expected one.
+func webhooks(target, secret string, incs []incidentRef) workload {
+	return func(client *http.Client) func(uint64) func(context.Context) (string, error) {
+		sender := &pagerfake.Sender{URL: target + "/webhooks/pagerduty", Secrets: []string{secret}, Client: client}
+		maker := newNoteMaker(incs)
+		return func(n uint64) func(context.Context) (string, error) {
+			body := maker.body(n)
+			return func(ctx context.Context) (string, error) {
+				status, err := sender.Send(ctx, "", body) // "": a fresh X-Webhook-Id
+				return failure(status, err, status/100 == 2)
+			}
+		}
+	}
+}
+
+// failure returns the kind of failure of an answer: "" when it is the
+// expected one, "transport error" with err, else "HTTP <status>".
+func failure(status int, err error, expected bool) (string, error) {
+	switch {
+	case err != nil:
+		return "transport error", err
+	case expected:
+		return "", nil
+	}
+	return fmt.Sprintf("HTTP %d", status), nil
+}
+
+// runLoad sends the requests of w from concurrency senders over keep-alive
+// connections to target: warmup first (not counted), then the measured
+// window. Each sender stops sending when the window ends; answers that arrive
+// after it are not counted, except as OutsideErrors. It only talks to
+// 127.0.0.1. serverPID is the process whose CPU use is measured.
+func runLoad(ctx context.Context, target string, serverPID int, w workload, concurrency int, warmup, window time.Duration) (loadResult, error) {
 	if u, err := url.Parse(target); err != nil || u.Hostname() != "127.0.0.1" {
 		return loadResult{}, fmt.Errorf("refusing to load %q: only 127.0.0.1 is allowed", target)
 	}
@@ -139,8 +177,7 @@ func runLoad(ctx context.Context, target string, serverPID int, secret string, i
 		DisableCompression:  true,
 	}
 	defer tr.CloseIdleConnections()
-	sender := &pagerfake.Sender{URL: target + "/webhooks/pagerduty", Secrets: []string{secret}, Client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
-	maker := newNoteMaker(incs)
+	prepare := w(&http.Client{Transport: tr, Timeout: 10 * time.Second})
 
 	start := time.Now().Add(warmup)
 	end := start.Add(window)
@@ -154,10 +191,10 @@ func runLoad(ctx context.Context, target string, serverPID int, secret string, i
 	defer time.AfterFunc(time.Until(end), sample).Stop()
 
 	type senderStats struct {
-		ok, errs, outErrs int
-		kinds             map[string]int
-		firstErr          string
-		lat               []time.Duration
+		ok, allOK, errs, outErrs int
+		kinds                    map[string]int
+		firstErr                 string
+		lat                      []time.Duration
 	}
 	stats := make([]senderStats, concurrency)
 	var seq atomic.Uint64
@@ -167,12 +204,15 @@ func runLoad(ctx context.Context, target string, serverPID int, secret string, i
 		st.kinds = map[string]int{}
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(end) {
-				body := maker.body(seq.Add(1) - 1)
+				send := prepare(seq.Add(1) - 1)
 				t0 := time.Now()
-				status, err := sender.Send(ctx, "", body) // "": a fresh X-Webhook-Id
+				kind, err := send(ctx)
 				t1 := time.Now()
 				inWindow := !t1.Before(start) && !t1.After(end)
-				failed := err != nil || status/100 != 2
+				failed := kind != ""
+				if !failed {
+					st.allOK++
+				}
 				switch {
 				case failed && !inWindow:
 					st.outErrs++
@@ -183,12 +223,8 @@ func runLoad(ctx context.Context, target string, serverPID int, secret string, i
 					st.lat = append(st.lat, t1.Sub(t0))
 				}
 				if failed {
-					kind := fmt.Sprintf("HTTP %d", status)
-					if err != nil {
-						kind = "transport error"
-						if st.firstErr == "" {
-							st.firstErr = err.Error()
-						}
+					if err != nil && st.firstErr == "" {
+						st.firstErr = err.Error()
 					}
 					st.kinds[kind]++
 				}
@@ -212,6 +248,7 @@ func runLoad(ctx context.Context, target string, serverPID int, secret string, i
 	}
 	for _, st := range stats {
 		r.OK += st.ok
+		r.AllOK += st.allOK
 		r.Errors += st.errs
 		r.OutsideErrors += st.outErrs
 		r.Latencies = append(r.Latencies, st.lat...)

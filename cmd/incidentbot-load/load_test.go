@@ -2,10 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/internal/pager"
+	"github.com/incidentbot/incidentbot/internal/slackcmd"
+	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
 )
 
 func TestPercentile(t *testing.T) {
@@ -60,5 +71,97 @@ func TestNoteMaker(t *testing.T) {
 			t.Errorf("delivery %d occurred at %v, want now", n, ev.OccurredAt)
 		}
 		seen[ev.ID] = true
+	}
+}
+
+// commandServer is a stand-in for the bot's /slack/commands: it checks
+// what the load tool sends as the bot does (v0 signature, form fields,
+// subcommand) and answers the Noted confirmation for the channel's incident.
+type commandServer struct {
+	t      *testing.T
+	secret string
+	incOf  map[string]string // channel ID → incident ID
+	mu     sync.Mutex
+	texts  map[string]bool
+	noted  int
+}
+
+func (s *commandServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.URL.Path != slackfake.CommandsPath || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		http.Error(w, "wrong path or content type", http.StatusNotFound)
+		return
+	}
+	if err := slackcmd.VerifyRequest(s.secret, r.Header.Get(slackfake.HeaderTimestamp), r.Header.Get(slackfake.HeaderSignature), body, time.Now()); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c, err := slackcmd.ParseCommand(form.Get("text"), time.Now())
+	inc := s.incOf[form.Get("channel_id")]
+	if err != nil || c.Name != "note" || c.Text == "" || form.Get("command") != "/incident" || form.Get("user_id") != slackUserID ||
+		form.Get("user_name") != slackUserName || form.Get("channel_name") == "" || form.Get("trigger_id") == "" ||
+		form.Get("response_url") == "" || form.Get("team_id") == "" || inc == "" {
+		s.t.Errorf("unexpected command %v (%+v, %v)", form, c, err)
+	}
+	s.mu.Lock()
+	if s.texts[c.Text] {
+		s.t.Errorf("note %q sent twice", c.Text)
+	}
+	s.texts[c.Text] = true
+	s.noted++
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"response_type": "ephemeral", "text": "Noted on the " + inc + " timeline."})
+}
+
+// Every command is a distinct, signed /incident note in the channels in
+// turn, and only the Noted confirmation for the right incident counts.
+func TestCommands(t *testing.T) {
+	slack := slackfake.New()
+	defer slack.Close()
+	chans := []channelRef{{"INC-1", "C0001", "inc-1-checkout"}, {"INC-2", "C0002", "inc-2-checkout"}}
+	cs := &commandServer{t: t, secret: "s3cret", incOf: map[string]string{"C0001": "INC-1", "C0002": "INC-2"}, texts: map[string]bool{}}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	ctx := context.Background()
+
+	prepare := commands(srv.URL, cs.secret, slack, chans)(srv.Client())
+	for n := range uint64(4) {
+		if kind, err := prepare(n)(ctx); kind != "" || err != nil {
+			t.Fatalf("command %d: %q %v", n, kind, err)
+		}
+	}
+	if kind, _ := commands(srv.URL, "wrong", slack, chans)(srv.Client())(9)(ctx); kind != "HTTP 401" {
+		t.Errorf("wrongly signed command: %q, want HTTP 401", kind)
+	}
+	// The confirmation must name the channel's incident.
+	swapped := []channelRef{{"INC-2", "C0001", "inc-1-checkout"}}
+	if kind, _ := commands(srv.URL, cs.secret, slack, swapped)(srv.Client())(10)(ctx); !strings.HasPrefix(kind, "HTTP 200, not the Noted confirmation") {
+		t.Errorf("confirmation of another incident: %q", kind)
+	}
+	if kind := judgeNoted([]byte(`{"response_type":"ephemeral","text":"This channel is not an incident channel"}`), "Noted on the INC-1 timeline."); kind == "" {
+		t.Error("a refusal was taken for the confirmation")
+	}
+}
+
+// runLoad counts every confirmed command, and in the window only those.
+func TestRunLoad_Commands(t *testing.T) {
+	slack := slackfake.New()
+	defer slack.Close()
+	chans := []channelRef{{"INC-1", "C0001", "inc-1-checkout"}, {"INC-2", "C0002", "inc-2-checkout"}}
+	cs := &commandServer{t: t, secret: "s3cret", incOf: map[string]string{"C0001": "INC-1", "C0002": "INC-2"}, texts: map[string]bool{}}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	r, err := runLoad(context.Background(), srv.URL, os.Getpid(), commands(srv.URL, cs.secret, slack, chans), 4, 50*time.Millisecond, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK == 0 || r.Errors != 0 || r.OutsideErrors != 0 || len(r.Latencies) != r.OK || r.AllOK < r.OK || r.AllOK != cs.noted {
+		t.Errorf("OK %d, AllOK %d, errors %d+%d, %d latencies; the server confirmed %d", r.OK, r.AllOK, r.Errors, r.OutsideErrors, len(r.Latencies), cs.noted)
 	}
 }

@@ -1,7 +1,9 @@
 // Command incidentbot-load measures how fast incidentbot ingests PagerDuty
-// webhooks, against a bare baseline measured in the same run.
+// webhooks, against a bare baseline measured in the same run (-mode
+// webhooks, the default), or how fast it answers slash commands (-mode
+// commands).
 //
-// It sends distinct, validly signed incident.annotated deliveries (a fresh
+// In the webhook mode it sends distinct, validly signed incident.annotated deliveries (a fresh
 // event ID and X-Webhook-Id each, bodies shaped like PagerDuty's
 // incident_note) for already-open incidents, from -concurrency senders over
 // HTTP keep-alive on 127.0.0.1, to two servers in turn, each a separate
@@ -21,7 +23,18 @@
 //
 // Usage (from the repository):
 //
-//	go run ./cmd/incidentbot-load [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
+//	go run ./cmd/incidentbot-load [-mode webhooks|commands] [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
+//
+// In the command mode (-mode commands) it measures the real server alone,
+// with the same setup: once the incidents are open, the senders send
+// distinct, validly signed "/incident note <unique text>" slash commands
+// (POST /slack/commands, the form body Slack sends, signed v0 with
+// SLACK_SIGNING_SECRET at the current time) in the incident channels in
+// turn. Each command is committed (a timeline entry, a Slack post and a
+// PagerDuty note queued) before it is answered. An answer other than a 200
+// whose JSON text is the "Noted on the INC-n timeline." confirmation is an
+// error. It prints the rounds, a Markdown table with the medians and the
+// p99 against the target of 50 ms; there is no baseline in this mode.
 //
 // -baseline-batch-delay changes the baseline's bbolt MaxBatchDelay (default
 // bbolt's 10 ms), to see how much the comparison owes to it.
@@ -49,6 +62,7 @@ import (
 
 // options are the command-line flags.
 type options struct {
+	mode        string
 	bin         string
 	duration    time.Duration
 	warmup      time.Duration
@@ -70,18 +84,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("incidentbot-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only")
 	fs.StringVar(&o.bin, "bin", "", "incidentbot binary to measure; empty builds ./cmd/incidentbot into a temporary directory")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of each run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each window, not counted")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent senders (one keep-alive connection each)")
-	fs.IntVar(&o.incidents, "incidents", 100, "open incidents the notes go to, round-robin (1..1000)")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of baseline then real server")
+	fs.IntVar(&o.incidents, "incidents", 100, "open incidents the notes (or commands, in their channels) go to, round-robin (1..1000)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of baseline then real server (commands: of the real server)")
 	fs.Float64Var(&o.slackScale, "slack-rate-scale", 1000, "INCIDENTBOT_SLACK_RATE_SCALE of the real server: the Slack fake has no rate limits, so the bot's budgets (Slack's tiers) are lifted by default; 1 keeps Slack's real tiers")
 	fs.DurationVar(&o.batchDelay, "baseline-batch-delay", 10*time.Millisecond, "the baseline's bbolt MaxBatchDelay (default: bbolt's own default); change it only to see how much the comparison owes to it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
+	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands") || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
 		fmt.Fprintln(stderr, "incidentbot-load: bad arguments (see -h)")
 		return 2
 	}
@@ -96,13 +111,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // measurement is one run of the load against one server.
 type measurement struct {
-	round    int
-	isReal   bool
-	load     loadResult
-	posts    float64 // real: Slack posts per second in the window
-	backlog  int     // real: outbox jobs pending right after the window
-	exitErr  error   // how the server exited
-	seedTime time.Duration
+	round     int
+	isReal    bool
+	load      loadResult
+	posts     float64 // real: Slack posts per second in the window
+	pdNotes   float64 // commands: PagerDuty notes added per second in the window
+	backlog   int     // real: outbox jobs pending right after the window
+	committed int     // commands: notes of the load on the timelines after it; -1 unknown
+	exitErr   error   // how the server exited
+	seedTime  time.Duration
 }
 
 func bench(ctx context.Context, o options, out io.Writer) (err error) {
@@ -130,12 +147,35 @@ func bench(ctx context.Context, o options, out io.Writer) (err error) {
 	secret := randomHex(16)
 	incs := makeIncidents(o.incidents)
 
-	fmt.Fprintf(out, "incidentbot-load: %d senders, %d open incidents, warm-up %s, window %s, %d rounds, baseline MaxBatchDelay %s, Slack rate scale %g\n",
-		o.concurrency, o.incidents, o.warmup, o.duration, o.rounds, o.batchDelay, o.slackScale)
+	if o.mode == "commands" {
+		fmt.Fprintf(out, "incidentbot-load: /incident note slash commands, %d senders, %d open incidents, warm-up %s, window %s, %d rounds, Slack rate scale %g, no baseline\n",
+			o.concurrency, o.incidents, o.warmup, o.duration, o.rounds, o.slackScale)
+	} else {
+		fmt.Fprintf(out, "incidentbot-load: PagerDuty webhooks, %d senders, %d open incidents, warm-up %s, window %s, %d rounds, baseline MaxBatchDelay %s, Slack rate scale %g\n",
+			o.concurrency, o.incidents, o.warmup, o.duration, o.rounds, o.batchDelay, o.slackScale)
+	}
 	fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, data in %s\n",
 		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
 
 	var all []measurement
+	if o.mode == "commands" {
+		for r := 1; r <= o.rounds; r++ {
+			rdir := filepath.Join(dir, fmt.Sprintf("round%d-commands", r))
+			if err := os.Mkdir(rdir, 0o700); err != nil {
+				return err
+			}
+			m := measurement{round: r, isReal: true}
+			if err := measureCommands(ctx, o, bin, rdir, secret, incs, &m); err != nil {
+				return fmt.Errorf("round %d: %w", r, err)
+			}
+			fmt.Fprintln(out, m.commandLine())
+			all = append(all, m)
+			os.Remove(filepath.Join(rdir, "incidentbot.db"))
+		}
+		fmt.Fprintln(out)
+		reportCommands(out, all)
+		return nil
+	}
 	for r := 1; r <= o.rounds; r++ {
 		for _, isReal := range []bool{false, true} {
 			rdir := filepath.Join(dir, fmt.Sprintf("round%d-%s", r, serverName(isReal)))
@@ -169,7 +209,7 @@ func measureBaseline(ctx context.Context, o options, self, dir, secret string, i
 		return err
 	}
 	defer p.stop()
-	if m.load, err = runLoad(ctx, base, p.pid, secret, incs, o.concurrency, o.warmup, o.duration); err != nil {
+	if m.load, err = runLoad(ctx, base, p.pid, webhooks(base, secret, incs), o.concurrency, o.warmup, o.duration); err != nil {
 		return err
 	}
 	m.exitErr = p.stop()
@@ -191,7 +231,7 @@ func measureReal(ctx context.Context, o options, bin, dir, secret string, incs [
 		return fmt.Errorf("opening the incidents left %d dead letters (GET /api/outbox)", dead)
 	}
 	m.seedTime = time.Since(t0)
-	if m.load, err = runLoad(ctx, s.base, s.proc.pid, secret, incs, o.concurrency, o.warmup, o.duration); err != nil {
+	if m.load, err = runLoad(ctx, s.base, s.proc.pid, webhooks(s.base, secret, incs), o.concurrency, o.warmup, o.duration); err != nil {
 		return err
 	}
 	m.posts = float64(s.slackPosts(m.load.Start, m.load.End)) / m.load.End.Sub(m.load.Start).Seconds()
@@ -219,6 +259,13 @@ func (m measurement) line() string {
 		s += fmt.Sprintf("  (incidents opened in %s; Slack posts %.1f/s; outbox backlog after the window %d)",
 			m.seedTime.Round(time.Millisecond), m.posts, m.backlog)
 	}
+	return s + m.errorLines()
+}
+
+// errorLines formats the errors outside the window, the kinds of errors and
+// how the server exited, if any of that is worth saying.
+func (m measurement) errorLines() string {
+	l, s := m.load, ""
 	if l.OutsideErrors > 0 {
 		s += fmt.Sprintf("  errors outside the window (warm-up, tail) %d", l.OutsideErrors)
 	}
@@ -293,6 +340,11 @@ func report(out io.Writer, all []measurement) {
 		fmt.Fprintf(out, "throughput real/baseline: %.3fx (bar: at least 0.8x) %s\n", tput, verdict(tput >= 0.8))
 		fmt.Fprintf(out, "p99 real/baseline:        %.3fx (bar: at most 2x)     %s\n", p99, verdict(p99 <= 2))
 	}
+	warnings(out, all)
+}
+
+// warnings prints the disturbed rounds and the failed requests, if any.
+func warnings(out io.Writer, all []measurement) {
 	total := 0
 	var busy []string
 	for _, m := range all {
@@ -306,7 +358,7 @@ func report(out io.Writer, all []measurement) {
 			100*maxOtherCPU, strings.Join(busy, ", "))
 	}
 	if total > 0 {
-		fmt.Fprintf(out, "ERRORS: %d requests failed (non-2xx or transport); see the rounds above\n", total)
+		fmt.Fprintf(out, "ERRORS: %d requests failed (transport, non-2xx, or for a command not the Noted confirmation); see the rounds above\n", total)
 	}
 }
 

@@ -162,19 +162,20 @@ func startBaseline(ctx context.Context, self, dir, secret string, delay time.Dur
 // realServer is the incidentbot binary with in-process Slack and PagerDuty
 // fakes.
 type realServer struct {
-	proc       *proc
-	base       string
-	adminToken string
-	slack      *slackfake.Server
-	pd         *pagerfake.Server
+	proc          *proc
+	base          string
+	adminToken    string
+	signingSecret string // SLACK_SIGNING_SECRET
+	slack         *slackfake.Server
+	pd            *pagerfake.Server
 }
 
 // startReal starts the server with its own fakes. slackRateScale is
 // INCIDENTBOT_SLACK_RATE_SCALE, the multiplier of the bot's Slack rate
 // budgets.
 func startReal(ctx context.Context, bin, dir, secret string, slackRateScale float64) (*realServer, error) {
-	s := &realServer{adminToken: "load-admin-" + newUUID(), slack: slackfake.New(), pd: pagerfake.New()}
-	s.slack.AddUser("ULOADUSR", "alice", agentEmail)
+	s := &realServer{adminToken: "load-admin-" + newUUID(), signingSecret: randomHex(16), slack: slackfake.New(), pd: pagerfake.New()}
+	s.slack.AddUser(slackUserID, slackUserName, agentEmail)
 	s.pd.AddUser(pagerfake.User{ID: agentID, Name: agentName, Email: agentEmail})
 	addr, err := freeAddr()
 	if err != nil {
@@ -184,7 +185,7 @@ func startReal(ctx context.Context, bin, dir, secret string, slackRateScale floa
 	env := childEnv(
 		"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
 		"SLACK_API_URL="+s.slack.URL(),
-		"SLACK_SIGNING_SECRET="+randomHex(16),
+		"SLACK_SIGNING_SECRET="+s.signingSecret,
 		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
 		"PAGERDUTY_API_TOKEN="+s.pd.Token(),
 		"PAGERDUTY_API_URL="+s.pd.URL(),
@@ -325,6 +326,70 @@ func (s *realServer) slackPosts(from, to time.Time) int {
 	n := 0
 	for _, c := range s.slack.CallsTo("chat.postMessage") {
 		if c.OK && !c.At.Before(from) && c.At.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// channels returns the incident ID and Slack channel of each of incs, from
+// the admin API.
+func (s *realServer) channels(ctx context.Context, incs []incidentRef) ([]channelRef, error) {
+	var list struct {
+		Incidents []struct {
+			ID          string `json:"id"`
+			PagerDutyID string `json:"pagerduty_id"`
+			ChannelID   string `json:"channel_id"`
+			ChannelName string `json:"channel_name"`
+		} `json:"incidents"`
+	}
+	if err := s.api(ctx, "/api/incidents?status=open&limit=1000", &list); err != nil {
+		return nil, err
+	}
+	byPD := map[string]channelRef{}
+	for _, inc := range list.Incidents {
+		byPD[inc.PagerDutyID] = channelRef{IncidentID: inc.ID, ChannelID: inc.ChannelID, ChannelName: inc.ChannelName}
+	}
+	out := make([]channelRef, 0, len(incs))
+	for _, ref := range incs {
+		ch, ok := byPD[ref.ID]
+		if !ok || ch.ChannelID == "" {
+			return nil, fmt.Errorf("incident %s has no channel (GET /api/incidents)", ref.ID)
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// slackNotes counts the notes by slackUserID on the timelines of chans'
+// incidents, from the admin API.
+func (s *realServer) slackNotes(ctx context.Context, chans []channelRef) (int, error) {
+	n := 0
+	for _, ch := range chans {
+		var inc struct {
+			Timeline []struct {
+				Kind    string `json:"kind"`
+				ActorID string `json:"actor_id"`
+			} `json:"timeline"`
+		}
+		if err := s.api(ctx, "/api/incidents/"+ch.IncidentID, &inc); err != nil {
+			return 0, err
+		}
+		for _, e := range inc.Timeline {
+			if e.Kind == "note" && e.ActorID == slackUserID {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// pagerNotes counts the notes the PagerDuty fake created between from and
+// to.
+func (s *realServer) pagerNotes(from, to time.Time) int {
+	n := 0
+	for _, c := range s.pd.CallsTo(http.MethodPost, "/incidents/") {
+		if strings.HasSuffix(c.Path, "/notes") && c.Status == http.StatusCreated && !c.At.Before(from) && c.At.Before(to) {
 			n++
 		}
 	}

@@ -242,12 +242,27 @@ func (m *Main) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// every runs fn now and then every d (def when d ≤ 0) until ctx ends.
+func every(ctx context.Context, d, def time.Duration, fn func()) {
+	if d <= 0 {
+		d = def
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		fn()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // janitor prunes delivery dedupe records older than 7 days (PagerDuty
 // retries for up to 48 h; they are kept well past the 72 h asked for).
 func (m *Main) janitor(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	every(ctx, time.Hour, time.Hour, func() {
 		now := time.Now()
 		if m.Now != nil {
 			now = m.Now()
@@ -257,48 +272,27 @@ func (m *Main) janitor(ctx context.Context) {
 		} else if n > 0 {
 			m.Logger.Info("janitor: pruned delivery records", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // cadence publishes holding updates for overdue incidents every few
 // seconds (CadenceEvery; 10 s by default).
 func (m *Main) cadence(ctx context.Context) {
-	every := m.CadenceEvery
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	every(ctx, m.CadenceEvery, 10*time.Second, func() {
 		n, err := m.Service.CheckCadence(ctx)
 		if err != nil && ctx.Err() == nil {
 			m.Logger.Error("cadence: check failed", "err", err)
 		}
 		m.cadenceMisses.Add(float64(n))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
-// reconcile catches up with PagerDuty at start and every few minutes:
-// webhooks missed while the bot was down longer than PagerDuty retries, or
-// while the subscription was disabled.
+// reconcile catches up with PagerDuty at start and every few minutes
+// (ReconcileEvery; 5 min by default): webhooks missed while the bot was
+// down longer than PagerDuty retries, or while the subscription was
+// disabled.
 func (m *Main) reconcile(ctx context.Context) {
-	every := m.ReconcileEvery
-	if every <= 0 {
-		every = 5 * time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	every(ctx, m.ReconcileEvery, 5*time.Minute, func() {
 		opened, changed, err := m.Service.Reconcile(ctx, m.Worker.Pager)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -306,12 +300,7 @@ func (m *Main) reconcile(ctx context.Context) {
 		case opened+changed > 0:
 			m.Logger.Warn("reconcile: caught up with PagerDuty (webhooks were missed)", "opened", opened, "changed", changed)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func (m *Main) registerMetrics() {
