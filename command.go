@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -299,12 +301,36 @@ func (w *txWork) updateAnnouncement(inc *Incident) error {
 
 // pagerAction mirrors an action to PagerDuty and expects its echo.
 func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text string) error {
-	if inc.PagerDuty == nil {
+	if inc.PagerDuty == nil || !w.s.PagerSync {
 		return nil
 	}
-	inc.Echoes = append(inc.Echoes, Echo{Type: echoType, Text: text, Until: w.now.Add(time.Hour)})
+	// The incident is rewritten by every delivery and command: keep its
+	// expected echoes few and small (a hash of a note, not the note).
+	kept := inc.Echoes[:0]
+	for _, e := range inc.Echoes {
+		if !e.Until.Before(w.now) {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) >= maxEchoes {
+		kept = kept[len(kept)-maxEchoes+1:]
+	}
+	inc.Echoes = append(kept, Echo{Type: echoType, Text: echoText(text), Until: w.now.Add(time.Hour)})
 	actor := c.Actor
 	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
+}
+
+// maxEchoes bounds the echoes an incident waits for.
+const maxEchoes = 32
+
+// echoText identifies a note's text in an echo: a short hash ("" stays "").
+func echoText(s string) string {
+	if s == "" {
+		return ""
+	}
+	h := fnv.New64a()
+	h.Write([]byte(strings.TrimSpace(s)))
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // takeEcho returns the expected echo ev matches (and forgets it, and the
@@ -314,7 +340,7 @@ func takeEcho(inc *Incident, ev PagerEvent) *Echo {
 	kept := inc.Echoes[:0]
 	for _, e := range inc.Echoes {
 		switch {
-		case found == nil && e.Type == ev.Type && (e.Text == "" || e.Text == ev.Text):
+		case found == nil && e.Type == ev.Type && (e.Text == "" || e.Text == echoText(ev.Text)):
 			found = &e
 		case ev.OccurredAt.After(e.Until):
 		default:

@@ -37,6 +37,9 @@ type Service struct {
 	// SLO is the availability objective in percent for postmortems (99.9
 	// when zero).
 	SLO float64
+	// PagerSync mirrors ack, resolve and notes to PagerDuty (an API token
+	// is configured).
+	PagerSync bool
 	// MayManage reports whether a Slack user may change severity, assign
 	// roles and resolve; nil lets everyone.
 	MayManage func(userID string) bool

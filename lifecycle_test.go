@@ -24,7 +24,7 @@ func mustService(t *testing.T) (*incidentbot.Service, *store.DB) {
 		}
 		db.Close()
 	})
-	return &incidentbot.Service{Store: db, ChannelPrefix: "inc", AnnounceChannel: "#incidents"}, db
+	return &incidentbot.Service{Store: db, ChannelPrefix: "inc", AnnounceChannel: "#incidents", PagerSync: true}, db
 }
 
 var t0 = time.Date(2025, 10, 14, 3, 15, 0, 0, time.UTC)
@@ -315,3 +315,20 @@ func (f fakePager) OpenIncidents(context.Context) ([]incidentbot.PagerIncident, 
 }
 func (f fakePager) SetStatus(context.Context, string, string, string) error { return nil }
 func (f fakePager) AddNote(context.Context, string, string, string) error   { return nil }
+
+// Without a PagerDuty API token nothing is mirrored (and nothing fails).
+func TestService_NoPagerSync_NoPagerDutyJobs(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	for _, name := range []string{"ack", "note", "resolve"} {
+		if _, err := s.Run(ctx, incidentbot.Cmd{Name: name, IncidentID: "INC-1", Text: "x", Actor: incidentbot.Person{ID: "U1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc, _, jobs := state(t, db, "P1")
+	if n := count(jobs, incidentbot.JobPagerAck) + count(jobs, incidentbot.JobPagerNote) + count(jobs, incidentbot.JobPagerResolve); n != 0 || len(inc.Echoes) != 0 {
+		t.Errorf("%d PagerDuty jobs, %d echoes; want none", n, len(inc.Echoes))
+	}
+}

@@ -103,7 +103,7 @@ func (m *Main) Open() error {
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
 		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
-		Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "", DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
+		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "", DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
 	}
 	m.Worker.Service = m.Service
 	if cfg.StatuspageAPIKey != "" {
