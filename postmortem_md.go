@@ -78,8 +78,11 @@ func (p *Postmortem) Markdown() []byte {
 
 	w("## Executive summary\n\n")
 	w("**What happened:** %s", p.WhatHappened)
-	if p.Summary != "" {
-		w(" %s", p.Summary)
+	if sum := line(p.Summary); sum != "" {
+		if !strings.ContainsAny(sum[len(sum)-1:], ".!?") {
+			sum += "."
+		}
+		w(" %s", sum)
 	}
 	w("\n\n**Impact:** %s\n\n", orPrompt(line(last(p.Impact)), "who was affected, how many, for how long (record it with `/incident impact`)"))
 	w("**Root cause:** %s\n\n", orPrompt(line(p.RootCause), "the root cause in one sentence (record it with `/incident rootcause`)"))
