@@ -25,6 +25,13 @@ func (s *Service) digestAfter() int {
 	return defaultDigestAfter
 }
 
+func (s *Service) digestCollect() time.Duration {
+	if s != nil && s.DigestCollect > 0 {
+		return s.DigestCollect
+	}
+	return defaultDigestCollect
+}
+
 func (s *Service) digestWindow() time.Duration {
 	if s.DigestWindow > 0 {
 		return s.DigestWindow
@@ -66,11 +73,7 @@ func (w *txWork) announce(inc *Incident) error {
 	if err := w.enqueue(j); err != nil {
 		return err
 	}
-	collect := w.s.DigestCollect
-	if collect <= 0 {
-		collect = defaultDigestCollect
-	}
-	j.NextAt = w.now.Add(collect)
+	j.NextAt = w.now.Add(w.s.digestCollect())
 	return w.PutJob(j)
 }
 
@@ -126,14 +129,6 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 	}
 	posted.Digest = true
 	return func(tx Tx) error {
-		if more {
-			next := &Job{Kind: JobAnnounceDigest, Lane: j.Lane, Channel: j.Channel, CreatedAt: w.now(), NextAt: w.now()}
-			if err := tx.Enqueue(next); err != nil {
-				return err
-			}
-		} else if err := tx.ForgetDelivery(digestKey); err != nil {
-			return err
-		}
 		for _, inc := range incs {
 			cur, err := tx.Incident(inc.ID)
 			if err != nil {
@@ -145,6 +140,28 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 				return err
 			}
 		}
-		return nil
+		// Pages that joined the storm while this digest was being posted
+		// saw the key set and queued nothing: they go in the next digest.
+		if !more {
+			left, err := tx.Incidents(0, 1, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+			if err != nil {
+				return err
+			}
+			if len(left) == 0 {
+				return tx.ForgetDelivery(digestKey)
+			}
+		}
+		now := w.now()
+		next := &Job{Kind: JobAnnounceDigest, Lane: j.Lane, Channel: j.Channel, CreatedAt: now}
+		if err := tx.Enqueue(next); err != nil {
+			return err
+		}
+		if more {
+			next.NextAt = now
+		} else {
+			// The storm is still going: gather its pages again.
+			next.NextAt = now.Add(w.Service.digestCollect())
+		}
+		return tx.PutJob(next)
 	}, nil
 }

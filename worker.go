@@ -370,6 +370,13 @@ func (w *Worker) fail(ctx context.Context, j *Job, cause error) error {
 				return err
 			}
 		}
+		if j.Kind == JobAnnounceDigest {
+			// The next storm page starts a new digest, which lists the
+			// incidents this one could not announce.
+			if err := tx.ForgetDelivery(digestKey); err != nil {
+				return err
+			}
+		}
 		if j.IncidentID == "" {
 			return nil
 		}

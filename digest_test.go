@@ -1,0 +1,181 @@
+package incidentbot_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/store"
+)
+
+// storyChat is a Chat that accepts everything and lets a test act while a
+// post is in flight (onPost runs before the post returns).
+type storyChat struct {
+	mu     sync.Mutex
+	n      int
+	posts  []incidentbot.Message
+	onPost func(channel string, msg incidentbot.Message) error
+}
+
+func (c *storyChat) BotUserID(context.Context) (string, error) { return "UBOT", nil }
+func (c *storyChat) CreateChannel(_ context.Context, name string) (incidentbot.Channel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return incidentbot.Channel{ID: fmt.Sprintf("C%03d", c.n), Name: name}, nil
+}
+func (c *storyChat) FindChannel(context.Context, string) (incidentbot.Channel, bool, error) {
+	return incidentbot.Channel{}, false, nil
+}
+func (c *storyChat) SetTopic(context.Context, string, string) error { return nil }
+func (c *storyChat) UserByEmail(context.Context, string) (string, error) {
+	return "", incidentbot.Errorf(incidentbot.ENOTFOUND, "users_not_found")
+}
+func (c *storyChat) Invite(context.Context, string, ...string) error { return nil }
+func (c *storyChat) Post(_ context.Context, channel string, msg incidentbot.Message) (incidentbot.Posted, error) {
+	if c.onPost != nil {
+		if err := c.onPost(channel, msg); err != nil {
+			return incidentbot.Posted{}, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posts = append(c.posts, msg)
+	return incidentbot.Posted{Channel: channel, TS: fmt.Sprintf("%d.000100", len(c.posts))}, nil
+}
+func (c *storyChat) Update(context.Context, incidentbot.Posted, incidentbot.Message) error {
+	return nil
+}
+func (c *storyChat) UserEmail(context.Context, string) (string, error)          { return "", nil }
+func (c *storyChat) Respond(context.Context, string, incidentbot.Message) error { return nil }
+func (c *storyChat) Upload(context.Context, string, string, string, []byte, string) error {
+	return nil
+}
+func (c *storyChat) Message(context.Context, string, string) (incidentbot.SlackMessage, error) {
+	return incidentbot.SlackMessage{}, incidentbot.Errorf(incidentbot.ENOTFOUND, "message_not_found")
+}
+
+// digested returns how many incidents the digests posted so far listed.
+func (c *storyChat) digested() (digests, incidents int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.posts {
+		if strings.HasPrefix(m.Text, "Alert storm") {
+			digests++
+			incidents += strings.Count(m.Body, "• ")
+		}
+	}
+	return digests, incidents
+}
+
+func runWorker(t *testing.T, s *incidentbot.Service, db *store.DB, chat incidentbot.Chat) *incidentbot.Worker {
+	t.Helper()
+	w := &incidentbot.Worker{Store: db, Service: s, Chat: chat, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func unannounced(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var ids []string
+	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
+		incs, err := tx.Incidents(0, 0, func(i *incidentbot.Incident) bool { return i.Announcement == nil })
+		for _, i := range incs {
+			ids = append(ids, i.ID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func page(t *testing.T, s *incidentbot.Service, id string) {
+	t.Helper()
+	if _, err := s.IngestPagerDuty(context.Background(), "W-"+id, pd(id, incidentbot.EventTriggered, t0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A page that joins the storm while its digest is being posted is in the
+// next digest: the one in flight must not forget it.
+func TestDigest_PageDuringThePostIsAnnouncedNext(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	s.DigestAfter = 2
+	s.DigestCollect = 20 * time.Millisecond
+	chat := &storyChat{}
+	var once sync.Once
+	chat.onPost = func(_ string, msg incidentbot.Message) error {
+		if strings.HasPrefix(msg.Text, "Alert storm") {
+			once.Do(func() {
+				if _, err := s.IngestPagerDuty(context.Background(), "W-PLATE", pd("PLATE", incidentbot.EventTriggered, t0)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	}
+	for i := range 5 {
+		page(t, s, fmt.Sprintf("P%d", i))
+	}
+	runWorker(t, s, db, chat)
+	waitUntil(t, "every incident announced", func() bool { return len(unannounced(t, db)) == 0 })
+	// P0, P1 singly; P2–P4 in the first digest, PLATE in a second.
+	if digests, n := chat.digested(); digests != 2 || n != 4 {
+		t.Errorf("%d digests listing %d incidents, want 2 listing 4", digests, n)
+	}
+}
+
+// A digest that fails for good does not block the next storm's digest,
+// which lists the incidents the failed one could not announce.
+func TestDigest_DeadLetterDoesNotBlockTheNext(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	s.DigestAfter = 2
+	s.DigestCollect = 20 * time.Millisecond
+	chat := &storyChat{}
+	var mu sync.Mutex
+	refuse := true
+	chat.onPost = func(_ string, msg incidentbot.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse && strings.HasPrefix(msg.Text, "Alert storm") {
+			return incidentbot.Errorf(incidentbot.EREJECTED, "channel_not_found")
+		}
+		return nil
+	}
+	for i := range 4 {
+		page(t, s, fmt.Sprintf("P%d", i))
+	}
+	w := runWorker(t, s, db, chat)
+	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	page(t, s, "PNEXT")
+	w.Wake()
+	waitUntil(t, "every incident announced", func() bool { return len(unannounced(t, db)) == 0 })
+	if digests, n := chat.digested(); digests != 1 || n != 3 {
+		t.Errorf("%d digests listing %d incidents, want 1 listing 3 (P2, P3, PNEXT)", digests, n)
+	}
+}
