@@ -341,14 +341,14 @@ func (w *txWork) recordSeq(inc *Incident, e Entry) (uint64, error) {
 }
 
 // catchUpNeeded reports whether a catch-up change still applies.
-func catchUpNeeded(inc *Incident, typ string) bool {
-	switch typ {
+func catchUpNeeded(inc *Incident, ev PagerEvent) bool {
+	switch ev.Type {
 	case EventAcknowledged:
 		return inc.Status == StatusTriggered
 	case EventResolved:
 		return inc.Status != StatusResolved
 	case EventReopened:
-		return inc.Status == StatusResolved
+		return inc.Status == StatusResolved && reopenedSince(inc, ev.OccurredAt)
 	}
 	return true
 }
@@ -384,7 +384,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	}
 	// PagerDuty telling us about our own action: its state rules still
 	// apply, but the timeline already has the entry.
-	if isCatchUp(ev) && !catchUpNeeded(inc, ev.Type) {
+	if isCatchUp(ev) && !catchUpNeeded(inc, ev) {
 		// Decided outside the transaction; the real webhook got here first.
 		return nil
 	}

@@ -332,3 +332,47 @@ func TestService_NoPagerSync_NoPagerDutyJobs(t *testing.T) {
 		t.Errorf("%d PagerDuty jobs, %d echoes; want none", n, len(inc.Echoes))
 	}
 }
+
+// An incident resolved in Slack whose resolve has not reached PagerDuty yet
+// (the job pending, retrying or dead) is still open there: catching up must
+// not take that for a reopening. A change in PagerDuty after our resolve,
+// once no resolve of ours is expected back, is one.
+func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	now := t0.Add(10 * time.Minute)
+	s.Now = func() time.Time { return now }
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "resolve", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	pi := pd("P1", incidentbot.EventAcknowledged, t0).Incident
+	pi.Status = "acknowledged"
+	for _, c := range []struct {
+		name      string
+		changedAt time.Time
+		now       time.Time
+		reopen    bool
+	}{
+		{"PagerDuty's last change before our resolve", t0.Add(time.Minute), now.Add(time.Minute), false},
+		{"PagerDuty's time unknown", time.Time{}, now.Add(time.Minute), false},
+		{"a change after our resolve while ours is still expected back", now.Add(5 * time.Minute), now.Add(6 * time.Minute), false},
+		{"a change after our resolve, none of ours expected any more", now.Add(2 * time.Hour), now.Add(2*time.Hour + time.Minute), true},
+	} {
+		pi.StatusChangedAt = c.changedAt
+		s.Now = func() time.Time { return c.now }
+		if _, _, err := s.Reconcile(ctx, fakePager{open: []incidentbot.PagerIncident{*pi}}); err != nil {
+			t.Fatal(err)
+		}
+		inc, tl, _ := state(t, db, "P1")
+		reopened := false
+		for _, e := range tl {
+			if e.Kind == incidentbot.EntryReopened {
+				reopened = true
+			}
+		}
+		if reopened != c.reopen || (inc.Status == incidentbot.StatusResolved) == c.reopen {
+			t.Errorf("%s: status %s, reopened entry %v; want reopened %v", c.name, inc.Status, reopened, c.reopen)
+		}
+	}
+}

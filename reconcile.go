@@ -41,7 +41,9 @@ func (s *Service) Reconcile(ctx context.Context, p Pager) (opened, changed int, 
 		typ := ""
 		switch {
 		case known.Status == StatusResolved:
-			typ = EventReopened
+			if reopenedSince(known, pi.StatusChangedAt) {
+				typ = EventReopened
+			}
 		case pi.Status == "acknowledged" && known.Status == StatusTriggered:
 			typ = EventAcknowledged
 		}
@@ -82,6 +84,24 @@ func (s *Service) Reconcile(ctx context.Context, p Pager) (opened, changed int, 
 	return opened, changed, nil
 }
 
+// reopenedSince reports whether a PagerDuty incident that is open while
+// ours is resolved was reopened after our resolution, rather than not yet
+// resolved there: a resolve made in Slack may still be on its way to
+// PagerDuty (its job pending, retrying or dead). Only a status change in
+// PagerDuty later than our resolution, with no resolve of ours still
+// expected back, is a reopening.
+func reopenedSince(inc *Incident, changedAt time.Time) bool {
+	if changedAt.IsZero() || !changedAt.After(inc.StatusAt) {
+		return false
+	}
+	for _, e := range inc.Echoes {
+		if e.Type == EventResolved && e.Supersede == 0 && !changedAt.After(e.Until) {
+			return false
+		}
+	}
+	return true
+}
+
 // catchUpPrefix starts the IDs of stand-in events made by Reconcile.
 const catchUpPrefix = "reconcile:"
 
@@ -91,6 +111,11 @@ const catchUpPrefix = "reconcile:"
 func (s *Service) reconciled(ctx context.Context, pi *PagerIncident, typ string) (int, error) {
 	at := pi.StatusChangedAt
 	if at.IsZero() {
+		if typ == EventReopened {
+			// Never reopen on a guess: without PagerDuty's time the
+			// change cannot be told from our own resolve on its way.
+			return 0, nil
+		}
 		at = s.now()
 	}
 	ev := PagerEvent{
