@@ -265,15 +265,24 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 		return Reply{}, Errorf(ECONFLICT, "%s is resolved; reopen it in PagerDuty or declare a new incident.", inc.ID)
 	}
 	if c.Name == "status" {
+		if inc.Status == StatusTriggered {
+			// Working on a page acknowledges it: record it, and stop
+			// PagerDuty escalating.
+			setFirst(&inc.AcknowledgedAt, w.now)
+			if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display()+" (status "+string(c.Status)+")")); err != nil {
+				return Reply{}, err
+			}
+			if err := w.pagerAction(inc, c, JobPagerAck, EventAcknowledged, ""); err != nil {
+				return Reply{}, err
+			}
+		}
 		setStatus(inc, c.Status, w.now)
+		setFirst(&inc.AcknowledgedAt, w.now)
 		switch c.Status {
 		case StatusIdentified:
 			setFirst(&inc.IdentifiedAt, w.now)
 		case StatusMonitoring:
 			setFirst(&inc.MitigatedAt, w.now)
-		}
-		if c.Status != StatusInvestigating && inc.AcknowledgedAt == nil {
-			setFirst(&inc.AcknowledgedAt, w.now)
 		}
 	} else if c.Text == "" {
 		return Reply{}, usageError("update")

@@ -376,3 +376,42 @@ func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
 		}
 	}
 }
+
+// Changing the status of a page that nobody acknowledged acknowledges it:
+// the time to acknowledge is recorded, PagerDuty stops escalating, and its
+// echo adds nothing.
+func TestService_StatusFromTriggeredAcknowledges(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	now := t0.Add(3 * time.Minute)
+	s.Now = func() time.Time { return now }
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "status", Status: incidentbot.StatusInvestigating, IncidentID: "INC-1", Text: "Looking at the API errors", Actor: incidentbot.Person{ID: "U1", Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	// PagerDuty tells us about the acknowledgement the bot made.
+	echo := pd("P1", incidentbot.EventAcknowledged, now.Add(2*time.Second))
+	if _, err := s.IngestPagerDuty(ctx, "W-echo", echo); err != nil {
+		t.Fatal(err)
+	}
+	inc, tl, jobs := state(t, db, "P1")
+	if inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(now) || inc.Status != incidentbot.StatusInvestigating {
+		t.Errorf("acknowledged at %v, status %s; want %v, investigating", inc.AcknowledgedAt, inc.Status, now)
+	}
+	acks := 0
+	for _, e := range tl {
+		if e.Kind == incidentbot.EntryAcknowledged {
+			acks++
+		}
+	}
+	if acks != 1 || count(jobs, incidentbot.JobPagerAck) != 1 {
+		t.Errorf("%d ack entries, %d PagerDuty ack jobs; want 1 and 1", acks, count(jobs, incidentbot.JobPagerAck))
+	}
+	// A second status change is no second acknowledgement.
+	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "status", Status: incidentbot.StatusIdentified, IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, jobs := state(t, db, "P1"); count(jobs, incidentbot.JobPagerAck) != 1 {
+		t.Errorf("%d PagerDuty ack jobs after a second status change, want 1", count(jobs, incidentbot.JobPagerAck))
+	}
+}
