@@ -125,6 +125,9 @@ func (w *txWork) publishUpdate(inc *Incident, e Entry) error {
 // it is public (or was published before).
 func (w *txWork) publish(inc *Incident) error {
 	public := w.s.IsPublic(inc)
+	if public {
+		inc.ShownPublicly = true
+	}
 	if w.s.Statuspage && (public || inc.Publications["statuspage"] != "") {
 		if err := w.enqueue(&Job{Kind: JobPublishStatuspage, IncidentID: inc.ID, Lane: inc.ID + "/statuspage"}); err != nil {
 			return err

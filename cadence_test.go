@@ -172,3 +172,42 @@ func TestPublicIncidents_OnlyPublicAndNoNotes(t *testing.T) {
 		t.Errorf("public view = %+v", p)
 	}
 }
+
+// An incident that was public stays on the public pages, with its new
+// impact, when its severity drops, and the site is rewritten to say so; an
+// incident that never was public never appears.
+func TestPublic_SeverityDropKeepsItPublicAndRewritesTheSite(t *testing.T) {
+	clk := &manualClock{t: t0}
+	s, db := cadenceService(t, filepath.Join(t.TempDir(), "db"), clk)
+	s.Site = true
+	ctx := context.Background()
+	a := incidentbot.Person{ID: "U1"}
+	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "Checkout errors", Severity: incidentbot.Sev1, Actor: a})
+	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "minor thing", Severity: incidentbot.Sev3, Actor: a})
+	siteJobs := func() int {
+		n := 0
+		db.View(ctx, func(tx incidentbot.Tx) error {
+			return tx.Jobs(0, func(j *incidentbot.Job) bool {
+				if j.Kind == incidentbot.JobPublishSite {
+					n++
+				}
+				return true
+			})
+		})
+		return n
+	}
+	before := siteJobs()
+	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Severity: incidentbot.Sev3, Actor: a})
+	if siteJobs() == before {
+		t.Error("severity sev1 → sev3: the status site was not rewritten")
+	}
+	before = siteJobs()
+	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-2", Severity: incidentbot.Sev4, Actor: a})
+	if siteJobs() != before {
+		t.Error("severity sev3 → sev4 of a never-public incident rewrote the status site")
+	}
+	pis, err := s.PublicIncidents(ctx, t0.AddDate(0, 0, -90))
+	if err != nil || len(pis) != 1 || pis[0].ID != "INC-1" || pis[0].Impact != incidentbot.ImpactOf(incidentbot.Sev3) {
+		t.Errorf("public incidents = %+v, %v; want INC-1 alone, with sev3's impact", pis, err)
+	}
+}

@@ -60,6 +60,10 @@ type Incident struct {
 	// NextUpdateDue when the next one is due (nil: no cadence).
 	LastUpdateAt  *time.Time `json:"last_update_at"`
 	NextUpdateDue *time.Time `json:"next_update_due"`
+	// ShownPublicly is set once the incident's severity made it public: it
+	// then stays on the public pages, with its new impact, when its
+	// severity drops (customers saw it; it does not vanish).
+	ShownPublicly bool `json:"shown_publicly,omitempty"`
 	// Publications maps a public publisher ("statuspage") to the incident's
 	// ID there.
 	Publications map[string]string `json:"publications,omitempty"`

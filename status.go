@@ -55,9 +55,10 @@ func ImpactOf(s Severity) string {
 	return "none"
 }
 
-// IsPublic reports whether the incident's severity is one shown publicly.
+// IsPublic reports whether the incident is shown publicly: its severity is
+// one of the public ones, or was when it was last published.
 func (s *Service) IsPublic(inc *Incident) bool {
-	return slices.Contains(s.PublicSeverities, inc.Severity)
+	return inc.ShownPublicly || slices.Contains(s.PublicSeverities, inc.Severity)
 }
 
 // publicIncident builds the public view from an incident and its timeline.
