@@ -116,6 +116,11 @@ func (w *txWork) slackEvent(inc *Incident, eventID string, ev SlackEvent) (Outco
 		if err != nil || prev == nil {
 			return OutcomeIgnored, err
 		}
+		// Slack also sends message_changed when only an unfurl or a
+		// reaction count changed: same text, nothing to record.
+		if ev.Kind == "edit" && prev.Text == ev.Message.Text {
+			return OutcomeIgnored, nil
+		}
 		e := Entry{At: prev.At, Actor: prev.Actor, Source: SourceSlack, Ref: prev.Ref, Permalink: prev.Permalink, Supersedes: prev.Seq}
 		if ev.Kind == "edit" {
 			e.Kind, e.Text = EntryPinned, ev.Message.Text

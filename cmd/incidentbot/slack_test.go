@@ -318,6 +318,8 @@ func TestSlack_Events_PinsEditsDeletions(t *testing.T) {
 	msg.Text = "connections at 100/100, leak suspected"
 	send("Ev5", slackfake.MessageChangedEvent(ch, msg, "connections at 100/100"), 0)
 	send("Ev6", slackfake.MessageDeletedEvent(ch, other.TS), 0)
+	// Slack sends message_changed for an unfurl too: same text, no entry.
+	send("Ev7", slackfake.MessageChangedEvent(ch, msg, msg.Text), 0)
 	h.waitIdle()
 	got := h.timeline("INC-1")
 	if k := strings.Join(kinds(got), " "); k != "paged pinned pinned pinned retracted" {
