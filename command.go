@@ -324,13 +324,40 @@ func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text 
 	if len(kept) >= maxEchoes {
 		kept = kept[len(kept)-maxEchoes+1:]
 	}
-	inc.Echoes = append(kept, Echo{Type: echoType, Text: echoText(text), Until: w.now.Add(time.Hour)})
+	inc.Echoes = append(kept, Echo{Type: echoType, Text: echoText(text), Until: w.now.Add(echoTTL)})
 	actor := c.Actor
 	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
 }
 
 // maxEchoes bounds the echoes an incident waits for.
 const maxEchoes = 32
+
+// echoTTL is how long an echo is waited for: the outbox retries the
+// PagerDuty call for up to a day, and PagerDuty stamps the event with when
+// it finally took the action.
+const echoTTL = 25 * time.Hour
+
+// pendingEcho returns the index of the unsent echo a PagerDuty job is
+// expected to cause, or -1.
+func pendingEcho(inc *Incident, j *Job) int {
+	typ := ""
+	switch j.Kind {
+	case JobPagerAck:
+		typ = EventAcknowledged
+	case JobPagerResolve:
+		typ = EventResolved
+	case JobPagerNote:
+		typ = EventAnnotated
+	default:
+		return -1
+	}
+	for i, e := range inc.Echoes {
+		if !e.Sent && e.Supersede == 0 && e.Type == typ && e.Text == echoText(j.Text) {
+			return i
+		}
+	}
+	return -1
+}
 
 // echoText identifies a note's text in an echo: a short hash ("" stays "").
 func echoText(s string) string {

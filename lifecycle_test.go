@@ -356,9 +356,22 @@ func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
 	}{
 		{"PagerDuty's last change before our resolve", t0.Add(time.Minute), now.Add(time.Minute), false},
 		{"PagerDuty's time unknown", time.Time{}, now.Add(time.Minute), false},
-		{"a change after our resolve while ours is still expected back", now.Add(5 * time.Minute), now.Add(6 * time.Minute), false},
-		{"a change after our resolve, none of ours expected any more", now.Add(2 * time.Hour), now.Add(2*time.Hour + time.Minute), true},
+		{"a change after our resolve while ours is not yet in PagerDuty", now.Add(5 * time.Minute), now.Add(26 * time.Hour), false},
+		{"a change after our resolve reached PagerDuty", now.Add(2 * time.Hour), now.Add(2*time.Hour + time.Minute), true},
 	} {
+		if c.reopen {
+			// The outbox delivers the resolve to PagerDuty.
+			w := &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: fakePager{}, PagerFrom: "oncall@example.com"}
+			wctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); w.Run(wctx) }()
+			waitUntil(t, "the resolve sent to PagerDuty", func() bool {
+				inc, _, _ := state(t, db, "P1")
+				return len(inc.Echoes) == 1 && inc.Echoes[0].Sent
+			})
+			cancel()
+			<-done
+		}
 		pi.StatusChangedAt = c.changedAt
 		s.Now = func() time.Time { return c.now }
 		if _, _, err := s.Reconcile(ctx, fakePager{open: []incidentbot.PagerIncident{*pi}}); err != nil {
@@ -413,5 +426,53 @@ func TestService_StatusFromTriggeredAcknowledges(t *testing.T) {
 	}
 	if _, _, jobs := state(t, db, "P1"); count(jobs, incidentbot.JobPagerAck) != 1 {
 		t.Errorf("%d PagerDuty ack jobs after a second status change, want 1", count(jobs, incidentbot.JobPagerAck))
+	}
+}
+
+// PagerDuty may take our acknowledgement hours late (its API was down and
+// the outbox kept retrying): its echo still adds no second entry, even
+// after other actions in between.
+func TestService_LateEchoAfterLongRetries_NoSecondEntry(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	now := t0.Add(time.Minute)
+	s.Now = func() time.Time { return now }
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	bob := incidentbot.Person{ID: "U1", Name: "bob"}
+	s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: bob})
+	now = now.Add(3 * time.Hour)
+	s.Run(ctx, incidentbot.Cmd{Name: "note", IncidentID: "INC-1", Actor: bob, Text: "still retrying PagerDuty"})
+	s.IngestPagerDuty(ctx, "W-echo", pd("P1", incidentbot.EventAcknowledged, now.Add(time.Second)))
+	_, tl, _ := state(t, db, "P1")
+	if n := kindCount(tl, incidentbot.EntryAcknowledged); n != 1 {
+		t.Errorf("%d acknowledgement entries, want 1", n)
+	}
+}
+
+type refusingPager struct{ fakePager }
+
+func (refusingPager) SetStatus(context.Context, string, string, string) error {
+	return incidentbot.Errorf(incidentbot.EREJECTED, "Incident Not Found")
+}
+
+// A PagerDuty action that fails for good will never echo: the echo is
+// dropped with the dead letter, so a later real event is recorded.
+func TestService_DeadPagerDutyAction_DropsItsEcho(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}})
+	if inc, _, _ := state(t, db, "P1"); len(inc.Echoes) != 1 {
+		t.Fatalf("echoes = %+v, want the ack's", inc.Echoes)
+	}
+	w := &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: refusingPager{}, PagerFrom: "oncall@example.com"}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
+	inc, _, _ := state(t, db, "P1")
+	if len(inc.Echoes) != 0 || len(inc.Problems) != 1 {
+		t.Errorf("after the dead letter: echoes %+v, problems %+v; want none and one", inc.Echoes, inc.Problems)
 	}
 }

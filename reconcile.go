@@ -87,15 +87,15 @@ func (s *Service) Reconcile(ctx context.Context, p Pager) (opened, changed int, 
 // reopenedSince reports whether a PagerDuty incident that is open while
 // ours is resolved was reopened after our resolution, rather than not yet
 // resolved there: a resolve made in Slack may still be on its way to
-// PagerDuty (its job pending, retrying or dead). Only a status change in
-// PagerDuty later than our resolution, with no resolve of ours still
-// expected back, is a reopening.
+// PagerDuty (its job pending or retrying), or have failed for good. Only a
+// status change in PagerDuty later than our resolution, with no resolve of
+// ours still unsent, is a reopening.
 func reopenedSince(inc *Incident, changedAt time.Time) bool {
 	if changedAt.IsZero() || !changedAt.After(inc.StatusAt) {
 		return false
 	}
 	for _, e := range inc.Echoes {
-		if e.Type == EventResolved && e.Supersede == 0 && !changedAt.After(e.Until) {
+		if e.Type == EventResolved && e.Supersede == 0 && !e.Sent {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -385,6 +386,10 @@ func (w *Worker) fail(ctx context.Context, j *Job, cause error) error {
 			return err
 		}
 		inc.Problems = append(inc.Problems, Problem{At: now, Job: j.Kind, Message: msg})
+		if i := pendingEcho(inc, j); i >= 0 {
+			// PagerDuty never took the action: nothing will echo it.
+			inc.Echoes = slices.Delete(inc.Echoes, i, i+1)
+		}
 		if j.Kind == JobCreateChannel {
 			inc.ChannelFailed = true
 		}
@@ -503,7 +508,21 @@ func (w *Worker) perform(ctx context.Context, j *Job, inc *Incident) (func(Tx) e
 		_, err = w.Service.RecordPin(ctx, m, by)
 		return nil, err
 	case JobPagerAck, JobPagerResolve, JobPagerNote:
-		return nil, w.pagerAction(ctx, j)
+		if err := w.pagerAction(ctx, j); err != nil {
+			return nil, err
+		}
+		return func(tx Tx) error {
+			// PagerDuty took it: its echo is on the way.
+			cur, err := tx.Incident(j.IncidentID)
+			if err != nil {
+				return err
+			}
+			if i := pendingEcho(cur, j); i >= 0 {
+				cur.Echoes[i].Sent = true
+				return tx.PutIncident(cur)
+			}
+			return nil
+		}, nil
 	case JobPostmortem:
 		return w.postmortem(ctx, inc)
 	case JobPublishStatuspage:
