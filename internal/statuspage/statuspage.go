@@ -69,11 +69,66 @@ type incidentBody struct {
 }
 
 type incidentFields struct {
-	Name                 string `json:"name"`
-	Status               string `json:"status"`
-	ImpactOverride       string `json:"impact_override"`
-	Body                 string `json:"body"`
-	DeliverNotifications bool   `json:"deliver_notifications"`
+	Name                 string    `json:"name"`
+	Status               string    `json:"status"`
+	ImpactOverride       string    `json:"impact_override"`
+	Body                 string    `json:"body"`
+	DeliverNotifications bool      `json:"deliver_notifications"`
+	Metadata             *metadata `json:"metadata,omitempty"`
+}
+
+// metadata marks the incidents the bot creates (Statuspage's incident
+// metadata, which its public page does not show): {"incidentbot": {"id":
+// "INC-3"}}. A create whose answer was lost is found again by it.
+type metadata struct {
+	IncidentBot struct {
+		ID string `json:"id"`
+	} `json:"incidentbot"`
+}
+
+// remoteIncident is what is read of an incident Statuspage answers.
+// Metadata is kept raw: other tools' metadata, in any shape, must not make
+// the answer unreadable.
+type remoteIncident struct {
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	Status         string          `json:"status"`
+	Impact         string          `json:"impact"`
+	ImpactOverride *string         `json:"impact_override"`
+	Metadata       json.RawMessage `json:"metadata"`
+	Updates        []struct {
+		Body      string `json:"body"`
+		CreatedAt string `json:"created_at"`
+	} `json:"incident_updates"`
+}
+
+// ours reports whether the incident carries the bot's mark for incident id.
+func (r *remoteIncident) ours(id string) bool {
+	var m metadata
+	return len(r.Metadata) > 0 && json.Unmarshal(r.Metadata, &m) == nil && m.IncidentBot.ID == id
+}
+
+func (r *remoteIncident) impact() string {
+	if r.ImpactOverride != nil && *r.ImpactOverride != "" {
+		return *r.ImpactOverride
+	}
+	return r.Impact
+}
+
+// latestBody is the text of the incident's newest update that has one.
+func (r *remoteIncident) latestBody() string {
+	var body string
+	var at time.Time
+	for _, u := range r.Updates {
+		if u.Body == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, u.CreatedAt)
+		if body == "" || (err == nil && t.After(at)) {
+			body, at = u.Body, t
+		}
+	}
+	return body
 }
 
 // neutralBody is the update text sent when an incident has no published
@@ -94,6 +149,11 @@ func neutralBody(s incidentbot.Status) string {
 // Statuspage id, or updates the incident ref and returns ref. The
 // incident's name, status and impact are sent, with its latest published
 // update as the body; subscribers are notified.
+//
+// With ref "", the page's unresolved incidents (and, for a resolved
+// incident, its 100 most recent ones) are first searched for one the bot
+// created for pi.ID (its metadata says so): a create that took effect but
+// whose answer was lost is then updated, not made again.
 func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref string) (string, error) {
 	status := incidentbot.PublicStatus(pi.Status)
 	f := incidentFields{
@@ -106,12 +166,26 @@ func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref
 	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" {
 		f.Body = latest.Text
 	}
-	body, err := json.Marshal(incidentBody{Incident: f})
-	if err != nil {
-		return "", &incidentbot.Error{Code: incidentbot.EINTERNAL, Message: "statuspage: encode incident", Err: err}
-	}
 	path := "/pages/" + url.PathEscape(c.pageID) + "/incidents"
 	if ref == "" {
+		found, err := c.findOurs(ctx, pi.ID, status == incidentbot.StatusResolved)
+		if err != nil {
+			return "", err
+		}
+		if found != nil {
+			if found.latestBody() == f.Body && found.Name == f.Name && found.Status == f.Status && found.impact() == f.ImpactOverride {
+				return found.ID, nil // the lost create sent this very state
+			}
+			ref = found.ID
+		}
+	}
+	if ref == "" {
+		f.Metadata = &metadata{}
+		f.Metadata.IncidentBot.ID = pi.ID
+		body, err := encode(f)
+		if err != nil {
+			return "", err
+		}
 		var created struct {
 			ID string `json:"id"`
 		}
@@ -123,10 +197,60 @@ func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref
 		}
 		return created.ID, nil
 	}
+	body, err := encode(f)
+	if err != nil {
+		return "", err
+	}
 	if err := c.do(ctx, "update incident", http.MethodPatch, path+"/"+url.PathEscape(ref), body, nil); err != nil {
 		return "", err
 	}
 	return ref, nil
+}
+
+func encode(f incidentFields) ([]byte, error) {
+	body, err := json.Marshal(incidentBody{Incident: f})
+	if err != nil {
+		return nil, &incidentbot.Error{Code: incidentbot.EINTERNAL, Message: "statuspage: encode incident", Err: err}
+	}
+	return body, nil
+}
+
+// listPages bounds the unresolved incidents read: 10 pages of 100.
+const listPages = 10
+
+// findOurs is the incident the bot created for incident id, from the
+// page's unresolved incidents and, when resolved is set, its 100 most
+// recent ones (a resolved incident is not among the unresolved); nil when
+// there is none.
+func (c *Client) findOurs(ctx context.Context, id string, resolved bool) (*remoteIncident, error) {
+	base := "/pages/" + url.PathEscape(c.pageID) + "/incidents"
+	for page := 1; page <= listPages; page++ {
+		var list []remoteIncident
+		if err := c.do(ctx, "list unresolved incidents", http.MethodGet, base+"/unresolved?per_page=100&page="+strconv.Itoa(page), nil, &list); err != nil {
+			return nil, err
+		}
+		for i := range list {
+			if list[i].ours(id) {
+				return &list[i], nil
+			}
+		}
+		if len(list) < 100 {
+			break
+		}
+	}
+	if !resolved {
+		return nil, nil
+	}
+	var list []remoteIncident
+	if err := c.do(ctx, "list incidents", http.MethodGet, base+"?per_page=100&page=1", nil, &list); err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].ours(id) {
+			return &list[i], nil
+		}
+	}
+	return nil, nil
 }
 
 func latestUpdate(us []incidentbot.PublicUpdate) (incidentbot.PublicUpdate, bool) {

@@ -98,13 +98,15 @@ func TestTheFakeRateLimitsASecondRequestWithinASecond(t *testing.T) {
 	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
 	c.MinInterval = 0
 	pi := incidentbot.PublicIncident{ID: "INC-1", Name: "x", Impact: "minor", Status: incidentbot.StatusInvestigating}
-	if _, err := c.Publish(ctx(t), pi, ""); err != nil {
-		t.Fatal(err)
-	}
+	// A first publish is two requests (the look-up, then the create): with
+	// no spacing, the create comes within the second.
 	_, err := c.Publish(ctx(t), pi, "")
 	e := domainError(t, err)
 	if e.Code != incidentbot.ETRANSIENT || e.RetryAfter != time.Second || fake.RateLimited() != 1 {
 		t.Fatalf("second request: %+v, rate limited %d", e, fake.RateLimited())
+	}
+	if n := len(fake.Incidents()); n != 0 {
+		t.Fatalf("a rate-limited create created %d incidents", n)
 	}
 }
 
@@ -166,13 +168,14 @@ func TestAnUnknownIncidentOrPageIsRejected(t *testing.T) {
 	}
 }
 
-func TestTheFakeRejectsABadStatusOrImpact(t *testing.T) {
+func TestTheFakeRejectsABadStatusImpactOrMetadata(t *testing.T) {
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
 	fake.SetInterval(0)
 	for _, body := range []string{
 		`{"incident":{"name":"x","status":"acknowledged","impact_override":"minor","body":"b"}}`,
 		`{"incident":{"name":"x","status":"identified","impact_override":"sev1","body":"b"}}`,
+		`{"incident":{"name":"x","status":"identified","impact_override":"minor","body":"b","metadata":{"incidentbot":"INC-1"}}}`,
 	} {
 		req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
 		req.Header.Set("Authorization", "OAuth "+apiKey)
@@ -192,14 +195,14 @@ func TestTheClientWaitsForItsSlotButGivesUpWithItsContext(t *testing.T) {
 	defer fake.Close()
 	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
 	c.MinInterval = time.Hour
-	if _, err := c.Publish(ctx(t), incidentbot.PublicIncident{ID: "INC-1", Name: "x"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := c.Publish(short, incidentbot.PublicIncident{ID: "INC-1", Name: "x"}, "")
-	if e := domainError(t, err); e.Code != incidentbot.ETRANSIENT || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error = %+v", e)
+	// The look-up goes at once; the create waits for its slot, an hour.
+	for range 2 {
+		short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := c.Publish(short, incidentbot.PublicIncident{ID: "INC-1", Name: "x"}, "")
+		cancel()
+		if e := domainError(t, err); e.Code != incidentbot.ETRANSIENT || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error = %+v", e)
+		}
 	}
 	if fake.Requests() != 1 {
 		t.Fatalf("%d requests reached Statuspage, want 1", fake.Requests())
@@ -230,5 +233,180 @@ func TestATimeoutIsTransient(t *testing.T) {
 	_, err := c.Publish(ctx(t), incidentbot.PublicIncident{ID: "INC-1", Name: "x"}, "")
 	if e := domainError(t, err); e.Code != incidentbot.ETRANSIENT || !strings.Contains(e.Message, "timed out") || strings.Contains(err.Error(), apiKey) {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// publishUntilDone is the outbox's retry: the same call again, with the
+// ref it holds, until it succeeds.
+func publishUntilDone(t *testing.T, c *statuspage.Client, pi incidentbot.PublicIncident, ref string) (string, []error) {
+	t.Helper()
+	var errs []error
+	for range 5 {
+		got, err := c.Publish(ctx(t), pi, ref)
+		if err == nil {
+			return got, errs
+		}
+		if !incidentbot.IsTransient(err) {
+			t.Fatalf("attempt %d: %v is not transient", len(errs)+1, err)
+		}
+		errs = append(errs, err)
+	}
+	t.Fatalf("no success in 5 attempts: %v", errs)
+	return "", nil
+}
+
+func TestACreateWhoseAnswerIsLostIsFoundAgainOnRetryNotCreatedTwice(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	fake.LoseResponse(http.MethodPost, 0) // Statuspage creates it; the connection drops
+
+	pi := incidentbot.PublicIncident{
+		ID: "INC-3", Name: "Checkout errors", Severity: incidentbot.Sev1, Impact: "critical",
+		Status: incidentbot.StatusInvestigating, Updates: []incidentbot.PublicUpdate{},
+	}
+	ref, errs := publishUntilDone(t, c, pi, "")
+	if len(errs) != 1 {
+		t.Fatalf("%d failed attempts before success, want 1 (the lost answer): %v", len(errs), errs)
+	}
+	if strings.Contains(errs[0].Error(), apiKey) {
+		t.Fatalf("the error shows the key: %v", errs[0])
+	}
+	incs := fake.Incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents on the page after a lost answer and a retry, want 1", len(incs))
+	}
+	inc := incs[0]
+	if !strings.HasPrefix(ref, inc.ID) {
+		t.Errorf("ref %q is not the incident %s", ref, inc.ID)
+	}
+	if len(inc.Updates) != 1 {
+		t.Errorf("updates = %+v, want the one from the create", inc.Updates)
+	}
+	if inc.Name != "Checkout errors" {
+		t.Errorf("name = %q", inc.Name)
+	}
+	if md, _ := inc.Metadata["incidentbot"].(map[string]any); md["id"] != "INC-3" {
+		t.Errorf("metadata = %v, want incidentbot.id INC-3", inc.Metadata)
+	}
+	if n := fake.RateLimited(); n != 0 {
+		t.Errorf("%d requests got a 429", n)
+	}
+
+	// The ref it returned keeps working.
+	pi.Status = incidentbot.StatusIdentified
+	pi.Updates = []incidentbot.PublicUpdate{{ID: "INC-3-2", At: time.Now(), Status: incidentbot.StatusIdentified, Text: "Found it."}}
+	if _, err := c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	if incs := fake.Incidents(); len(incs) != 1 || incs[0].Status != "identified" {
+		t.Fatalf("incidents = %+v", incs)
+	}
+}
+
+// A 504 after the create took effect, and by the retry the incident moved
+// on: the incident found is brought up to date, not created again.
+func TestACreateAnswered504IsFoundAgainAndBroughtUpToDate(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+
+	// Another incident of the bot's is on the page.
+	fake.SetInterval(50 * time.Millisecond)
+	c.MinInterval = 50 * time.Millisecond
+	other := incidentbot.PublicIncident{ID: "INC-2", Name: "Login slow", Impact: "minor", Status: incidentbot.StatusInvestigating}
+	if _, err := c.Publish(ctx(t), other, ""); err != nil {
+		t.Fatal(err)
+	}
+	fake.LoseResponse(http.MethodPost, http.StatusGatewayTimeout)
+	start := time.Now()
+	pi := incidentbot.PublicIncident{
+		ID: "INC-3", Name: "Checkout errors", Impact: "major", Status: incidentbot.StatusInvestigating,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-3-1", At: start, Status: incidentbot.StatusInvestigating, Text: "Looking into it."}},
+	}
+	_, err := c.Publish(ctx(t), pi, "")
+	if e := domainError(t, err); e.Code != incidentbot.ETRANSIENT || !strings.Contains(e.Message, "504") {
+		t.Fatalf("lost create: %v", err)
+	}
+	pi.Status, pi.Impact = incidentbot.StatusIdentified, "critical"
+	pi.Updates = append([]incidentbot.PublicUpdate{{ID: "INC-3-2", At: start.Add(time.Minute), Status: incidentbot.StatusIdentified, Text: "A bad deploy; rolling back."}}, pi.Updates...)
+	ref, errs := publishUntilDone(t, c, pi, "")
+	if len(errs) != 0 {
+		t.Fatalf("retry: %v", errs)
+	}
+	incs := fake.Incidents()
+	if len(incs) != 2 {
+		t.Fatalf("%d incidents on the page, want 2 (INC-2's and INC-3's)", len(incs))
+	}
+	inc := incs[1]
+	if !strings.HasPrefix(ref, inc.ID) || inc.Status != "identified" || inc.Impact != "critical" {
+		t.Errorf("ref %q, incident %+v", ref, inc)
+	}
+	if len(inc.Updates) != 2 || inc.Updates[0].Body != "Looking into it." || inc.Updates[1].Body != "A bad deploy; rolling back." {
+		t.Errorf("updates = %+v", inc.Updates)
+	}
+	if len(incs[0].Updates) != 1 || incs[0].Name != "Login slow" {
+		t.Errorf("INC-2's incident changed: %+v", incs[0])
+	}
+	if n := fake.RateLimited(); n != 0 {
+		t.Errorf("%d requests got a 429", n)
+	}
+}
+
+// An incident first published resolved is not among the unresolved ones:
+// the retry finds it among the recent ones.
+func TestALostCreateOfAResolvedIncidentIsFoundAmongTheRecentOnes(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	fake.SetInterval(50 * time.Millisecond)
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	c.MinInterval = 50 * time.Millisecond
+	fake.LoseResponse(http.MethodPost, 0)
+	pi := incidentbot.PublicIncident{
+		ID: "INC-7", Name: "Search down", Impact: "major", Status: incidentbot.StatusResolved,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-7-resolved", At: time.Now(), Status: incidentbot.StatusResolved, Text: "This incident has been resolved."}},
+	}
+	ref, errs := publishUntilDone(t, c, pi, "")
+	if len(errs) != 1 {
+		t.Fatalf("failed attempts: %v", errs)
+	}
+	if incs := fake.Incidents(); len(incs) != 1 || !strings.HasPrefix(ref, incs[0].ID) || incs[0].Status != "resolved" || len(incs[0].Updates) != 1 {
+		t.Fatalf("ref %q, incidents %+v", ref, incs)
+	}
+}
+
+// Incidents the bot did not create for this incident, whatever their
+// metadata, are left alone: a new one is created.
+func TestOtherIncidentsOnThePageAreNotTakenForOurs(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	fake.SetInterval(0)
+	for _, md := range []string{``, `,"metadata":{"jira":{"issue":"OPS-1"}}`, `,"metadata":{"incidentbot":{"id":"INC-30"}}`, `,"metadata":{"incidentbot":{"id":3}}`} {
+		body := `{"incident":{"name":"By hand","status":"investigating","impact_override":"minor","body":"b"` + md + `}}`
+		req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
+		req.Header.Set("Authorization", "OAuth "+apiKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("%s → %d", body, res.StatusCode)
+		}
+	}
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	c.MinInterval = 0
+	ref, err := c.Publish(ctx(t), incidentbot.PublicIncident{ID: "INC-3", Name: "Checkout errors", Impact: "major"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	incs := fake.Incidents()
+	if len(incs) != 5 || !strings.HasPrefix(ref, incs[4].ID) || incs[4].Name != "Checkout errors" {
+		t.Fatalf("ref %q, incidents %+v", ref, incs)
+	}
+	for _, inc := range incs[:4] {
+		if inc.Name != "By hand" || len(inc.Updates) != 1 {
+			t.Errorf("an incident not ours changed: %+v", inc)
+		}
 	}
 }

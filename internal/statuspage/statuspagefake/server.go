@@ -4,18 +4,23 @@
 // It serves, under URL() (which ends in /v1, like
 // https://api.statuspage.io/v1):
 //
-//	POST  /pages/{page_id}/incidents        create (201)
-//	PATCH /pages/{page_id}/incidents/{id}   update (200; PUT too)
-//	GET   /pages/{page_id}/incidents        list, newest first
-//	GET   /pages/{page_id}/incidents/{id}   one incident
+//	POST  /pages/{page_id}/incidents             create (201)
+//	PATCH /pages/{page_id}/incidents/{id}        update (200; PUT too)
+//	GET   /pages/{page_id}/incidents             list, newest first
+//	GET   /pages/{page_id}/incidents/unresolved  those not resolved, newest first
+//	GET   /pages/{page_id}/incidents/{id}        one incident
 //
+// The lists take page (from 1) and per_page (default and at most 100).
 // Like the service it requires "Authorization: OAuth <key>" (401
 // otherwise), answers 404 for another page or an unknown incident, allows
 // one request per second per key (a second one within the second gets 429
 // with "Retry-After: 1"), and answers 422 for a status outside
-// investigating|identified|monitoring|resolved or an impact_override
-// outside none|minor|major|critical. Errors are JSON: {"error": "..."}.
-// Faults (429, 5xx, anything) can be injected.
+// investigating|identified|monitoring|resolved, an impact_override
+// outside none|minor|major|critical or a metadata whose top-level values
+// are not all objects. An incident's metadata is stored and answered back
+// (a PATCH with metadata replaces it). Errors are JSON: {"error": "..."}.
+// Faults (429, 5xx, anything) can be injected, and an answer can be lost
+// after its request took effect ([Server.LoseResponse]).
 //
 // The fake is normal (non-test) code: it never imports package testing.
 package statuspagefake
@@ -42,11 +47,12 @@ type Update struct {
 
 // Incident is an incident as the fake stores it.
 type Incident struct {
-	ID      string
-	Name    string
-	Status  string
-	Impact  string
-	Updates []Update // oldest first
+	ID       string
+	Name     string
+	Status   string
+	Impact   string
+	Metadata map[string]any // as sent; nil when none was
+	Updates  []Update       // oldest first
 }
 
 // Fault is a failure played instead of the real answer, after the key and
@@ -73,6 +79,7 @@ type Server struct {
 	rateLimited int
 	requests    int
 	faults      []faultEntry
+	losses      []loss
 	incidents   []*Incident
 	seq         int
 }
@@ -80,6 +87,11 @@ type Server struct {
 type faultEntry struct {
 	f    Fault
 	left int
+}
+
+type loss struct {
+	method string
+	status int
 }
 
 // New starts a fake for one API key and one page.
@@ -142,6 +154,19 @@ func (s *Server) ClearFaults() {
 	s.mu.Unlock()
 }
 
+// LoseResponse makes the next request with this method ("POST", "PATCH";
+// "" for any) take effect and then lose its answer, as when the network or
+// a proxy drops it after Statuspage committed: with status 0 the
+// connection is closed without an answer, otherwise that status (504, say)
+// is answered instead of the real one. Each call loses one answer; they
+// are used in the order made. The key and the rate limit are checked
+// first, and injected faults are played before it.
+func (s *Server) LoseResponse(method string, status int) {
+	s.mu.Lock()
+	s.losses = append(s.losses, loss{method: method, status: status})
+	s.mu.Unlock()
+}
+
 // Incidents returns copies of the stored incidents, oldest first.
 func (s *Server) Incidents() []Incident {
 	s.mu.Lock()
@@ -149,7 +174,23 @@ func (s *Server) Incidents() []Incident {
 	out := make([]Incident, len(s.incidents))
 	for i, inc := range s.incidents {
 		out[i] = *inc
+		out[i].Metadata = cloneMetadata(inc.Metadata)
 		out[i].Updates = slices.Clone(inc.Updates)
+	}
+	return out
+}
+
+func cloneMetadata(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("statuspagefake: metadata: %v", err))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("statuspagefake: metadata: %v", err))
 	}
 	return out
 }
@@ -203,6 +244,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	for i, l := range s.losses {
+		if l.method != "" && l.method != r.Method {
+			continue
+		}
+		s.losses = slices.Delete(s.losses, i, i+1)
+		s.route(httptest.NewRecorder(), r, now) // it takes effect; its answer is dropped
+		if l.status != 0 {
+			writeError(w, l.status, http.StatusText(l.status))
+			return
+		}
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
+	s.route(w, r, now)
+}
+
+// route serves one request that passed the key, the rate limit and the
+// faults.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, now time.Time) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/pages/")
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not found")
@@ -217,11 +282,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 2 && parts[1] == "incidents" && r.Method == http.MethodPost:
 		s.create(w, r, now)
 	case len(parts) == 2 && parts[1] == "incidents" && r.Method == http.MethodGet:
-		list := make([]map[string]any, 0, len(s.incidents))
-		for i := len(s.incidents) - 1; i >= 0; i-- {
-			list = append(list, s.view(s.incidents[i]))
-		}
-		writeJSON(w, http.StatusOK, list)
+		s.list(w, r, func(*Incident) bool { return true })
+	case len(parts) == 3 && parts[1] == "incidents" && parts[2] == "unresolved" && r.Method == http.MethodGet:
+		s.list(w, r, func(inc *Incident) bool { return inc.Status != "resolved" })
 	case len(parts) == 3 && parts[1] == "incidents":
 		inc := s.find(parts[2])
 		if inc == nil {
@@ -241,14 +304,58 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// list answers the incidents keep accepts, newest first, one page of
+// them.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, keep func(*Incident) bool) {
+	q := r.URL.Query()
+	page, perPage := 1, 100
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 && n < 100 {
+		perPage = n
+	}
+	list := make([]map[string]any, 0, perPage)
+	skip := (page - 1) * perPage
+	for i := len(s.incidents) - 1; i >= 0 && len(list) < perPage; i-- {
+		if !keep(s.incidents[i]) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		list = append(list, s.view(s.incidents[i]))
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
 type incidentDoc struct {
 	Incident *struct {
-		Name                 *string `json:"name"`
-		Status               *string `json:"status"`
-		ImpactOverride       *string `json:"impact_override"`
-		Body                 *string `json:"body"`
-		DeliverNotifications *bool   `json:"deliver_notifications"`
+		Name                 *string                    `json:"name"`
+		Status               *string                    `json:"status"`
+		ImpactOverride       *string                    `json:"impact_override"`
+		Body                 *string                    `json:"body"`
+		DeliverNotifications *bool                      `json:"deliver_notifications"`
+		Metadata             map[string]json.RawMessage `json:"metadata"`
 	} `json:"incident"`
+}
+
+// metadata is the document's metadata as stored, or a 422 when one of its
+// top-level values is not an object.
+func metadata(raw map[string]json.RawMessage) (map[string]any, bool) {
+	if raw == nil {
+		return nil, true
+	}
+	m := make(map[string]any, len(raw))
+	for k, v := range raw {
+		var obj map[string]any
+		if err := json.Unmarshal(v, &obj); err != nil || obj == nil {
+			return nil, false
+		}
+		m[k] = obj
+	}
+	return m, true
 }
 
 func decode(w http.ResponseWriter, r *http.Request) (incidentDoc, bool) {
@@ -268,6 +375,10 @@ func decode(w http.ResponseWriter, r *http.Request) (incidentDoc, bool) {
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		writeError(w, http.StatusUnprocessableEntity, "Name can't be blank")
+		return doc, false
+	}
+	if _, ok := metadata(in.Metadata); !ok {
+		writeError(w, http.StatusUnprocessableEntity, "Metadata values must be objects")
 		return doc, false
 	}
 	return doc, true
@@ -291,6 +402,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, now time.Time) {
 	if in.ImpactOverride != nil {
 		inc.Impact = *in.ImpactOverride
 	}
+	inc.Metadata, _ = metadata(in.Metadata)
 	body := ""
 	if in.Body != nil {
 		body = *in.Body
@@ -312,6 +424,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, inc *Incident, n
 	}
 	if in.ImpactOverride != nil {
 		inc.Impact = *in.ImpactOverride
+	}
+	if in.Metadata != nil {
+		inc.Metadata, _ = metadata(in.Metadata)
 	}
 	if in.Status != nil && *in.Status != inc.Status {
 		inc.Status = *in.Status
@@ -353,7 +468,10 @@ func (s *Server) view(inc *Incident) map[string]any {
 		"id": inc.ID, "page_id": s.pageID, "name": inc.Name, "status": inc.Status,
 		"impact": inc.Impact, "impact_override": inc.Impact, "incident_updates": ups,
 		"created_at": inc.Updates[0].At.Format(time.RFC3339), "resolved_at": nil,
-		"shortlink": "http://stspg.io/" + inc.ID,
+		"shortlink": "http://stspg.io/" + inc.ID, "metadata": cloneMetadata(inc.Metadata),
+	}
+	if inc.Metadata == nil {
+		v["metadata"] = map[string]any{}
 	}
 	if inc.Status == "resolved" {
 		v["resolved_at"] = inc.Updates[len(inc.Updates)-1].At.Format(time.RFC3339)
