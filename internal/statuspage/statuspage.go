@@ -3,6 +3,8 @@ package statuspage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,11 +70,13 @@ type incidentBody struct {
 	Incident incidentFields `json:"incident"`
 }
 
+// incidentFields is the incident sent. Body is left out when empty: an
+// update that changes fields only, with no incident update posted.
 type incidentFields struct {
 	Name                 string    `json:"name"`
 	Status               string    `json:"status"`
 	ImpactOverride       string    `json:"impact_override"`
-	Body                 string    `json:"body"`
+	Body                 string    `json:"body,omitempty"`
 	DeliverNotifications bool      `json:"deliver_notifications"`
 	Metadata             *metadata `json:"metadata,omitempty"`
 }
@@ -145,66 +149,124 @@ func neutralBody(s incidentbot.Status) string {
 	return "We are investigating this issue."
 }
 
-// Publish creates the incident on Statuspage (ref "") and returns its
-// Statuspage id, or updates the incident ref and returns ref. The
-// incident's name, status and impact are sent, with its latest published
-// update as the body; subscribers are notified.
+// Publish creates the incident on Statuspage (ref "") or updates it, and
+// returns the ref to keep: "<Statuspage id>#<sum>", where sum is a short
+// hash of the latest update sent (its id and text). The incident's name,
+// status and impact are always sent. Its latest published update (or, with
+// none, a neutral text for its status) is posted as an incident update,
+// with subscribers notified, only when it is not the one last sent: a
+// change of impact or name alone is a PATCH without a body and with
+// deliver_notifications false. A plain "<Statuspage id>" ref (from before
+// refs carried the sum) still works: the incident is read once to compare
+// its latest update.
 //
 // With ref "", the page's unresolved incidents (and, for a resolved
 // incident, its 100 most recent ones) are first searched for one the bot
 // created for pi.ID (its metadata says so): a create that took effect but
-// whose answer was lost is then updated, not made again.
+// whose answer was lost is then updated, not made again. A first publish
+// is thus two requests at least (1 s apart).
 func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref string) (string, error) {
+	w := wantedState(&pi)
+	if ref == "" {
+		found, err := c.findOurs(ctx, pi.ID, w.fields.Status == string(incidentbot.StatusResolved))
+		if err != nil {
+			return "", err
+		}
+		if found == nil {
+			return c.create(ctx, pi.ID, w)
+		}
+		return c.update(ctx, found.ID, found, found.latestBody() == w.body, w)
+	}
+	id, sum, _ := strings.Cut(ref, "#")
+	if sum == "" {
+		cur, err := c.get(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return c.update(ctx, id, cur, cur.latestBody() == w.body, w)
+	}
+	return c.update(ctx, id, nil, sum == w.sum, w)
+}
+
+// wanted is the state Publish sends.
+type wanted struct {
+	fields incidentFields // name, status and impact
+	body   string         // the latest update's text, or a neutral one
+	sum    string         // short hash of the latest update, kept in the ref
+}
+
+func wantedState(pi *incidentbot.PublicIncident) wanted {
 	status := incidentbot.PublicStatus(pi.Status)
-	f := incidentFields{
-		Name: pi.Name, Status: string(status), ImpactOverride: impactOf(&pi),
-		Body: neutralBody(status), DeliverNotifications: true,
+	w := wanted{
+		fields: incidentFields{Name: pi.Name, Status: string(status), ImpactOverride: impactOf(pi)},
+		body:   neutralBody(status),
 	}
-	if f.Name == "" {
-		f.Name = pi.ID
+	if w.fields.Name == "" {
+		w.fields.Name = pi.ID
 	}
+	var updateID string
 	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" {
-		f.Body = latest.Text
+		w.body, updateID = latest.Text, latest.ID
 	}
-	path := "/pages/" + url.PathEscape(c.pageID) + "/incidents"
-	if ref == "" {
-		found, err := c.findOurs(ctx, pi.ID, status == incidentbot.StatusResolved)
-		if err != nil {
-			return "", err
-		}
-		if found != nil {
-			if found.latestBody() == f.Body && found.Name == f.Name && found.Status == f.Status && found.impact() == f.ImpactOverride {
-				return found.ID, nil // the lost create sent this very state
-			}
-			ref = found.ID
-		}
+	h := sha256.Sum256([]byte(updateID + "\n" + w.body))
+	w.sum = hex.EncodeToString(h[:6])
+	return w
+}
+
+func (c *Client) incidentsPath() string { return "/pages/" + url.PathEscape(c.pageID) + "/incidents" }
+
+// create posts a new incident, marked as the bot's for incident id, with
+// the update as its first incident update, notified.
+func (c *Client) create(ctx context.Context, id string, w wanted) (string, error) {
+	f := w.fields
+	f.Body, f.DeliverNotifications = w.body, true
+	f.Metadata = &metadata{}
+	f.Metadata.IncidentBot.ID = id
+	body, err := encode(f)
+	if err != nil {
+		return "", err
 	}
-	if ref == "" {
-		f.Metadata = &metadata{}
-		f.Metadata.IncidentBot.ID = pi.ID
-		body, err := encode(f)
-		if err != nil {
-			return "", err
-		}
-		var created struct {
-			ID string `json:"id"`
-		}
-		if err := c.do(ctx, "create incident", http.MethodPost, path, body, &created); err != nil {
-			return "", err
-		}
-		if created.ID == "" {
-			return "", &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: create incident: the answer has no incident id"}
-		}
-		return created.ID, nil
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := c.do(ctx, "create incident", http.MethodPost, c.incidentsPath(), body, &created); err != nil {
+		return "", err
+	}
+	if created.ID == "" {
+		return "", &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: create incident: the answer has no incident id"}
+	}
+	return created.ID + "#" + w.sum, nil
+}
+
+// update patches incident id to w: with the update posted and notified
+// unless sameUpdate, else the fields alone, not notified. cur, when known,
+// is the incident as Statuspage has it: nothing is sent when it already
+// shows w.
+func (c *Client) update(ctx context.Context, id string, cur *remoteIncident, sameUpdate bool, w wanted) (string, error) {
+	ref := id + "#" + w.sum
+	f := w.fields
+	if !sameUpdate {
+		f.Body, f.DeliverNotifications = w.body, true
+	} else if cur != nil && cur.Name == f.Name && cur.Status == f.Status && cur.impact() == f.ImpactOverride {
+		return ref, nil
 	}
 	body, err := encode(f)
 	if err != nil {
 		return "", err
 	}
-	if err := c.do(ctx, "update incident", http.MethodPatch, path+"/"+url.PathEscape(ref), body, nil); err != nil {
+	if err := c.do(ctx, "update incident", http.MethodPatch, c.incidentsPath()+"/"+url.PathEscape(id), body, nil); err != nil {
 		return "", err
 	}
 	return ref, nil
+}
+
+// get reads incident id.
+func (c *Client) get(ctx context.Context, id string) (*remoteIncident, error) {
+	var inc remoteIncident
+	if err := c.do(ctx, "get incident", http.MethodGet, c.incidentsPath()+"/"+url.PathEscape(id), nil, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
 }
 
 func encode(f incidentFields) ([]byte, error) {
@@ -223,7 +285,7 @@ const listPages = 10
 // recent ones (a resolved incident is not among the unresolved); nil when
 // there is none.
 func (c *Client) findOurs(ctx context.Context, id string, resolved bool) (*remoteIncident, error) {
-	base := "/pages/" + url.PathEscape(c.pageID) + "/incidents"
+	base := c.incidentsPath()
 	for page := 1; page <= listPages; page++ {
 		var list []remoteIncident
 		if err := c.do(ctx, "list unresolved incidents", http.MethodGet, base+"/unresolved?per_page=100&page="+strconv.Itoa(page), nil, &list); err != nil {

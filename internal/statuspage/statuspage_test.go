@@ -55,16 +55,19 @@ func TestCreateThenTwoUpdatesMapStatusAndImpactWithoutEverHittingTheRateLimit(t 
 		{ID: "INC-3-2", At: start.Add(time.Minute), Status: incidentbot.StatusIdentified, Text: "A bad deploy; rolling back."},
 		{ID: "INC-3-1", At: start, Status: incidentbot.StatusInvestigating, Text: "Looking into it."},
 	}
-	if got, err := c.Publish(ctx(t), pi, ref); err != nil || got != ref {
-		t.Fatalf("update = %q, %v", got, err)
+	id, _, _ := strings.Cut(ref, "#")
+	got, err := c.Publish(ctx(t), pi, ref)
+	if err != nil || !strings.HasPrefix(got, id+"#") || got == ref {
+		t.Fatalf("update = %q, %v; want incident %s with the new update's sum", got, err, id)
 	}
+	ref = got
 	pi.Status = incidentbot.StatusResolved
 	pi.Updates = append([]incidentbot.PublicUpdate{{ID: "INC-3-resolved", At: start.Add(2 * time.Minute), Status: incidentbot.StatusResolved, Text: "This incident has been resolved."}}, pi.Updates...)
 	if _, err := c.Publish(ctx(t), pi, ref); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d < 2*time.Second {
-		t.Errorf("three requests took %v: they were not spaced 1 s apart", d)
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("four requests (look-up, create, two updates) took %v: they were not spaced 1 s apart", d)
 	}
 	if n := fake.RateLimited(); n != 0 {
 		t.Errorf("%d requests got a 429", n)
@@ -74,7 +77,7 @@ func TestCreateThenTwoUpdatesMapStatusAndImpactWithoutEverHittingTheRateLimit(t 
 		t.Fatalf("%d incidents on the page", len(incs))
 	}
 	inc := incs[0]
-	if inc.ID != ref || inc.Name != "API errors" || inc.Status != "resolved" || inc.Impact != "major" {
+	if inc.ID != id || inc.Name != "API errors" || inc.Status != "resolved" || inc.Impact != "major" {
 		t.Errorf("incident = %+v", inc)
 	}
 	want := []statuspagefake.Update{
@@ -408,5 +411,117 @@ func TestOtherIncidentsOnThePageAreNotTakenForOurs(t *testing.T) {
 		if inc.Name != "By hand" || len(inc.Updates) != 1 {
 			t.Errorf("an incident not ours changed: %+v", inc)
 		}
+	}
+}
+
+func notified(us []statuspagefake.Update) int {
+	n := 0
+	for _, u := range us {
+		if u.Notified {
+			n++
+		}
+	}
+	return n
+}
+
+// Publish runs again whenever the public state changes: a change of
+// impact or name alone changes those fields, without posting the same
+// update again or notifying subscribers.
+func TestAChangeOfImpactOrNameAloneIsNotPostedAgainNorNotified(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	start := time.Now()
+	pi := incidentbot.PublicIncident{
+		ID: "INC-3", Name: "Checkout errors", Severity: incidentbot.Sev1, Impact: "critical", Status: incidentbot.StatusIdentified,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-3-1", At: start, Status: incidentbot.StatusIdentified, Text: "A bad deploy; rolling back."}},
+	}
+	ref, err := c.Publish(ctx(t), pi, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi.Severity, pi.Impact = incidentbot.Sev2, "major"
+	if ref, err = c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	incs := fake.Incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	inc := incs[0]
+	if inc.Impact != "major" || inc.Status != "identified" {
+		t.Errorf("incident = %+v, want impact major", inc)
+	}
+	if len(inc.Updates) != 1 || inc.Updates[0].Body != "A bad deploy; rolling back." || notified(inc.Updates) != 1 {
+		t.Fatalf("updates = %+v, want the one from the create, notified once", inc.Updates)
+	}
+
+	pi.Name = "Checkout unavailable"
+	if ref, err = c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	if inc := fake.Incidents()[0]; inc.Name != "Checkout unavailable" || len(inc.Updates) != 1 || notified(inc.Updates) != 1 {
+		t.Fatalf("after a new name: %+v", inc)
+	}
+
+	// A new update is posted, and notified, as before.
+	pi.Status = incidentbot.StatusMonitoring
+	pi.Updates = append([]incidentbot.PublicUpdate{{ID: "INC-3-2", At: start.Add(time.Minute), Status: incidentbot.StatusMonitoring, Text: "Rolled back; watching."}}, pi.Updates...)
+	if ref, err = c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	inc = fake.Incidents()[0]
+	if len(inc.Updates) != 2 || inc.Updates[1].Body != "Rolled back; watching." || inc.Updates[1].Status != "monitoring" || !inc.Updates[1].Notified {
+		t.Fatalf("updates = %+v, want the new one, notified", inc.Updates)
+	}
+	// The same update again (a retry after a lost answer, a severity
+	// change) is not posted again.
+	pi.Severity, pi.Impact = incidentbot.Sev1, "critical"
+	if _, err = c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	inc = fake.Incidents()[0]
+	if len(inc.Updates) != 2 || notified(inc.Updates) != 2 || inc.Impact != "critical" {
+		t.Fatalf("incident = %+v", inc)
+	}
+	if n := fake.RateLimited(); n != 0 {
+		t.Errorf("%d requests got a 429", n)
+	}
+}
+
+// A ref from before the ref carried the last update (the plain Statuspage
+// id) still works: the incident is read once to see its latest update.
+func TestAPlainIDRefStillWorksAndDoesNotRepostTheUpdate(t *testing.T) {
+	fake := statuspagefake.New(apiKey, "page1")
+	defer fake.Close()
+	fake.SetInterval(50 * time.Millisecond)
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	c.MinInterval = 50 * time.Millisecond
+	pi := incidentbot.PublicIncident{
+		ID: "INC-4", Name: "Search slow", Impact: "minor", Status: incidentbot.StatusInvestigating,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-4-1", At: time.Now(), Status: incidentbot.StatusInvestigating, Text: "Looking into it."}},
+	}
+	if _, err := c.Publish(ctx(t), pi, ""); err != nil {
+		t.Fatal(err)
+	}
+	id := fake.Incidents()[0].ID
+	pi.Impact = "major"
+	ref, err := c.Publish(ctx(t), pi, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ref, id) {
+		t.Fatalf("ref %q is not incident %s", ref, id)
+	}
+	if inc := fake.Incidents()[0]; inc.Impact != "major" || len(inc.Updates) != 1 || notified(inc.Updates) != 1 {
+		t.Fatalf("incident = %+v", inc)
+	}
+	// With the update changed, a plain ref posts it.
+	pi.Updates = append([]incidentbot.PublicUpdate{{ID: "INC-4-2", At: time.Now(), Status: incidentbot.StatusInvestigating, Text: "Still looking."}}, pi.Updates...)
+	if _, err := c.Publish(ctx(t), pi, id); err != nil {
+		t.Fatal(err)
+	}
+	if inc := fake.Incidents()[0]; len(inc.Updates) != 2 || inc.Updates[1].Body != "Still looking." || notified(inc.Updates) != 2 {
+		t.Fatalf("incident = %+v", inc)
 	}
 }

@@ -43,6 +43,10 @@ type Update struct {
 	Status string
 	Body   string
 	At     time.Time
+	// Notified is whether subscribers were notified of it: the request's
+	// deliver_notifications, true when it was left out (Statuspage's
+	// default).
+	Notified bool
 }
 
 // Incident is an incident as the fake stores it.
@@ -407,7 +411,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, now time.Time) {
 	if in.Body != nil {
 		body = *in.Body
 	}
-	inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC()})
+	inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC(), Notified: notify(in.DeliverNotifications)})
 	s.incidents = append(s.incidents, inc)
 	writeJSON(w, http.StatusCreated, s.view(inc))
 }
@@ -439,10 +443,12 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, inc *Incident, n
 	// Statuspage adds an incident update when there is a body or the
 	// status changes.
 	if body != "" || changed {
-		inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC()})
+		inc.Updates = append(inc.Updates, Update{Status: inc.Status, Body: body, At: now.UTC(), Notified: notify(in.DeliverNotifications)})
 	}
 	writeJSON(w, http.StatusOK, s.view(inc))
 }
+
+func notify(deliver *bool) bool { return deliver == nil || *deliver }
 
 func (s *Server) find(id string) *Incident {
 	for _, inc := range s.incidents {
@@ -461,7 +467,8 @@ func (s *Server) view(inc *Incident) map[string]any {
 		u := inc.Updates[i]
 		ups = append(ups, map[string]any{
 			"id": fmt.Sprintf("%s-u%d", inc.ID, i+1), "incident_id": inc.ID, "status": u.Status,
-			"body": u.Body, "created_at": u.At.Format(time.RFC3339), "display_at": u.At.Format(time.RFC3339),
+			"body": u.Body, "created_at": u.At.Format(time.RFC3339Nano), "display_at": u.At.Format(time.RFC3339Nano),
+			"deliver_notifications": u.Notified,
 		})
 	}
 	v := map[string]any{
