@@ -69,6 +69,72 @@ var secretNames = map[string]bool{
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
 }
 
+// configFilePrefix marks a name asked of a getenv made by layerConfigFile:
+// the answer is the config file's value alone, never the environment's.
+// LoadConfig asks it for secrets, whose value/_FILE pair is decided per
+// source. A plain environment has no such names, so it answers "".
+const configFilePrefix = "config file:"
+
+// layerConfigFile returns the getenv of the environment over a config file
+// (file answers by setting name, like SLACK_BOT_TOKEN). An empty
+// environment value is unset and the file's value shows through. Secrets are
+// the exception: their value and _FILE names are answered from the
+// environment alone (and from the file under configFilePrefix), because the
+// source that sets either of a secret's pair decides it as a whole: an
+// environment SLACK_BOT_TOKEN wins over a file's slack_bot_token_file instead
+// of colliding with it.
+func layerConfigFile(env, file func(string) string) func(string) string {
+	return func(name string) string {
+		if name, ok := strings.CutPrefix(name, configFilePrefix); ok {
+			return file(name)
+		}
+		v := env(name)
+		if v == "" && !secretNames[strings.TrimSuffix(name, "_FILE")] {
+			return file(name)
+		}
+		return v
+	}
+}
+
+// secretSource is a secret's value and _FILE settings in one source, as
+// that source spells them (for errors), with what the source sets them to.
+type secretSource struct {
+	name, fileName, where string
+	value, file           string
+}
+
+// secretSetting returns the secret name (SLACK_BOT_TOKEN, ...) from the
+// first source that sets its value or its _FILE: the environment, then the
+// config file. Setting both of one source's pair is an error naming them
+// (the other source is not consulted then).
+// A file's content is trimmed (its trailing newline). Errors name settings
+// and paths, never a value.
+func secretSetting(getenv func(string) string, name string) (string, error) {
+	key := strings.ToLower(name)
+	for _, s := range []secretSource{
+		{name: name, fileName: name + "_FILE", value: getenv(name), file: getenv(name + "_FILE")},
+		{name: key, fileName: key + "_file", where: " in the config file",
+			value: getenv(configFilePrefix + name), file: getenv(configFilePrefix + name + "_FILE")},
+	} {
+		switch {
+		case s.value == "" && s.file == "":
+			continue
+		case s.value != "" && s.file != "":
+			// The value goes back with the error only so that the secret
+			// is not also reported missing.
+			return strings.TrimSpace(s.value), fmt.Errorf("%s and %s are both set%s; set one", s.name, s.fileName, s.where)
+		case s.file != "":
+			b, err := os.ReadFile(s.file)
+			if err != nil {
+				return "", fmt.Errorf("%s%s: cannot read %s: %v", s.fileName, s.where, s.file, errors.Unwrap(err))
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+		return strings.TrimSpace(s.value), nil
+	}
+	return "", nil
+}
+
 // LoadConfig reads the configuration from getenv over the defaults and
 // validates it. The error names every missing or invalid setting (never a
 // secret's value).
@@ -76,21 +142,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
 	var errs []error
 	get := func(name string) string {
-		v := getenv(name)
 		if secretNames[name] {
-			if path := getenv(name + "_FILE"); path != "" {
-				if v != "" {
-					errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; set one", name, name))
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s_FILE: cannot read %s: %v", name, path, errors.Unwrap(err)))
-					return ""
-				}
-				v = strings.TrimSpace(string(b))
+			v, err := secretSetting(getenv, name)
+			if err != nil {
+				errs = append(errs, err)
 			}
+			return v
 		}
-		return strings.TrimSpace(v)
+		return strings.TrimSpace(getenv(name))
 	}
 	str := func(dst *string, name string) {
 		if v := get(name); v != "" {
