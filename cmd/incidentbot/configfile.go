@@ -22,7 +22,8 @@ var settingNames = []string{
 }
 
 // withConfigFile returns a getenv that answers from the environment first
-// and from the YAML file at path second. Keys are the setting names in
+// and from the YAML file at path second (a secret's value/_FILE pair is
+// decided per source: see layerConfigFile). Keys are the setting names in
 // lower case, with _file for secrets read from files; a value may be a
 // string, a number or a list (joined with commas). Unknown keys are an
 // error naming them, so a typo does not silently fall back to a default.
@@ -77,10 +78,5 @@ func withConfigFile(path string, getenv func(string) string) (func(string) strin
 		sort.Strings(unknown)
 		return nil, fmt.Errorf("--config %s: unknown keys %s (keys are the environment variable names in lower case)", path, strings.Join(unknown, ", "))
 	}
-	return func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return vals[name]
-	}, nil
+	return layerConfigFile(getenv, func(name string) string { return vals[name] }), nil
 }
