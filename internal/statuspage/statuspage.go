@@ -153,7 +153,7 @@ func neutralBody(s incidentbot.Status) string {
 // returns the ref to keep: "<Statuspage id>#<sum>", where sum is a short
 // hash of the latest update sent (its id and text). The incident's name,
 // status and impact are always sent. Its latest published update (or, with
-// none, a neutral text for its status) is posted as an incident update,
+// none written for its current status, a neutral text for it) is posted as an incident update,
 // with subscribers notified, only when it is not the one last sent: a
 // change of impact or name alone is a PATCH without a body and with
 // deliver_notifications false. A plain "<Statuspage id>" ref (from before
@@ -205,7 +205,11 @@ func wantedState(pi *incidentbot.PublicIncident) wanted {
 		w.fields.Name = pi.ID
 	}
 	var updateID string
-	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" {
+	// The latest update stands for the incident while it was written for
+	// the status the incident still has; a status change with nothing new
+	// said (resolved in PagerDuty) is told with the neutral text, notified.
+	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" &&
+		(latest.Status == "" || incidentbot.PublicStatus(latest.Status) == status) {
 		w.body, updateID = latest.Text, latest.ID
 	}
 	h := sha256.Sum256([]byte(updateID + "\n" + w.body))

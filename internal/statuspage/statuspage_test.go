@@ -484,6 +484,16 @@ func TestAChangeOfImpactOrNameAloneIsNotPostedAgainNorNotified(t *testing.T) {
 	if len(inc.Updates) != 2 || notified(inc.Updates) != 2 || inc.Impact != "critical" {
 		t.Fatalf("incident = %+v", inc)
 	}
+	// Resolved with nothing new said (in PagerDuty): subscribers are told,
+	// in the neutral words for the new status, not left unnotified.
+	pi.Status = incidentbot.StatusResolved
+	if _, err = c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	inc = fake.Incidents()[0]
+	if last := inc.Updates[len(inc.Updates)-1]; inc.Status != "resolved" || len(inc.Updates) != 3 || last.Body != "This incident has been resolved." || !last.Notified {
+		t.Fatalf("after resolving with no new update: %+v", inc)
+	}
 	if n := fake.RateLimited(); n != 0 {
 		t.Errorf("%d requests got a 429", n)
 	}
