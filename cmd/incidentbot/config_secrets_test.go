@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Secret values and file contents of the precedence tests; no error may
@@ -105,8 +107,9 @@ var secretFields = map[string]func(Config) string{
 	"STATUSPAGE_API_KEY":        func(c Config) string { return c.StatuspageAPIKey },
 }
 
-// loadLayered loads the configuration of a valid base (without the secret
-// under test) plus the case's environment over the case's config file.
+// loadLayered loads the configuration as serve --config reads it: a valid
+// base environment (without the secret under test) plus the case's
+// environment, over the case's config file written as YAML.
 func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -124,9 +127,21 @@ func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error)
 	}
 	file := map[string]string{}
 	for k, v := range tc.file {
-		file[strings.ToUpper(k)] = paths.Replace(v) // withConfigFile's vals: keys in upper case
+		file[k] = paths.Replace(v)
 	}
-	return LoadConfig(layerConfigFile(envOf(env), func(name string) string { return file[name] }))
+	b, err := yaml.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "incidentbot.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv, err := withConfigFile(path, envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(getenv)
 }
 
 func checkPrecedence(t *testing.T, secret string, tc precedenceCase, c Config, err error) {
