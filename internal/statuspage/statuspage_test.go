@@ -22,6 +22,18 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// fastStatuspage is a fake and a client that allow a request every 50 ms
+// instead of every second, for tests that make many requests.
+func fastStatuspage(t *testing.T) (*statuspagefake.Server, *statuspage.Client) {
+	t.Helper()
+	fake := statuspagefake.New(apiKey, "page1")
+	t.Cleanup(fake.Close)
+	fake.SetInterval(50 * time.Millisecond)
+	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
+	c.MinInterval = 50 * time.Millisecond
+	return fake, c
+}
+
 func domainError(t *testing.T, err error) *incidentbot.Error {
 	t.Helper()
 	var e *incidentbot.Error
@@ -310,13 +322,8 @@ func TestACreateWhoseAnswerIsLostIsFoundAgainOnRetryNotCreatedTwice(t *testing.T
 // A 504 after the create took effect, and by the retry the incident moved
 // on: the incident found is brought up to date, not created again.
 func TestACreateAnswered504IsFoundAgainAndBroughtUpToDate(t *testing.T) {
-	fake := statuspagefake.New(apiKey, "page1")
-	defer fake.Close()
-	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
-
+	fake, c := fastStatuspage(t)
 	// Another incident of the bot's is on the page.
-	fake.SetInterval(50 * time.Millisecond)
-	c.MinInterval = 50 * time.Millisecond
 	other := incidentbot.PublicIncident{ID: "INC-2", Name: "Login slow", Impact: "minor", Status: incidentbot.StatusInvestigating}
 	if _, err := c.Publish(ctx(t), other, ""); err != nil {
 		t.Fatal(err)
@@ -359,11 +366,7 @@ func TestACreateAnswered504IsFoundAgainAndBroughtUpToDate(t *testing.T) {
 // An incident first published resolved is not among the unresolved ones:
 // the retry finds it among the recent ones.
 func TestALostCreateOfAResolvedIncidentIsFoundAmongTheRecentOnes(t *testing.T) {
-	fake := statuspagefake.New(apiKey, "page1")
-	defer fake.Close()
-	fake.SetInterval(50 * time.Millisecond)
-	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
-	c.MinInterval = 50 * time.Millisecond
+	fake, c := fastStatuspage(t)
 	fake.LoseResponse(http.MethodPost, 0)
 	pi := incidentbot.PublicIncident{
 		ID: "INC-7", Name: "Search down", Impact: "major", Status: incidentbot.StatusResolved,
@@ -502,11 +505,7 @@ func TestAChangeOfImpactOrNameAloneIsNotPostedAgainNorNotified(t *testing.T) {
 // A ref from before the ref carried the last update (the plain Statuspage
 // id) still works: the incident is read once to see its latest update.
 func TestAPlainIDRefStillWorksAndDoesNotRepostTheUpdate(t *testing.T) {
-	fake := statuspagefake.New(apiKey, "page1")
-	defer fake.Close()
-	fake.SetInterval(50 * time.Millisecond)
-	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
-	c.MinInterval = 50 * time.Millisecond
+	fake, c := fastStatuspage(t)
 	pi := incidentbot.PublicIncident{
 		ID: "INC-4", Name: "Search slow", Impact: "minor", Status: incidentbot.StatusInvestigating,
 		Updates: []incidentbot.PublicUpdate{{ID: "INC-4-1", At: time.Now(), Status: incidentbot.StatusInvestigating, Text: "Looking into it."}},
