@@ -72,14 +72,19 @@ func (c *storyChat) digested() (digests, incidents int) {
 	return digests, incidents
 }
 
-func runWorker(t *testing.T, s *incidentbot.Service, db *store.DB, chat incidentbot.Chat) *incidentbot.Worker {
+// runWorker starts w on the service's store, with fast retries, and
+// returns a stop that waits for it (also run at the test's end).
+func runWorker(t *testing.T, w *incidentbot.Worker) (stop func()) {
 	t.Helper()
-	w := &incidentbot.Worker{Store: db, Service: s, Chat: chat, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
+	if w.Backoff == nil {
+		w.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return w
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	return stop
 }
 
 func unannounced(t *testing.T, db *store.DB) []string {
@@ -138,7 +143,7 @@ func TestDigest_PageDuringThePostIsAnnouncedNext(t *testing.T) {
 	for i := range 5 {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
-	runWorker(t, s, db, chat)
+	runWorker(t, &incidentbot.Worker{Store: db, Service: s, Chat: chat})
 	waitUntil(t, "every incident announced", func() bool { return len(unannounced(t, db)) == 0 })
 	// P0, P1 singly; P2–P4 in the first digest, PLATE in a second.
 	if digests, n := chat.digested(); digests != 2 || n != 4 {
@@ -167,7 +172,8 @@ func TestDigest_DeadLetterDoesNotBlockTheNext(t *testing.T) {
 	for i := range 4 {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
-	w := runWorker(t, s, db, chat)
+	w := &incidentbot.Worker{Store: db, Service: s, Chat: chat}
+	runWorker(t, w)
 	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
 	mu.Lock()
 	refuse = false

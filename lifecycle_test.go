@@ -361,16 +361,12 @@ func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
 	} {
 		if c.reopen {
 			// The outbox delivers the resolve to PagerDuty.
-			w := &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: fakePager{}, PagerFrom: "oncall@example.com"}
-			wctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { defer close(done); w.Run(wctx) }()
+			stop := runWorker(t, &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: fakePager{}, PagerFrom: "oncall@example.com"})
 			waitUntil(t, "the resolve sent to PagerDuty", func() bool {
 				inc, _, _ := state(t, db, "P1")
 				return len(inc.Echoes) == 1 && inc.Echoes[0].Sent
 			})
-			cancel()
-			<-done
+			stop()
 		}
 		pi.StatusChangedAt = c.changedAt
 		s.Now = func() time.Time { return c.now }
@@ -466,10 +462,7 @@ func TestService_DeadPagerDutyAction_DropsItsEcho(t *testing.T) {
 		t.Fatalf("echoes = %+v, want the ack's", inc.Echoes)
 	}
 	w := &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: refusingPager{}, PagerFrom: "oncall@example.com"}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(wctx) }()
-	defer func() { cancel(); <-done }()
+	runWorker(t, w)
 	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
 	inc, _, _ := state(t, db, "P1")
 	if len(inc.Echoes) != 0 || len(inc.Problems) != 1 {
