@@ -3,6 +3,7 @@ package incidentbot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -142,12 +143,14 @@ func (w *Worker) announceDigest(ctx context.Context, j *Job) (func(Tx) error, er
 		}
 		// Pages that joined the storm while this digest was being posted
 		// saw the key set and queued nothing: they go in the next digest.
+		// (Open incidents only: this runs in the committer, and every page
+		// already reads them there to count the storm.)
 		if !more {
-			left, err := tx.Incidents(0, 1, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+			open, err := tx.OpenIncidents()
 			if err != nil {
 				return err
 			}
-			if len(left) == 0 {
+			if !slices.ContainsFunc(open, func(i *Incident) bool { return i.InDigest && i.Announcement == nil }) {
 				return tx.ForgetDelivery(digestKey)
 			}
 		}
