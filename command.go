@@ -119,7 +119,7 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display())); err != nil {
 			return Reply{}, err
 		}
-		if err := w.pagerAction(inc, c, JobPagerAck, EventAcknowledged, ""); err != nil {
+		if err := w.pagerAction(inc, c, JobPagerAck, ""); err != nil {
 			return Reply{}, err
 		}
 		return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
@@ -130,7 +130,7 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		if err := w.record(inc, w.slackEntry(inc, c, EntryNote, c.Text)); err != nil {
 			return Reply{}, err
 		}
-		return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, EventAnnotated, c.Text)
+		return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, c.Text)
 	case "status", "update":
 		return w.statusUpdate(inc, c)
 	case "severity":
@@ -239,7 +239,7 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		if err := w.record(inc, w.slackEntry(inc, c, EntryResolved, text)); err != nil {
 			return Reply{}, err
 		}
-		if err := w.pagerAction(inc, c, JobPagerResolve, EventResolved, ""); err != nil {
+		if err := w.pagerAction(inc, c, JobPagerResolve, ""); err != nil {
 			return Reply{}, err
 		}
 		if err := w.queuePostmortem(inc); err != nil {
@@ -272,7 +272,7 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 			if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display()+" (status "+string(c.Status)+")")); err != nil {
 				return Reply{}, err
 			}
-			if err := w.pagerAction(inc, c, JobPagerAck, EventAcknowledged, ""); err != nil {
+			if err := w.pagerAction(inc, c, JobPagerAck, ""); err != nil {
 				return Reply{}, err
 			}
 		}
@@ -309,7 +309,7 @@ func (w *txWork) updateAnnouncement(inc *Incident) error {
 }
 
 // pagerAction mirrors an action to PagerDuty and expects its echo.
-func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text string) error {
+func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, text string) error {
 	if inc.PagerDuty == nil || !w.s.PagerSync {
 		return nil
 	}
@@ -324,7 +324,7 @@ func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, echoType, text 
 	if len(kept) >= maxEchoes {
 		kept = kept[len(kept)-maxEchoes+1:]
 	}
-	inc.Echoes = append(kept, Echo{Type: echoType, Text: echoText(text), Until: w.now.Add(echoTTL)})
+	inc.Echoes = append(kept, Echo{Type: echoTypeOf(kind), Text: echoText(text), Until: w.now.Add(echoTTL)})
 	actor := c.Actor
 	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
 }
@@ -337,18 +337,25 @@ const maxEchoes = 32
 // it finally took the action.
 const echoTTL = 25 * time.Hour
 
+// echoTypeOf is the PagerDuty event a PagerDuty job causes ("" for other
+// jobs).
+func echoTypeOf(kind JobKind) string {
+	switch kind {
+	case JobPagerAck:
+		return EventAcknowledged
+	case JobPagerResolve:
+		return EventResolved
+	case JobPagerNote:
+		return EventAnnotated
+	}
+	return ""
+}
+
 // pendingEcho returns the index of the unsent echo a PagerDuty job is
 // expected to cause, or -1.
 func pendingEcho(inc *Incident, j *Job) int {
-	typ := ""
-	switch j.Kind {
-	case JobPagerAck:
-		typ = EventAcknowledged
-	case JobPagerResolve:
-		typ = EventResolved
-	case JobPagerNote:
-		typ = EventAnnotated
-	default:
+	typ := echoTypeOf(j.Kind)
+	if typ == "" {
 		return -1
 	}
 	for i, e := range inc.Echoes {
