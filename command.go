@@ -114,12 +114,8 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 		if inc.Status != StatusTriggered {
 			return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Status)}, nil
 		}
-		setFirst(&inc.AcknowledgedAt, w.now)
 		setStatus(inc, StatusAcknowledged, w.now)
-		if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display())); err != nil {
-			return Reply{}, err
-		}
-		if err := w.pagerAction(inc, c, JobPagerAck, ""); err != nil {
+		if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()); err != nil {
 			return Reply{}, err
 		}
 		return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
@@ -268,11 +264,7 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 		if inc.Status == StatusTriggered {
 			// Working on a page acknowledges it: record it, and stop
 			// PagerDuty escalating.
-			setFirst(&inc.AcknowledgedAt, w.now)
-			if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, "Acknowledged by "+c.Actor.Display()+" (status "+string(c.Status)+")")); err != nil {
-				return Reply{}, err
-			}
-			if err := w.pagerAction(inc, c, JobPagerAck, ""); err != nil {
+			if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()+" (status "+string(c.Status)+")"); err != nil {
 				return Reply{}, err
 			}
 		}
@@ -298,6 +290,16 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 		next = " Next update due by " + inc.NextUpdateDue.Format("15:04 UTC") + "."
 	}
 	return Reply{Text: fmt.Sprintf("Update published for %s (%s).%s", inc.ID, inc.Status, next)}, w.updateAnnouncement(inc)
+}
+
+// acknowledge records a person's acknowledgement and mirrors it to
+// PagerDuty.
+func (w *txWork) acknowledge(inc *Incident, c Cmd, text string) error {
+	setFirst(&inc.AcknowledgedAt, w.now)
+	if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, text)); err != nil {
+		return err
+	}
+	return w.pagerAction(inc, c, JobPagerAck, "")
 }
 
 // updateAnnouncement refreshes the stakeholder post in place.
