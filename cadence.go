@@ -61,7 +61,7 @@ func (s *Service) CheckCadence(ctx context.Context) (int, error) {
 				return err
 			}
 			n++
-			if err := w.PutIncident(inc); err != nil {
+			if err := w.save(inc); err != nil {
 				return err
 			}
 		}
@@ -102,59 +102,4 @@ func (w *txWork) cadenceMissed(inc *Incident) error {
 		holding = fmt.Sprintf("We are still working on this issue (no update was posted for %s). Next update by %s.", Human(w.now.Sub(lastUpdateOrOpen(inc)).Truncate(time.Minute)), next.Format("15:04 UTC"))
 	}
 	return w.publishUpdate(inc, Entry{At: w.now, Kind: EntryStatusUpdate, Actor: bot, Source: SourceBot, Text: holding, Status: inc.Status})
-}
-
-// publishUpdate records a status update and publishes it: the incident
-// channel, a reply in the announcement's thread, the public publishers.
-// It restarts the update clock.
-func (w *txWork) publishUpdate(inc *Incident, e Entry) error {
-	if err := w.record(inc, e); err != nil {
-		return err
-	}
-	w.updatePublished(inc, e.At)
-	if inc.Announcement != nil {
-		if err := w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: inc.Announcement.Channel,
-			Message: &Message{Text: fmt.Sprintf("%s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(e.Text)), ThreadTS: inc.Announcement.TS}}); err != nil {
-			return err
-		}
-	}
-	return w.publish(inc)
-}
-
-// publish sends the incident's public state to the public publishers, when
-// it is public (or was published before).
-func (w *txWork) publish(inc *Incident) error {
-	public := w.s.IsPublic(inc)
-	if public {
-		inc.ShownPublicly = true
-	}
-	if w.s.Statuspage && (public || inc.Publications["statuspage"] != "") {
-		if err := w.enqueue(&Job{Kind: JobPublishStatuspage, IncidentID: inc.ID, Lane: inc.ID + "/statuspage"}); err != nil {
-			return err
-		}
-	}
-	if w.s.Site && public {
-		if err := w.enqueue(&Job{Kind: JobPublishSite, Lane: "status-site"}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// PublicIncident returns the public view of one incident.
-func (s *Service) PublicIncident(ctx context.Context, id string) (PublicIncident, error) {
-	var p PublicIncident
-	err := s.Store.View(ctx, func(tx Tx) error {
-		inc, err := tx.Incident(id)
-		if err != nil {
-			return err
-		}
-		tl, err := tx.Timeline(inc.ID)
-		if err != nil {
-			return err
-		}
-		p = publicIncident(inc, Current(tl))
-		return nil
-	})
-	return p, err
 }

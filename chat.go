@@ -86,36 +86,11 @@ type Action struct {
 	Confirm string `json:"confirm,omitempty"`
 }
 
-// Pager is what the outbox worker needs from PagerDuty's REST API. Errors
-// are classified like Chat's.
-type Pager interface {
-	// UserEmail returns a PagerDuty user's e-mail address.
-	UserEmail(ctx context.Context, userID string) (string, error)
-	// Incident fetches an incident.
-	Incident(ctx context.Context, id string) (*PagerIncident, error)
-	// OpenIncidents lists the triggered and acknowledged incidents.
-	OpenIncidents(ctx context.Context) ([]PagerIncident, error)
-	// SetStatus acknowledges or resolves an incident acting as the PagerDuty
-	// user with e-mail from.
-	SetStatus(ctx context.Context, from, id, status string) error
-	// AddNote adds a note to an incident as the user with e-mail from.
-	AddNote(ctx context.Context, from, id, content string) error
-}
-
-// Exporter writes a postmortem draft (Markdown and JSON) where people can
-// find it and returns where that is.
-type Exporter interface {
-	Export(ctx context.Context, name string, markdown, jsonTwin []byte) (string, error)
-}
-
-// IncidentPublisher sends an incident's public state to a status page
-// service (Atlassian Statuspage). ref is the incident's ID there from the
-// last call ("" the first time); it returns the ID to keep.
-type IncidentPublisher interface {
-	Publish(ctx context.Context, pi PublicIncident, ref string) (string, error)
-}
-
-// SitePublisher writes the whole public status site.
-type SitePublisher interface {
-	PublishSite(ctx context.Context, incidents []PublicIncident, now time.Time) error
+// SlackMessage is a Slack message as the timeline copies it.
+type SlackMessage struct {
+	Channel   string
+	TS        string
+	Author    Person
+	Text      string
+	Permalink string
 }

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"hash/fnv"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -70,7 +68,7 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 			return err
 		}
 		out, incID = r, inc.ID
-		return w.PutIncident(inc)
+		return w.save(inc)
 	})
 	if err == nil {
 		s.logger().Info("slack command", "incident", incID, "subcommand", c.Name, "user", c.Actor.ID)
@@ -302,100 +300,6 @@ func (w *txWork) acknowledge(inc *Incident, c Cmd, text string) error {
 	return w.pagerAction(inc, c, JobPagerAck, "")
 }
 
-// updateAnnouncement refreshes the stakeholder post in place.
-func (w *txWork) updateAnnouncement(inc *Incident) error {
-	if w.s.AnnounceChannel == "" || inc.InDigest {
-		return nil
-	}
-	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
-}
-
-// pagerAction mirrors an action to PagerDuty and expects its echo.
-func (w *txWork) pagerAction(inc *Incident, c Cmd, kind JobKind, text string) error {
-	if inc.PagerDuty == nil || !w.s.PagerSync {
-		return nil
-	}
-	// The incident is rewritten by every delivery and command: keep its
-	// expected echoes few and small (a hash of a note, not the note).
-	kept := inc.Echoes[:0]
-	for _, e := range inc.Echoes {
-		if !e.Until.Before(w.now) {
-			kept = append(kept, e)
-		}
-	}
-	if len(kept) >= maxEchoes {
-		kept = kept[len(kept)-maxEchoes+1:]
-	}
-	inc.Echoes = append(kept, Echo{Type: echoTypeOf(kind), Text: echoText(text), Until: w.now.Add(echoTTL)})
-	actor := c.Actor
-	return w.enqueue(&Job{Kind: kind, IncidentID: inc.ID, Lane: lanePagerDuty(inc.ID), PagerID: inc.PagerDuty.ID, SlackUser: actor.ID, Text: text})
-}
-
-// maxEchoes bounds the echoes an incident waits for.
-const maxEchoes = 32
-
-// echoTTL is how long an echo is waited for: the outbox retries the
-// PagerDuty call for up to a day, and PagerDuty stamps the event with when
-// it finally took the action.
-const echoTTL = 25 * time.Hour
-
-// echoTypeOf is the PagerDuty event a PagerDuty job causes ("" for other
-// jobs).
-func echoTypeOf(kind JobKind) string {
-	switch kind {
-	case JobPagerAck:
-		return EventAcknowledged
-	case JobPagerResolve:
-		return EventResolved
-	case JobPagerNote:
-		return EventAnnotated
-	}
-	return ""
-}
-
-// pendingEcho returns the index of the unsent echo a PagerDuty job is
-// expected to cause, or -1.
-func pendingEcho(inc *Incident, j *Job) int {
-	typ := echoTypeOf(j.Kind)
-	if typ == "" {
-		return -1
-	}
-	for i, e := range inc.Echoes {
-		if !e.Sent && e.Supersede == 0 && e.Type == typ && e.Text == echoText(j.Text) {
-			return i
-		}
-	}
-	return -1
-}
-
-// echoText identifies a note's text in an echo: a short hash ("" stays "").
-func echoText(s string) string {
-	if s == "" {
-		return ""
-	}
-	h := fnv.New64a()
-	h.Write([]byte(strings.TrimSpace(s)))
-	return strconv.FormatUint(h.Sum64(), 36)
-}
-
-// takeEcho returns the expected echo ev matches (and forgets it, and the
-// expired ones), or nil.
-func takeEcho(inc *Incident, ev PagerEvent) *Echo {
-	var found *Echo
-	kept := inc.Echoes[:0]
-	for _, e := range inc.Echoes {
-		switch {
-		case found == nil && e.Type == ev.Type && (e.Text == "" || e.Text == echoText(ev.Text)):
-			found = &e
-		case ev.OccurredAt.After(e.Until):
-		default:
-			kept = append(kept, e)
-		}
-	}
-	inc.Echoes = kept
-	return found
-}
-
 func mention(p Person) string {
 	if p.ID != "" {
 		return "<@" + p.ID + ">"
@@ -447,7 +351,7 @@ func (s *Service) declare(ctx context.Context, c Cmd) (Reply, error) {
 			}
 		}
 		out = Reply{Text: fmt.Sprintf("Declared %s (%s): %s. You are the incident commander; the channel is being opened.", inc.ID, sev, EscapeMrkdwn(title)), InChannel: true}
-		return w.PutIncident(inc)
+		return w.save(inc)
 	})
 	return out, err
 }
@@ -505,25 +409,6 @@ func (s *Service) timeline(ctx context.Context, c Cmd) (Reply, error) {
 		fmt.Fprintf(&b, "`%s` %s · %s: %s\n", e.At.UTC().Format("01-02 15:04:05"), e.Kind, EscapeMrkdwn(e.Actor.Display()), EscapeMrkdwn(e.Text))
 	}
 	return Reply{Text: b.String()}, nil
-}
-
-// Current returns the timeline as it now reads: entries superseded by a
-// correction are replaced by it, retracted ones and retractions dropped.
-func Current(tl []Entry) []Entry {
-	replaced := map[uint64]bool{}
-	for _, e := range tl {
-		if e.Supersedes != 0 {
-			replaced[e.Supersedes] = true
-		}
-	}
-	out := make([]Entry, 0, len(tl))
-	for _, e := range tl {
-		if replaced[e.Seq] || e.Kind == EntryRetracted {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // Notify queues a private answer to a person through a response_url (a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/outbox"
 	"github.com/incidentbot/incidentbot/internal/store"
 )
 
@@ -72,19 +73,28 @@ func (c *storyChat) digested() (digests, incidents int) {
 	return digests, incidents
 }
 
-// runWorker starts w on the service's store, with fast retries, and
-// returns a stop that waits for it (also run at the test's end).
-func runWorker(t *testing.T, w *incidentbot.Worker) (stop func()) {
+// outboxRun is an outbox runner performing a test's jobs.
+type outboxRun struct {
+	*outbox.Runner
+	stop func()
+}
+
+// runOutbox runs the outbox over js (on its service's store, woken by its
+// commits), with fast retries, and returns it with a stop that waits for
+// it (also run at the test's end).
+func runOutbox(t *testing.T, js *incidentbot.Jobs) outboxRun {
 	t.Helper()
-	if w.Backoff == nil {
-		w.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	r := &outbox.Runner{Performer: js, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
+	js.Lanes = r
+	if js.Service.Enqueued == nil {
+		js.Service.Enqueued = r.Wake
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	stop = sync.OnceFunc(func() { cancel(); <-done })
+	go func() { defer close(done); r.Run(ctx) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
 	t.Cleanup(stop)
-	return stop
+	return outboxRun{Runner: r, stop: stop}
 }
 
 func unannounced(t *testing.T, db *store.DB) []string {
@@ -143,7 +153,7 @@ func TestDigest_PageDuringThePostIsAnnouncedNext(t *testing.T) {
 	for i := range 5 {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
-	runWorker(t, &incidentbot.Worker{Store: db, Service: s, Chat: chat})
+	runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
 	waitUntil(t, "every incident announced", func() bool { return len(unannounced(t, db)) == 0 })
 	// P0, P1 singly; P2–P4 in the first digest, PLATE in a second.
 	if digests, n := chat.digested(); digests != 2 || n != 4 {
@@ -172,8 +182,7 @@ func TestDigest_DeadLetterDoesNotBlockTheNext(t *testing.T) {
 	for i := range 4 {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
-	w := &incidentbot.Worker{Store: db, Service: s, Chat: chat}
-	runWorker(t, w)
+	w := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
 	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
 	mu.Lock()
 	refuse = false

@@ -130,20 +130,6 @@ type PostedDraft struct {
 	File        string    `json:"file,omitempty"`
 }
 
-// Echo is a PagerDuty event expected back for the bot's own action.
-type Echo struct {
-	Type  string    `json:"type"`
-	Text  string    `json:"text,omitempty"`
-	Until time.Time `json:"until"`
-	// Sent is set when PagerDuty accepted the action, so the echo is on
-	// its way; until then the action may still fail.
-	Sent bool `json:"sent,omitempty"`
-	// Supersede is the Seq of a stand-in entry (recorded when catching up
-	// with PagerDuty's REST API) that the real event replaces, with its own
-	// time and actor; 0 for echoes of the bot's own actions.
-	Supersede uint64 `json:"supersede,omitempty"`
-}
-
 // Problem is a side effect that failed for good.
 type Problem struct {
 	At      time.Time `json:"at"`

@@ -361,7 +361,7 @@ func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
 	} {
 		if c.reopen {
 			// The outbox delivers the resolve to PagerDuty.
-			stop := runWorker(t, &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: fakePager{}, PagerFrom: "oncall@example.com"})
+			stop := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: &storyChat{}, Pager: fakePager{}, PagerFrom: "oncall@example.com"}).stop
 			waitUntil(t, "the resolve sent to PagerDuty", func() bool {
 				inc, _, _ := state(t, db, "P1")
 				return len(inc.Echoes) == 1 && inc.Echoes[0].Sent
@@ -461,8 +461,7 @@ func TestService_DeadPagerDutyAction_DropsItsEcho(t *testing.T) {
 	if inc, _, _ := state(t, db, "P1"); len(inc.Echoes) != 1 {
 		t.Fatalf("echoes = %+v, want the ack's", inc.Echoes)
 	}
-	w := &incidentbot.Worker{Store: db, Service: s, Chat: &storyChat{}, Pager: refusingPager{}, PagerFrom: "oncall@example.com"}
-	runWorker(t, w)
+	w := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: &storyChat{}, Pager: refusingPager{}, PagerFrom: "oncall@example.com"})
 	waitUntil(t, "the dead letter", func() bool { return w.Stats().DeadLetters == 1 })
 	inc, _, _ := state(t, db, "P1")
 	if len(inc.Echoes) != 0 || len(inc.Problems) != 1 {

@@ -17,6 +17,33 @@ var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // clock formats a time for people: "15:04:05 UTC".
 func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
 
+// Human formats a duration for people: "30 s", "8 min", "1 h 5 min",
+// "2 d 3 h".
+func Human(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		return "-" + Human(-d)
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if s == 0 {
+			return fmt.Sprintf("%d min", m)
+		}
+		return fmt.Sprintf("%d min %d s", m, s)
+	case d < 48*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%d h", h)
+		}
+		return fmt.Sprintf("%d h %d min", h, m)
+	}
+	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+	return fmt.Sprintf("%d d %d h", days, h)
+}
+
 // Action IDs of the kickoff message's buttons.
 const (
 	ActionAcknowledge = "incident_ack"
@@ -69,24 +96,6 @@ func kickoffMessage(inc *Incident) *Message {
 			{ID: ActionResolve, Text: "Resolve", Value: inc.ID, Style: "danger", Confirm: "Resolve " + inc.ID + " here and in PagerDuty?"},
 		},
 	}
-}
-
-// announceMessage is the incident's post in the stakeholder channel.
-func announceMessage(inc *Incident) *Message {
-	return &Message{
-		Text:    fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, EscapeMrkdwn(inc.Title)),
-		Header:  fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, inc.Title),
-		Fields:  incidentFields(inc),
-		Context: channelRef(inc),
-	}
-}
-
-// channelRef points people to the incident channel.
-func channelRef(inc *Incident) string {
-	if inc.ChannelID != "" {
-		return "Incident channel: <#" + inc.ChannelID + ">"
-	}
-	return "The incident channel could not be created; follow " + inc.ID + " here."
 }
 
 var entryIcons = map[EntryKind]string{

@@ -365,33 +365,6 @@ func joinAnd(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
-// Human formats a duration for people: "30 s", "8 min", "1 h 5 min",
-// "2 d 3 h".
-func Human(d time.Duration) string {
-	d = d.Round(time.Second)
-	if d < 0 {
-		return "-" + Human(-d)
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d/time.Second))
-	case d < time.Hour:
-		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
-		if s == 0 {
-			return fmt.Sprintf("%d min", m)
-		}
-		return fmt.Sprintf("%d min %d s", m, s)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%d h", h)
-		}
-		return fmt.Sprintf("%d h %d min", h, m)
-	}
-	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-	return fmt.Sprintf("%d d %d h", days, h)
-}
-
 // Fingerprint identifies the draft's content, whenever it was generated:
 // an unchanged draft is not uploaded twice.
 func (p *Postmortem) Fingerprint() string {
@@ -404,19 +377,6 @@ func (p *Postmortem) Fingerprint() string {
 // FileName returns "<opening date>-<incident ID>", the base name of the
 // exported files. It holds only digits, letters and '-'.
 func (p *Postmortem) FileName() string { return p.Date + "-" + p.IncidentID }
-
-// LookupIncident finds an incident by the bot's ID ("INC-12") or its
-// PagerDuty incident ID.
-func LookupIncident(tx Tx, id string) (*Incident, error) {
-	if _, ok := ParseIncidentID(id); ok {
-		return tx.Incident(id)
-	}
-	inc, err := tx.IncidentByPagerDutyID(id)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(ENOTFOUND, "no incident %q", id)
-	}
-	return inc, err
-}
 
 // draft builds the postmortem inside a transaction.
 func draft(tx Tx, inc *Incident, slo float64, now time.Time) (*Postmortem, error) {
@@ -446,9 +406,8 @@ func (s *Service) Postmortem(ctx context.Context, id string) (*Postmortem, error
 	return p, err
 }
 
-func (s *Service) slo() float64 {
-	if s.SLO > 0 {
-		return s.SLO
-	}
-	return 99.9
+// Exporter writes a postmortem draft (Markdown and JSON) where people can
+// find it and returns where that is.
+type Exporter interface {
+	Export(ctx context.Context, name string, markdown, jsonTwin []byte) (string, error)
 }

@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -127,4 +128,22 @@ func (s *Service) reconciled(ctx context.Context, pi *PagerIncident, typ string)
 		return 0, err
 	}
 	return 1, nil
+}
+
+// isCatchUp reports whether an event is a stand-in made by Reconcile.
+func isCatchUp(ev PagerEvent) bool { return strings.HasPrefix(ev.ID, catchUpPrefix) }
+
+// catchUpNeeded reports whether a stand-in's change still applies: it was
+// decided outside the transaction, and the real webhook may have come
+// first.
+func catchUpNeeded(inc *Incident, ev PagerEvent) bool {
+	switch ev.Type {
+	case EventAcknowledged:
+		return inc.Status == StatusTriggered
+	case EventResolved:
+		return inc.Status != StatusResolved
+	case EventReopened:
+		return inc.Status == StatusResolved && reopenedSince(inc, ev.OccurredAt)
+	}
+	return true
 }

@@ -48,19 +48,3 @@ func SeverityFromPagerDuty(priority, urgency string) Severity {
 	}
 	return Sev3
 }
-
-// Status is where an incident stands. It is persisted as this string.
-type Status string
-
-// The statuses, in the order an incident usually goes through them.
-const (
-	StatusTriggered     Status = "triggered"
-	StatusAcknowledged  Status = "acknowledged"
-	StatusInvestigating Status = "investigating"
-	StatusIdentified    Status = "identified"
-	StatusMonitoring    Status = "monitoring"
-	StatusResolved      Status = "resolved"
-)
-
-// Open reports whether the incident is not resolved.
-func (s Status) Open() bool { return s != StatusResolved }

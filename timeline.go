@@ -64,3 +64,22 @@ type Entry struct {
 	// pinned message) or retracts (a deleted one).
 	Supersedes uint64 `json:"supersedes,omitempty"`
 }
+
+// Current returns the timeline as it now reads: entries superseded by a
+// correction are replaced by it, retracted ones and retractions dropped.
+func Current(tl []Entry) []Entry {
+	replaced := map[uint64]bool{}
+	for _, e := range tl {
+		if e.Supersedes != 0 {
+			replaced[e.Supersedes] = true
+		}
+	}
+	out := make([]Entry, 0, len(tl))
+	for _, e := range tl {
+		if replaced[e.Seq] || e.Kind == EntryRetracted {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -86,7 +86,7 @@ func runDemo(dir string, out io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(out, "\n▶ "+format+"\n", args...) }
 	settle := func() error {
 		deadline := time.Now().Add(10 * time.Second)
-		for m.Worker.Stats().Depth > 0 || !m.idle(ctx) {
+		for m.Outbox.Stats().Depth > 0 || !m.idle(ctx) {
 			if time.Now().After(deadline) {
 				return errors.New("the outbox did not drain in 10 s")
 			}

@@ -169,7 +169,7 @@ func (h *harness) waitIdle() {
 			Pending int `json:"pending"`
 		}
 		h.api("/api/outbox", &out)
-		return out.Pending == 0 && h.m.Worker.Stats().Depth == 0
+		return out.Pending == 0 && h.m.Outbox.Stats().Depth == 0
 	})
 }
 
@@ -463,7 +463,7 @@ func TestMain_NoteForUnknownIncident_OpensFromREST(t *testing.T) {
 
 func TestMain_DeadLetterAfterMaxAge(t *testing.T) {
 	h := newHarness(t)
-	h.m.Worker.MaxAge = 200 * time.Millisecond
+	h.m.Outbox.MaxAge = 200 * time.Millisecond
 	h.slack.Inject("conversations.setTopic", slackfake.Fault{Status: 503})
 	h.deliver("W1", h.incidentEvent("incident.triggered", t0, h.incident("PDEAD")))
 	h.waitIdle()

@@ -14,6 +14,7 @@ import (
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/api"
 	"github.com/incidentbot/incidentbot/internal/export"
+	"github.com/incidentbot/incidentbot/internal/outbox"
 	"github.com/incidentbot/incidentbot/internal/pager"
 	"github.com/incidentbot/incidentbot/internal/slackcmd"
 	"github.com/incidentbot/incidentbot/internal/statuspage"
@@ -53,7 +54,9 @@ type Main struct {
 
 	DB      *store.DB
 	Service *incidentbot.Service
-	Worker  *incidentbot.Worker
+	// Jobs gives outbox jobs their meaning; Outbox runs them.
+	Jobs   *incidentbot.Jobs
+	Outbox *outbox.Runner
 
 	server, admin    *http.Server
 	ln, adminLn      net.Listener
@@ -91,26 +94,28 @@ func (m *Main) Open() error {
 	}
 	slackClient := slackcmd.NewClient(cfg.SlackBotToken, cfg.SlackAPIURL, calls.client("slack", base, 10*time.Second))
 	slackClient.SetBudget(slackcmd.NewBudget(cfg.SlackRateScale, nil))
-	m.Worker = &incidentbot.Worker{
-		Store: db, Chat: slackClient, PagerFrom: cfg.PagerDutyFrom, Exporter: export.Dir{Path: cfg.ExportDir},
-		Now: m.Now, Backoff: m.Backoff, Logger: m.Logger,
+	m.Jobs = &incidentbot.Jobs{Chat: slackClient, PagerFrom: cfg.PagerDutyFrom, Exporter: export.Dir{Path: cfg.ExportDir}}
+	m.Outbox = &outbox.Runner{Performer: m.Jobs, Backoff: m.Backoff, Logger: m.Logger}
+	if m.Now != nil {
+		m.Outbox.Clock = outbox.NowClock(m.Now)
 	}
+	m.Jobs.Lanes = m.Outbox
 	responders := slackcmd.NewResponders(cfg.Responders, slackClient.GroupMembers, m.Logger)
 	if cfg.PagerDutyAPIToken != "" {
-		m.Worker.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, calls.client("pagerduty", base, 10*time.Second))
+		m.Jobs.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, calls.client("pagerduty", base, 10*time.Second))
 	}
 	m.Service = &incidentbot.Service{
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
-		Enqueued: m.Worker.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
+		Enqueued: m.Outbox.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
 		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "", DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
 	}
-	m.Worker.Service = m.Service
+	m.Jobs.Service = m.Service
 	if cfg.StatuspageAPIKey != "" {
-		m.Worker.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
+		m.Jobs.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
 	}
 	if cfg.StatusDir != "" {
-		m.Worker.Site = siteWriter{dir: statuspage.Dir{Path: cfg.StatusDir}}
+		m.Jobs.Site = siteWriter{dir: statuspage.Dir{Path: cfg.StatusDir}}
 	}
 	m.registerMetrics()
 
@@ -151,12 +156,12 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
-	if m.Worker.Pager != nil && m.ReconcileEvery >= 0 {
+	if m.Jobs.Pager != nil && m.ReconcileEvery >= 0 {
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.reconcile(ctx) }()
 	}
 	m.wg.Add(4)
-	go func() { defer m.wg.Done(); m.Worker.Run(ctx) }()
+	go func() { defer m.wg.Done(); m.Outbox.Run(ctx) }()
 	go func() { defer m.wg.Done(); m.cadence(ctx) }()
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
 	go func() { defer m.wg.Done(); m.janitor(ctx) }()
@@ -293,7 +298,7 @@ func (m *Main) cadence(ctx context.Context) {
 // disabled.
 func (m *Main) reconcile(ctx context.Context) {
 	every(ctx, m.ReconcileEvery, 5*time.Minute, func() {
-		opened, changed, err := m.Service.Reconcile(ctx, m.Worker.Pager)
+		opened, changed, err := m.Service.Reconcile(ctx, m.Jobs.Pager)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			m.Logger.Warn("reconcile with PagerDuty failed; will try again", "err", err)
@@ -322,14 +327,14 @@ func (m *Main) registerMetrics() {
 		Help: "Outbox job attempts by kind and result (done, retry, dead, deferred).",
 	}, []string{"kind", "result"})
 	reg.MustRegister(jobs)
-	m.Worker.Observe = func(kind incidentbot.JobKind, result string, _ time.Duration) {
+	m.Outbox.Observe = func(kind incidentbot.JobKind, result string, _ time.Duration) {
 		jobs.WithLabelValues(string(kind), result).Inc()
 	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_depth", Help: "Outbox jobs waiting or running."},
-			func() float64 { return float64(m.Worker.Stats().Depth) }),
+			func() float64 { return float64(m.Outbox.Stats().Depth) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_oldest_job_age_seconds", Help: "Age of the oldest waiting outbox job."},
-			func() float64 { return m.Worker.Stats().OldestAge.Seconds() }),
+			func() float64 { return m.Outbox.Stats().OldestAge.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_dead_letters", Help: "Outbox jobs that failed for good, as stored (see GET /api/outbox)."},
 			func() float64 {
 				n := 0

@@ -367,7 +367,7 @@ func TestSlack_PagerDutyFailure_RetriedThenReported(t *testing.T) {
 	}
 	// A note as a user PagerDuty does not know, with no usable fallback.
 	h.slack.AddUser("UEVE", "eve", "eve@nowhere.example")
-	h.m.Worker.PagerFrom = "nobody@nowhere.example"
+	h.m.Jobs.PagerFrom = "nobody@nowhere.example"
 	h.command("UEVE", ch, "note eve was here")
 	h.waitIdle()
 	got := h.timeline("INC-1")

@@ -7,15 +7,6 @@ import (
 	"time"
 )
 
-// SlackMessage is a Slack message as the timeline copies it.
-type SlackMessage struct {
-	Channel   string
-	TS        string
-	Author    Person
-	Text      string
-	Permalink string
-}
-
 // SlackEvent is an Events API event the lifecycle acts on.
 type SlackEvent struct {
 	// Kind is "pin" (pin_added, Message set), "reaction" (a 📌 reaction:
@@ -73,32 +64,36 @@ func (s *Service) IngestSlackEvent(ctx context.Context, eventID string, ev Slack
 		if err != nil || o != OutcomeApplied {
 			return err
 		}
-		return w.PutIncident(inc)
+		return w.save(inc)
 	})
 	return out, err
 }
 
 // RecordPin adds a pinned message to its incident's timeline unless it is
 // there already. The outbox calls it after fetching a message pinned with
-// a reaction.
+// a reaction (the fetch job records it itself, with its deletion).
 func (s *Service) RecordPin(ctx context.Context, m SlackMessage, by Person) (Outcome, error) {
 	var out Outcome
 	err := s.update(ctx, func(w *txWork) error {
-		inc, err := w.IncidentByChannel(m.Channel)
-		if ErrorCode(err) == ENOTFOUND {
-			out = OutcomeIgnored
-			return nil
-		} else if err != nil {
-			return err
-		}
-		o, err := w.pin(inc, m, by)
-		out = o
-		if err != nil || o != OutcomeApplied {
-			return err
-		}
-		return w.PutIncident(inc)
+		var err error
+		out, err = w.recordPin(m, by)
+		return err
 	})
 	return out, err
+}
+
+func (w *txWork) recordPin(m SlackMessage, by Person) (Outcome, error) {
+	inc, err := w.IncidentByChannel(m.Channel)
+	if ErrorCode(err) == ENOTFOUND {
+		return OutcomeIgnored, nil
+	} else if err != nil {
+		return "", err
+	}
+	o, err := w.pin(inc, m, by)
+	if err != nil || o != OutcomeApplied {
+		return o, err
+	}
+	return o, w.save(inc)
 }
 
 func (w *txWork) slackEvent(inc *Incident, eventID string, ev SlackEvent) (Outcome, error) {

@@ -1,0 +1,173 @@
+package incidentbot
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The stakeholder channel (Service.AnnounceChannel) gets one announcement
+// per incident, updated in place as status and severity change; status
+// updates are replies in its thread. During an alert storm the
+// announcements fold into digests.
+
+// updateAnnouncement refreshes the stakeholder post in place.
+func (w *txWork) updateAnnouncement(inc *Incident) error {
+	if w.s.AnnounceChannel == "" || inc.InDigest {
+		return nil
+	}
+	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
+}
+
+// announced records the incident's announcement (an announce job's result).
+func (w *txWork) announced(incID string, posted Posted) error {
+	return w.change(incID, func(inc *Incident) error {
+		inc.Announcement = &posted
+		return nil
+	})
+}
+
+// announceMessage is the incident's post in the stakeholder channel.
+func announceMessage(inc *Incident) *Message {
+	return &Message{
+		Text:    fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, EscapeMrkdwn(inc.Title)),
+		Header:  fmt.Sprintf("%s %s: %s", strings.ToUpper(string(inc.Severity)), inc.ID, inc.Title),
+		Fields:  incidentFields(inc),
+		Context: channelRef(inc),
+	}
+}
+
+// channelRef points people to the incident channel.
+func channelRef(inc *Incident) string {
+	if inc.ChannelID != "" {
+		return "Incident channel: <#" + inc.ChannelID + ">"
+	}
+	return "The incident channel could not be created; follow " + inc.ID + " here."
+}
+
+// Alert storms: when more than DigestAfter incidents open within
+// DigestWindow, their stakeholder announcements are folded into one digest
+// post (per DigestCollect) instead of one post each.
+const (
+	defaultDigestAfter  = 5
+	defaultDigestWindow = 10 * time.Minute
+	// defaultDigestCollect is how long a digest waits to gather the storm's
+	// pages.
+	defaultDigestCollect = 15 * time.Second
+)
+
+func (s *Service) digestAfter() int {
+	if s.DigestAfter > 0 {
+		return s.DigestAfter
+	}
+	return defaultDigestAfter
+}
+
+func (s *Service) digestCollect() time.Duration {
+	if s != nil && s.DigestCollect > 0 {
+		return s.DigestCollect
+	}
+	return defaultDigestCollect
+}
+
+func (s *Service) digestWindow() time.Duration {
+	if s.DigestWindow > 0 {
+		return s.DigestWindow
+	}
+	return defaultDigestWindow
+}
+
+// announce enqueues the incident's stakeholder announcement, or, during a
+// storm, makes sure a digest will include it.
+func (w *txWork) announce(inc *Incident) error {
+	if w.s.AnnounceChannel == "" {
+		return nil
+	}
+	open, err := w.OpenIncidents()
+	if err != nil {
+		return err
+	}
+	recent := 0
+	for _, o := range open {
+		if o.ID != inc.ID && !o.RecordedAt.Before(w.now.Add(-w.s.digestWindow())) {
+			recent++
+		}
+	}
+	if recent < w.s.digestAfter() {
+		// Rendered when it runs, so it can link the channel.
+		return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
+	}
+	inc.InDigest = true
+	// One digest job at a time; the job forgets the key when it ran, so
+	// pages after it start the next digest.
+	key := digestKey
+	if seen, err := w.SeenDelivery(key); err != nil || seen {
+		return err
+	}
+	if err := w.MarkDelivery(key, w.now); err != nil {
+		return err
+	}
+	return w.enqueueAt(&Job{Kind: JobAnnounceDigest, Lane: "announce-digest", Channel: w.s.AnnounceChannel}, w.now.Add(w.s.digestCollect()))
+}
+
+const digestKey = "announce-digest:pending"
+
+// digestMax is how many incidents one digest post lists (each line about
+// 100 characters: well inside Slack's 50 blocks of 3000).
+const digestMax = 100
+
+// digestMessage lists a storm's incidents (newest first in incs), oldest
+// first.
+func digestMessage(incs []*Incident) Message {
+	var b strings.Builder
+	for i := len(incs) - 1; i >= 0; i-- { // oldest first
+		inc := incs[i]
+		ch := ""
+		if inc.ChannelID != "" {
+			ch = " <#" + inc.ChannelID + ">"
+		}
+		svc := ""
+		if inc.Service != "" {
+			svc = " · " + EscapeMrkdwn(inc.Service)
+		}
+		fmt.Fprintf(&b, "• *%s* %s %s%s%s\n", inc.ID, strings.ToUpper(string(inc.Severity)), EscapeMrkdwn(inc.Title), svc, ch)
+	}
+	return Message{
+		Text:    fmt.Sprintf("Alert storm: %d incidents opened", len(incs)),
+		Header:  fmt.Sprintf("🚨 Alert storm: %d new incidents", len(incs)),
+		Body:    b.String(),
+		Context: "Pages are arriving faster than one announcement each; this digest lists them. Updates go in this thread.",
+	}
+}
+
+// digestPosted records a digest post as the announcement of the incidents
+// it lists (a digest job's result) and queues the next digest while the
+// storm goes on: at once when more incidents wait than one post lists,
+// else after the collection window.
+func (w *txWork) digestPosted(j *Job, ids []string, posted Posted, more bool) error {
+	for _, id := range ids {
+		if err := w.announced(id, posted); err != nil {
+			return err
+		}
+	}
+	// Pages that joined the storm while this digest was being posted
+	// saw the key set and queued nothing: they go in the next digest.
+	// (Open incidents only: this runs in the committer, and every page
+	// already reads them there to count the storm.)
+	if !more {
+		open, err := w.OpenIncidents()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(open, func(i *Incident) bool { return i.InDigest && i.Announcement == nil }) {
+			return w.ForgetDelivery(digestKey)
+		}
+	}
+	at := w.now
+	if !more {
+		// The storm is still going: gather its pages again.
+		at = w.now.Add(w.s.digestCollect())
+	}
+	return w.enqueueAt(&Job{Kind: JobAnnounceDigest, Lane: j.Lane, Channel: j.Channel}, at)
+}

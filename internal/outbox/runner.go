@@ -1,0 +1,358 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// Performer gives jobs their meaning: it reads them from the store, makes
+// their calls and records what became of them. The runner decides when a
+// job runs and what a failure becomes; the performer decides how.
+type Performer interface {
+	// Pending returns the stored jobs with an ID above after, in ID order.
+	Pending(ctx context.Context, after uint64) ([]*incidentbot.Job, error)
+	// Perform attempts j. A nil error means the call succeeded and the job
+	// is recorded as done (deleted, with what its result changes, in one
+	// transaction). An ETHROTTLED error defers j by its RetryAfter without
+	// counting an attempt; a transient error (incidentbot.IsTransient) is
+	// retried; any other error makes j a dead letter.
+	Perform(ctx context.Context, j *incidentbot.Job) error
+	// Retry stores a failed attempt: j's Attempts, NextAt and LastError as
+	// the runner set them.
+	Retry(ctx context.Context, j *incidentbot.Job) error
+	// Fail records j as a dead letter with its cause (and what that means
+	// for its incident), removing it from the outbox.
+	Fail(ctx context.Context, j *incidentbot.Job, cause error) error
+}
+
+// Clock is the runner's time: Now and a timer channel. The zero Runner
+// uses the real clock; tests pass a manual one.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Results reported to Observe.
+const (
+	ResultDone     = "done"
+	ResultRetry    = "retry"
+	ResultDead     = "dead"
+	ResultDeferred = "deferred"
+)
+
+// Stats is a snapshot of the outbox as the runner holds it.
+type Stats struct {
+	Depth       int           // jobs waiting or running
+	Running     int           // jobs being performed now
+	OldestAge   time.Duration // age of the oldest waiting job
+	DeadLetters int           // dead letters recorded since start
+}
+
+// Runner performs outbox jobs. Jobs of one lane run one at a time in ID
+// order; lanes run side by side, at most Concurrency at once. A job is
+// removed only after the performer recorded it done or dead; a transient
+// failure is retried with backoff (at least the Retry-After asked for)
+// until the job is older than MaxAge, then it becomes a dead letter; a
+// deferral (a rate budget, a job waiting for another) is not an attempt.
+type Runner struct {
+	Performer Performer
+	// Clock is the time source; nil means the real clock.
+	Clock Clock
+	// Concurrency is how many jobs run at once (8 when zero).
+	Concurrency int
+	// MaxAge is how long a transiently failing job is retried (24 h when zero).
+	MaxAge time.Duration
+	// Backoff returns the wait before retry n (n ≥ 1); nil means
+	// exponential from 1 s to 5 min with ±20% jitter.
+	Backoff func(n int) time.Duration
+	// Rescan is how often stored jobs are read even with no wake-up (5 s
+	// when zero): a wake-up lost in a crash costs at most this.
+	Rescan time.Duration
+	// Observe, when set, is told the result of every attempt.
+	Observe func(kind incidentbot.JobKind, result string, d time.Duration)
+	Logger  *slog.Logger
+
+	once      sync.Once
+	wake      chan struct{}
+	mu        sync.Mutex
+	lanes     map[string][]*incidentbot.Job
+	lastID    uint64
+	running   int
+	deadCount int
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.wake = make(chan struct{}, 1)
+		r.lanes = map[string][]*incidentbot.Job{}
+	})
+}
+
+// Wake tells the runner that new jobs were committed.
+func (r *Runner) Wake() {
+	r.init()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a snapshot of the outbox.
+func (r *Runner) Stats() Stats {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := Stats{DeadLetters: r.deadCount, Running: r.running}
+	var oldest time.Time
+	for _, q := range r.lanes {
+		st.Depth += len(q)
+		if len(q) > 0 && (oldest.IsZero() || q[0].CreatedAt.Before(oldest)) {
+			oldest = q[0].CreatedAt
+		}
+	}
+	if !oldest.IsZero() {
+		st.OldestAge = r.now().Sub(oldest)
+	}
+	return st
+}
+
+// LaterInLane reports whether a job of the same kind waits behind j in its
+// lane (so j's work would be redone by it).
+func (r *Runner) LaterInLane(j *incidentbot.Job) bool {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.lanes[j.Lane] {
+		if o.ID > j.ID && o.Kind == j.Kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) clock() Clock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return realClock{}
+}
+
+func (r *Runner) now() time.Time { return r.clock().Now().UTC() }
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) backoff(n int) time.Duration {
+	if r.Backoff != nil {
+		return r.Backoff(n)
+	}
+	d := time.Second << min(n-1, 9)
+	d = min(d, 5*time.Minute)
+	// ±20% jitter so retries of many jobs do not arrive together.
+	return d - d/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
+}
+
+func (r *Runner) maxAge() time.Duration {
+	if r.MaxAge > 0 {
+		return r.MaxAge
+	}
+	return 24 * time.Hour
+}
+
+func (r *Runner) rescan() time.Duration {
+	if r.Rescan > 0 {
+		return r.Rescan
+	}
+	return 5 * time.Second
+}
+
+// load reads jobs committed since the last load.
+func (r *Runner) load(ctx context.Context) error {
+	fresh, err := r.Performer.Pending(ctx, r.lastID)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, j := range fresh {
+		r.lanes[j.Lane] = append(r.lanes[j.Lane], j)
+		r.lastID = max(r.lastID, j.ID)
+	}
+	return nil
+}
+
+type jobDone struct {
+	job    *incidentbot.Job
+	remove bool // done or dead: drop it from its lane
+}
+
+// Run performs jobs until ctx is done, then waits for the jobs in flight.
+func (r *Runner) Run(ctx context.Context) error {
+	r.init()
+	limit := r.Concurrency
+	if limit <= 0 {
+		limit = 8
+	}
+	busy := map[string]bool{}
+	done := make(chan jobDone, limit)
+	needLoad := true
+	for {
+		if needLoad {
+			if err := r.load(ctx); err != nil && ctx.Err() == nil {
+				r.logger().Error("outbox: reading jobs failed", "err", err)
+			}
+			needLoad = false
+		}
+		now := r.now()
+		// Look for new jobs at least every few seconds, whatever woke us.
+		next := now.Add(r.rescan())
+		r.mu.Lock()
+		for lane, q := range r.lanes {
+			if len(q) == 0 {
+				delete(r.lanes, lane)
+				continue
+			}
+			if busy[lane] || r.running >= limit {
+				continue
+			}
+			j := q[0]
+			if j.NextAt.After(now) {
+				if j.NextAt.Before(next) {
+					next = j.NextAt
+				}
+				continue
+			}
+			busy[lane] = true
+			r.running++
+			go func(j *incidentbot.Job) { done <- r.attempt(ctx, j) }(j)
+		}
+		running := r.running
+		r.mu.Unlock()
+		if ctx.Err() != nil {
+			for ; running > 0; running-- {
+				<-done
+			}
+			return nil
+		}
+		timer := r.clock().After(max(next.Sub(now), time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+			needLoad = true
+		case <-timer:
+			needLoad = true // also retries a load that failed
+		case d := <-done:
+			busy[d.job.Lane] = false
+			r.mu.Lock()
+			r.running--
+			if d.remove {
+				q := r.lanes[d.job.Lane]
+				if len(q) > 0 && q[0].ID == d.job.ID {
+					r.lanes[d.job.Lane] = q[1:]
+				}
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// attempt performs one job and decides what becomes of it.
+func (r *Runner) attempt(ctx context.Context, j *incidentbot.Job) jobDone {
+	start := time.Now()
+	// Bookkeeping writes must land even when shutdown cancels ctx: a call
+	// that succeeded and was not recorded would be made again.
+	bg := context.WithoutCancel(ctx)
+	err := r.Performer.Perform(ctx, j)
+	if err == nil {
+		r.observe(j.Kind, ResultDone, start)
+		return jobDone{job: j, remove: true}
+	}
+	log := r.logger().With("incident", j.IncidentID, "job", j.ID, "kind", j.Kind)
+	if ctx.Err() != nil {
+		// Shutting down: the job stays as it was and runs after the restart.
+		return jobDone{job: j}
+	}
+	if incidentbot.ErrorCode(err) == incidentbot.ETHROTTLED {
+		// Held back (a rate budget, or the job waits for another): not an
+		// attempt.
+		j.NextAt = r.now().Add(max(incidentbot.RetryAfter(err), 10*time.Millisecond))
+		r.observe(j.Kind, ResultDeferred, start)
+		return jobDone{job: j}
+	}
+	if !incidentbot.IsTransient(err) {
+		log.Warn("outbox: job failed for good", "err", err)
+		return r.dead(bg, j, err, start)
+	}
+	if r.now().Sub(j.CreatedAt) > r.maxAge() {
+		log.Error("outbox: job kept failing past its maximum age; dead letter", "err", err, "attempts", j.Attempts+1)
+		return r.dead(bg, j, &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("gave up after %d attempts over %s", j.Attempts+1, r.maxAge()), Err: err}, start)
+	}
+	log.Info("outbox: job failed; will retry", "err", err, "attempts", j.Attempts+1)
+	r.reschedule(bg, j, err)
+	r.observe(j.Kind, ResultRetry, start)
+	return jobDone{job: j}
+}
+
+// dead turns a job into a dead letter. If that cannot be recorded the job
+// stays in its lane and is tried again later.
+func (r *Runner) dead(ctx context.Context, j *incidentbot.Job, cause error, start time.Time) jobDone {
+	if err := r.Performer.Fail(ctx, j, cause); err != nil {
+		r.logger().Error("outbox: recording a dead letter failed", "job", j.ID, "err", err)
+		j.NextAt = r.now().Add(r.backoff(max(j.Attempts, 1)))
+		return jobDone{job: j}
+	}
+	r.mu.Lock()
+	r.deadCount++
+	r.mu.Unlock()
+	r.observe(j.Kind, ResultDead, start)
+	return jobDone{job: j, remove: true}
+}
+
+func (r *Runner) observe(kind incidentbot.JobKind, result string, start time.Time) {
+	if r.Observe != nil {
+		r.Observe(kind, result, time.Since(start))
+	}
+}
+
+// reschedule records a failed attempt and when to try next.
+func (r *Runner) reschedule(ctx context.Context, j *incidentbot.Job, cause error) {
+	j.Attempts++
+	wait := r.backoff(max(j.Attempts, 1))
+	if ra := incidentbot.RetryAfter(cause); ra > wait {
+		wait = ra
+	}
+	j.NextAt = r.now().Add(wait)
+	j.LastError = incidentbot.ErrorMessage(cause)
+	cp := *j
+	// Persisting the attempt count is what makes MaxAge and backoff survive
+	// a restart; if it fails the job still retries, only sooner.
+	if err := r.Performer.Retry(ctx, &cp); err != nil && ctx.Err() == nil {
+		r.logger().Error("outbox: recording a retry failed", "job", j.ID, "err", err)
+	}
+}
+
+// NowClock is a Clock that reads the time from a function and waits on
+// real timers: a clock that was set to some time and flows from there.
+type NowClock func() time.Time
+
+// Now returns f().
+func (f NowClock) Now() time.Time { return f() }
+
+// After waits on a real timer.
+func (f NowClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

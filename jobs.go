@@ -1,0 +1,542 @@
+package incidentbot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Jobs gives outbox jobs their meaning: how each kind is performed through
+// Chat, Pager and the publishers, what its result changes on the incident,
+// and what a permanent failure means for the incident. The outbox runner
+// (internal/outbox) decides when a job runs and when a failure is
+// permanent; every change Jobs records goes through the lifecycle's
+// transaction path, like a webhook's or a command's.
+type Jobs struct {
+	Service *Service
+	Chat    Chat
+	// Pager is PagerDuty's REST API; nil when no API token is configured.
+	Pager Pager
+	// PagerFrom is the e-mail PagerDuty actions are made as when the acting
+	// Slack user's e-mail is unknown to PagerDuty (PAGERDUTY_FROM).
+	PagerFrom string
+	// Exporter writes postmortem drafts to files; nil writes none.
+	Exporter Exporter
+	// Statuspage and Site are the public publishers; nil when off.
+	Statuspage IncidentPublisher
+	Site       SitePublisher
+	// Lanes tells whether a later job of the same kind waits in a job's lane
+	// (the runner knows); nil means never.
+	Lanes interface{ LaterInLane(j *Job) bool }
+
+	mu      sync.Mutex
+	botUser string
+}
+
+// channelWait is how long a job that needs the incident channel waits
+// before looking again (not an attempt).
+const channelWait = 250 * time.Millisecond
+
+// Pending returns the stored jobs with an ID above after, in ID order.
+func (js *Jobs) Pending(ctx context.Context, after uint64) ([]*Job, error) {
+	var fresh []*Job
+	err := js.Service.Store.View(ctx, func(tx Tx) error {
+		fresh = fresh[:0]
+		return tx.Jobs(after, func(j *Job) bool {
+			fresh = append(fresh, j)
+			return true
+		})
+	})
+	return fresh, err
+}
+
+// Perform makes a job's call and records it done, with what its result
+// changes, in one transaction. A job that needs the incident channel while
+// it does not exist yet is deferred (ETHROTTLED), or fails when creating the
+// channel failed for good.
+func (js *Jobs) Perform(ctx context.Context, j *Job) error {
+	s := js.Service
+	var inc *Incident
+	if j.IncidentID != "" {
+		err := s.Store.View(ctx, func(tx Tx) error {
+			var err error
+			inc, err = tx.Incident(j.IncidentID)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger().Error("outbox: reading incident failed", "incident", j.IncidentID, "job", j.ID, "err", err)
+			}
+			return err
+		}
+	}
+	announcing := j.Kind == JobAnnounce || j.Kind == JobUpdateAnnouncement
+	if j.needsChannel() && inc != nil && inc.ChannelID == "" && !(announcing && inc.ChannelFailed) {
+		if inc.ChannelFailed {
+			return Errorf(EREJECTED, "the incident channel could not be created")
+		}
+		// The channel job of this incident has not succeeded yet: wait for
+		// it without counting an attempt.
+		return &Error{Code: ETHROTTLED, Message: "waiting for the incident channel", RetryAfter: channelWait}
+	}
+	effect, err := js.perform(ctx, j, inc)
+	if err != nil {
+		return err
+	}
+	// Bookkeeping must land even when shutdown cancels ctx: a call that
+	// succeeded and was not recorded would be made again.
+	err = s.update(context.WithoutCancel(ctx), func(w *txWork) error {
+		if effect != nil {
+			if err := effect(w); err != nil {
+				return err
+			}
+		}
+		return w.DeleteJob(j.ID)
+	})
+	if err != nil {
+		s.logger().Error("outbox: recording a finished job failed; it will run again", "incident", j.IncidentID, "job", j.ID, "kind", j.Kind, "err", err)
+	}
+	return err
+}
+
+// Retry stores a failed attempt (attempts, next attempt, last error).
+func (js *Jobs) Retry(ctx context.Context, j *Job) error {
+	return js.Service.update(ctx, func(w *txWork) error { return w.PutJob(j) })
+}
+
+// Fail turns a job into a dead letter and records what that means: the
+// problem on its incident, with a notice in its channel, and the state
+// that waited for the job (a fetch, a digest, an echo, the channel).
+func (js *Jobs) Fail(ctx context.Context, j *Job, cause error) error {
+	return js.Service.update(ctx, func(w *txWork) error { return w.jobFailed(j, cause) })
+}
+
+func (w *txWork) jobFailed(j *Job, cause error) error {
+	now := w.now
+	msg := describeJob(j) + ": " + ErrorMessage(cause)
+	dl := *j
+	dl.FailedAt = &now
+	dl.LastError = ErrorMessage(cause)
+	if err := w.PutDeadLetter(&dl); err != nil {
+		return err
+	}
+	if err := w.DeleteJob(j.ID); err != nil {
+		return err
+	}
+	switch j.Kind {
+	case JobFetchIncident:
+		// A later event for this incident may try again.
+		if err := w.ForgetDelivery(fetchKey(j.PagerID)); err != nil {
+			return err
+		}
+	case JobAnnounceDigest:
+		// The next storm page starts a new digest, which lists the
+		// incidents this one could not announce.
+		if err := w.ForgetDelivery(digestKey); err != nil {
+			return err
+		}
+	}
+	if j.IncidentID == "" {
+		return nil
+	}
+	return w.change(j.IncidentID, func(inc *Incident) error {
+		inc.Problems = append(inc.Problems, Problem{At: now, Job: j.Kind, Message: msg})
+		if i := pendingEcho(inc, j); i >= 0 {
+			// PagerDuty never took the action: nothing will echo it.
+			inc.Echoes = slices.Delete(inc.Echoes, i, i+1)
+		}
+		if j.Kind == JobCreateChannel {
+			inc.ChannelFailed = true
+		}
+		if inc.ChannelID == "" || j.Notice {
+			return nil
+		}
+		return w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Notice: true,
+			Message: &Message{Text: "⚠️ Problem: " + EscapeMrkdwn(msg), Body: "⚠️ *Problem:* " + EscapeMrkdwn(msg)}})
+	})
+}
+
+func describeJob(j *Job) string {
+	switch j.Kind {
+	case JobCreateChannel:
+		return "could not create channel #" + j.ChannelName
+	case JobSetTopic:
+		return "could not set the channel topic"
+	case JobInvite:
+		if j.Invitee != nil {
+			return "could not invite " + j.Invitee.Display()
+		}
+		return "could not invite a responder"
+	case JobPost:
+		return "could not post to the incident channel"
+	case JobAnnounce:
+		return "could not announce the incident in " + j.Channel
+	case JobFetchIncident:
+		return "could not fetch PagerDuty incident " + j.PagerID
+	case JobUpdateAnnouncement:
+		return "could not update the announcement"
+	case JobRespond:
+		return "could not answer the slash command"
+	case JobFetchMessage:
+		return "could not read the pinned message"
+	case JobPagerAck:
+		return "could not acknowledge in PagerDuty"
+	case JobPagerResolve:
+		return "could not resolve in PagerDuty"
+	case JobPagerNote:
+		return "could not add the note to PagerDuty"
+	case JobPostmortem:
+		return "could not write or post the postmortem draft"
+	case JobPublishStatuspage:
+		return "could not update Statuspage"
+	case JobPublishSite:
+		return "could not write the status site"
+	case JobAnnounceDigest:
+		return "could not post the alert storm digest in " + j.Channel
+	}
+	return "job " + string(j.Kind) + " failed"
+}
+
+// effect is what a job's result changes, applied in the transaction that
+// removes the job.
+type effect func(w *txWork) error
+
+// perform makes the job's remote call and returns what to record about it.
+func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, error) {
+	s := js.Service
+	switch j.Kind {
+	case JobCreateChannel:
+		return js.createChannel(ctx, j, inc)
+	case JobSetTopic:
+		return nil, js.Chat.SetTopic(ctx, inc.ChannelID, inc.Topic())
+	case JobInvite:
+		return nil, js.invite(ctx, j, inc)
+	case JobPost:
+		_, err := js.Chat.Post(ctx, inc.ChannelID, *j.Message)
+		return nil, err
+	case JobAnnounce:
+		if j.Message != nil { // a reply in the announcement's thread
+			_, err := js.Chat.Post(ctx, j.Channel, *j.Message)
+			return nil, err
+		}
+		posted, err := js.Chat.Post(ctx, j.Channel, *announceMessage(inc))
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error { return w.announced(inc.ID, posted) }, nil
+	case JobAnnounceDigest:
+		return js.announceDigest(ctx, j)
+	case JobUpdateAnnouncement:
+		if inc.Announcement == nil || inc.Announcement.Digest {
+			return nil, nil // never announced (it failed and was reported)
+		}
+		return nil, js.Chat.Update(ctx, *inc.Announcement, *announceMessage(inc))
+	case JobRespond:
+		if j.Message != nil {
+			return nil, js.Chat.Respond(ctx, j.ResponseURL, *j.Message)
+		}
+		return nil, js.Chat.Respond(ctx, j.ResponseURL, Message{Text: fmt.Sprintf("%s is open: join <#%s>.", inc.ID, inc.ChannelID)})
+	case JobFetchMessage:
+		m, err := js.Chat.Message(ctx, j.Channel, j.TS)
+		if err != nil {
+			return nil, err
+		}
+		var by Person
+		if j.Invitee != nil {
+			by = *j.Invitee
+		}
+		return func(w *txWork) error { _, err := w.recordPin(m, by); return err }, nil
+	case JobPagerAck, JobPagerResolve, JobPagerNote:
+		if err := js.pagerAction(ctx, j); err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error { return w.echoSent(j) }, nil
+	case JobPostmortem:
+		return js.postmortem(ctx, inc)
+	case JobPublishStatuspage:
+		return js.publishStatuspage(ctx, inc)
+	case JobPublishSite:
+		if js.Site == nil || (js.Lanes != nil && js.Lanes.LaterInLane(j)) {
+			return nil, nil // a later job renders the newer state
+		}
+		now := s.now()
+		incs, err := s.PublicIncidents(ctx, now.AddDate(0, 0, -90))
+		if err != nil {
+			return nil, err
+		}
+		return nil, js.Site.PublishSite(ctx, incs, now)
+	case JobFetchIncident:
+		if js.Pager == nil {
+			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
+		}
+		pi, err := js.Pager.Incident(ctx, j.PagerID)
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error {
+			if _, err := w.openFromPagerDuty(pi); err != nil {
+				return err
+			}
+			return w.ForgetDelivery(fetchKey(j.PagerID))
+		}, nil
+	}
+	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
+}
+
+func (js *Jobs) invite(ctx context.Context, j *Job, inc *Incident) error {
+	if j.SlackUser != "" {
+		return js.Chat.Invite(ctx, inc.ChannelID, j.SlackUser)
+	}
+	if js.Pager == nil {
+		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
+	}
+	email, err := js.Pager.UserEmail(ctx, j.Invitee.ID)
+	if err != nil {
+		return err
+	}
+	uid, err := js.Chat.UserByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return js.Chat.Invite(ctx, inc.ChannelID, uid)
+}
+
+// pagerAction acknowledges, resolves or annotates the PagerDuty incident
+// as the acting Slack user (their e-mail from users.info), falling back to
+// PagerFrom when PagerDuty does not know that e-mail.
+func (js *Jobs) pagerAction(ctx context.Context, j *Job) error {
+	if js.Pager == nil {
+		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so PagerDuty was not updated")
+	}
+	var froms []string
+	if j.SlackUser != "" {
+		email, err := js.Chat.UserEmail(ctx, j.SlackUser)
+		if err != nil && IsTransient(err) {
+			return err
+		}
+		if email != "" {
+			froms = append(froms, email)
+		}
+	}
+	if js.PagerFrom != "" && (len(froms) == 0 || froms[0] != js.PagerFrom) {
+		froms = append(froms, js.PagerFrom)
+	}
+	if len(froms) == 0 {
+		return Errorf(EREJECTED, "no e-mail to act as in PagerDuty: set PAGERDUTY_FROM")
+	}
+	var err error
+	for _, from := range froms {
+		switch j.Kind {
+		case JobPagerAck:
+			err = js.Pager.SetStatus(ctx, from, j.PagerID, "acknowledged")
+		case JobPagerResolve:
+			err = js.Pager.SetStatus(ctx, from, j.PagerID, "resolved")
+			if err != nil && strings.Contains(ErrorMessage(err), "Already Resolved") {
+				err = nil
+			}
+		case JobPagerNote:
+			err = js.Pager.AddNote(ctx, from, j.PagerID, j.Text)
+		}
+		if err == nil || IsTransient(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// publishStatuspage sends the incident's public state to Statuspage and
+// keeps Statuspage's incident ID.
+func (js *Jobs) publishStatuspage(ctx context.Context, inc *Incident) (effect, error) {
+	s := js.Service
+	ref := inc.Publications["statuspage"]
+	if js.Statuspage == nil || (!s.IsPublic(inc) && ref == "") {
+		return nil, nil
+	}
+	pi, err := s.PublicIncident(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	newRef, err := js.Statuspage.Publish(ctx, pi, ref)
+	if err != nil || newRef == ref {
+		return nil, err
+	}
+	return func(w *txWork) error { return w.published(inc.ID, "statuspage", newRef) }, nil
+}
+
+// postmortem drafts the postmortem, writes its files and, when its content
+// changed since the last one posted, uploads it to the incident channel
+// (falling back to a message when the upload is refused).
+func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
+	s := js.Service
+	p, err := s.Postmortem(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	md := p.Markdown()
+	var where string
+	if js.Exporter != nil {
+		twin, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if where, err = js.Exporter.Export(ctx, p.FileName(), md, twin); err != nil {
+			return nil, err
+		}
+	}
+	fp := p.Fingerprint()
+	if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == fp {
+		return nil, nil // unchanged: the files are fresh, nothing to post
+	}
+	if inc.ChannelID != "" {
+		comment := fmt.Sprintf("📝 Draft postmortem of %s, from its timeline. Italic text marks what the bot could not know.", inc.ID)
+		if where != "" {
+			comment += " Saved as " + where + "."
+		}
+		err := js.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+inc.Title, md, comment)
+		if err != nil && !IsTransient(err) {
+			s.logger().Warn("postmortem upload refused; posting a message instead", "incident", inc.ID, "err", err)
+			body := "*Draft postmortem of " + inc.ID + "*\n" + EscapeMrkdwn(p.WhatHappened)
+			if where != "" {
+				body += "\nSaved as `" + where + "`."
+			}
+			body += "\nAlso at `GET /api/incidents/" + inc.ID + "/postmortem.md` (admin token)."
+			_, err = js.Chat.Post(ctx, inc.ChannelID, Message{Text: "Draft postmortem of " + inc.ID, Body: body})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	posted := PostedDraft{Fingerprint: fp, At: s.now(), File: where}
+	return func(w *txWork) error { return w.postmortemPosted(inc.ID, posted) }, nil
+}
+
+// createChannel creates the incident channel, or adopts the one an earlier
+// attempt created before the bot could record it. Slack's name_taken alone
+// proves nothing (archived channels keep their names, and anyone may have
+// made one): a taken name is adopted only when the channel was created by
+// this bot, is not archived, is not newer-than-possible for this job, and
+// belongs to no other incident. Otherwise the next suffix is tried.
+func (js *Jobs) createChannel(ctx context.Context, j *Job, inc *Incident) (effect, error) {
+	if inc.ChannelID != "" {
+		return nil, nil
+	}
+	bot, err := js.botUserID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for suffix := 1; suffix <= 20; suffix++ {
+		name := suffixed(j.ChannelName, suffix)
+		ch, err := js.Chat.CreateChannel(ctx, name)
+		if err != nil && ErrorMessage(err) == "name_taken" {
+			found, ok, ferr := js.Chat.FindChannel(ctx, name)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if !ok && j.Attempts < 3 {
+				// Taken, yet not listed: a private channel, or the listing lags
+				// behind a channel just created (perhaps ours). Ask again before
+				// moving to the next name.
+				return nil, &Error{Code: ETRANSIENT, Message: "channel name " + name + " is taken but not listed yet"}
+			}
+			if !ok || found.Creator != bot || found.Archived || found.Created.Before(j.CreatedAt.Add(-2*time.Minute)) {
+				continue
+			}
+			if owner, err := js.channelOwner(ctx, found.ID); err != nil {
+				return nil, err
+			} else if owner != "" && owner != inc.ID {
+				continue
+			}
+			ch, err = found, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error { return w.channelCreated(inc.ID, ch) }, nil
+	}
+	return nil, Errorf(EREJECTED, "channel names %s to %s are all taken", j.ChannelName, suffixed(j.ChannelName, 20))
+}
+
+// botUserID returns the bot's own Slack user ID, asked once.
+func (js *Jobs) botUserID(ctx context.Context) (string, error) {
+	js.mu.Lock()
+	bot := js.botUser
+	js.mu.Unlock()
+	if bot != "" {
+		return bot, nil
+	}
+	id, err := js.Chat.BotUserID(ctx)
+	if err != nil {
+		return "", err
+	}
+	js.mu.Lock()
+	js.botUser = id
+	js.mu.Unlock()
+	return id, nil
+}
+
+// channelOwner returns the ID of the incident that has a channel, or "".
+func (js *Jobs) channelOwner(ctx context.Context, channelID string) (string, error) {
+	var owner string
+	err := js.Service.Store.View(ctx, func(tx Tx) error {
+		inc, err := tx.IncidentByChannel(channelID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			owner = ""
+			return nil
+		case err != nil:
+			return err
+		}
+		owner = inc.ID
+		return nil
+	})
+	return owner, err
+}
+
+// suffixed returns name for n ≤ 1, else name cut to fit "-n" in 80 bytes.
+func suffixed(name string, n int) string {
+	if n <= 1 {
+		return name
+	}
+	tail := fmt.Sprintf("-%d", n)
+	if len(name)+len(tail) > maxChannelName {
+		name = name[:maxChannelName-len(tail)]
+	}
+	return name + tail
+}
+
+// announceDigest posts one message for every storm incident not announced
+// yet and records it as their announcement (replies go in its thread).
+func (js *Jobs) announceDigest(ctx context.Context, j *Job) (effect, error) {
+	var incs []*Incident
+	err := js.Service.Store.View(ctx, func(tx Tx) error {
+		var err error
+		incs, err = tx.Incidents(0, 0, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(incs) == 0 {
+		return func(w *txWork) error { return w.ForgetDelivery(digestKey) }, nil
+	}
+	// Oldest first, at most digestMax per post; the rest go in the next
+	// digest, queued by this one's completion.
+	more := false
+	if len(incs) > digestMax {
+		incs, more = incs[len(incs)-digestMax:], true
+	}
+	posted, err := js.Chat.Post(ctx, j.Channel, digestMessage(incs))
+	if err != nil {
+		return nil, err
+	}
+	posted.Digest = true
+	ids := make([]string, len(incs))
+	for i, inc := range incs {
+		ids[i] = inc.ID
+	}
+	return func(w *txWork) error { return w.digestPosted(j, ids, posted, more) }, nil
+}
