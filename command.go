@@ -107,150 +107,202 @@ func (w *txWork) slackEntry(inc *Incident, c Cmd, kind EntryKind, text string) E
 }
 
 func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
-	switch c.Name {
-	case "ack":
-		if inc.Status != StatusTriggered {
-			return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Status)}, nil
-		}
-		setStatus(inc, StatusAcknowledged, w.now)
-		if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
-	case "note":
-		if c.Text == "" {
-			return Reply{}, usageError("note")
-		}
-		if err := w.record(inc, w.slackEntry(inc, c, EntryNote, c.Text)); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, c.Text)
-	case "status", "update":
-		return w.statusUpdate(inc, c)
-	case "severity":
-		if c.Severity == inc.Severity {
-			return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Severity)}, nil
-		}
-		text := fmt.Sprintf("Severity %s → %s", inc.Severity, c.Severity)
-		inc.Severity, inc.SeveritySetBy = c.Severity, cmp.Or(c.Actor.ID, c.Actor.Name)
-		// The next update is due the new cadence after the last one.
-		w.scheduleFrom(inc, lastUpdateOrOpen(inc))
-		if err := w.publish(inc); err != nil {
-			return Reply{}, err
-		}
-		if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
-			return Reply{}, err
-		}
-		if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: text + "."}, w.updateAnnouncement(inc)
-	case "commander", "role":
-		role := c.Role
-		if c.Name == "commander" {
-			role = RoleCommander
-		}
-		who := c.Actor
-		if c.User != nil {
-			who = *c.User
-		}
-		if inc.Roles == nil {
-			inc.Roles = map[Role]Person{}
-		}
-		inc.Roles[role] = who
-		if err := w.record(inc, w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))); err != nil {
-			return Reply{}, err
-		}
-		if who.ID != "" {
-			if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: who.ID}); err != nil {
-				return Reply{}, err
-			}
-		}
-		return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
-	case "started":
-		at := c.At.UTC()
-		inc.ImpactStartedAt = &at
-		if err := w.record(inc, w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: "Recorded: impact started at " + at.Format("2006-01-02 15:04 UTC") + "."}, nil
-	case "impact", "rootcause":
-		if c.Text == "" {
-			return Reply{}, usageError(c.Name)
-		}
-		kind := EntryImpact
-		if c.Name == "rootcause" {
-			kind = EntryRootCause
-			inc.RootCause = c.Text
-		} else {
-			inc.Impact = c.Text
-		}
-		return Reply{Text: "Recorded for the postmortem."}, w.record(inc, w.slackEntry(inc, c, kind, c.Text))
-	case "action":
-		a := *c.Action
-		a.N = len(inc.Actions) + 1
-		a.Status, a.CreatedAt = "open", w.now
-		a.Priority = cmp.Or(a.Priority, "p2")
-		inc.Actions = append(inc.Actions, a)
-		return Reply{Text: fmt.Sprintf("Action item %d recorded.", a.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, "Action item "+fmt.Sprint(a.N)+": "+a.Text))
-	case "action done":
-		if c.N < 1 || c.N > len(inc.Actions) {
-			return Reply{}, Errorf(EINVALID, "%s has no action item %d (it has %d).", inc.ID, c.N, len(inc.Actions))
-		}
-		a := &inc.Actions[c.N-1]
-		if a.Status == "done" {
-			return Reply{Text: fmt.Sprintf("Action item %d is already done.", c.N)}, nil
-		}
-		now := w.now
-		a.Status, a.DoneAt = "done", &now
-		return Reply{Text: fmt.Sprintf("Action item %d is done.", c.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, fmt.Sprintf("Action item %d done: %s", c.N, a.Text)))
-	case "public":
-		if c.Text == "" {
-			return Reply{}, usageError("public")
-		}
-		inc.PublicName = c.Text
-		if err := w.publish(inc); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: "The public status page will call it “" + c.Text + "”."}, w.record(inc, w.slackEntry(inc, c, EntryPublicName, "Public name: "+c.Text))
-	case "resolve":
-		if inc.Status == StatusResolved {
-			return Reply{Text: fmt.Sprintf("%s is already resolved (at %s). Nothing to do.", inc.ID, clock(*inc.ResolvedAt))}, nil
-		}
-		setFirst(&inc.ResolvedAt, w.now)
-		setStatus(inc, StatusResolved, w.now)
-		inc.NextUpdateDue = nil
-		if err := w.publish(inc); err != nil {
-			return Reply{}, err
-		}
-		if c.Text != "" {
-			inc.Summary = c.Text
-		}
-		text := "Resolved by " + c.Actor.Display()
-		if c.Text != "" {
-			text += ": " + c.Text
-		}
-		if err := w.record(inc, w.slackEntry(inc, c, EntryResolved, text)); err != nil {
-			return Reply{}, err
-		}
-		if err := w.pagerAction(inc, c, JobPagerResolve, ""); err != nil {
-			return Reply{}, err
-		}
-		if err := w.queuePostmortem(inc); err != nil {
-			return Reply{}, err
-		}
-		return Reply{Text: fmt.Sprintf("%s resolved.", inc.ID), InChannel: true}, w.updateAnnouncement(inc)
-	case "postmortem":
-		p, err := draft(w.Tx, inc, w.s.slo(), w.now)
-		if err != nil {
-			return Reply{}, err
-		}
-		if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == p.Fingerprint() {
-			return Reply{Text: fmt.Sprintf("The postmortem draft of %s has not changed since it was posted at %s.", inc.ID, inc.PostmortemPosted.At.Format("15:04 UTC"))}, nil
-		}
-		return Reply{Text: "Drafting the postmortem of " + inc.ID + "; it will be posted in its channel."}, w.queuePostmortem(inc)
+	if f, ok := commands[c.Name]; ok {
+		return f(w, inc, c)
 	}
 	return Reply{}, Errorf(EINVALID, "Unknown subcommand %q. `/incident help` lists them.", c.Name)
+}
+
+// commands are the subcommands that act on one incident, each applied in
+// the transaction Run opens.
+var commands = map[string]func(w *txWork, inc *Incident, c Cmd) (Reply, error){
+	"ack":         cmdAck,
+	"note":        cmdNote,
+	"status":      (*txWork).statusUpdate,
+	"update":      (*txWork).statusUpdate,
+	"severity":    cmdSeverity,
+	"commander":   cmdCommander,
+	"role":        cmdCommander,
+	"started":     cmdStarted,
+	"impact":      cmdImpact,
+	"rootcause":   cmdImpact,
+	"action":      cmdAction,
+	"action done": cmdActionDone,
+	"public":      cmdPublic,
+	"resolve":     cmdResolve,
+	"postmortem":  cmdPostmortem,
+}
+
+// cmdAck acknowledges the incident (here and in PagerDuty).
+func cmdAck(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if inc.Status != StatusTriggered {
+		return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Status)}, nil
+	}
+	setStatus(inc, StatusAcknowledged, w.now)
+	if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
+}
+
+// cmdNote adds a note to the timeline and to PagerDuty.
+func cmdNote(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if c.Text == "" {
+		return Reply{}, usageError("note")
+	}
+	if err := w.record(inc, w.slackEntry(inc, c, EntryNote, c.Text)); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, c.Text)
+}
+
+// cmdSeverity changes the severity; the update cadence follows.
+func cmdSeverity(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if c.Severity == inc.Severity {
+		return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Severity)}, nil
+	}
+	text := fmt.Sprintf("Severity %s → %s", inc.Severity, c.Severity)
+	inc.Severity, inc.SeveritySetBy = c.Severity, cmp.Or(c.Actor.ID, c.Actor.Name)
+	// The next update is due the new cadence after the last one.
+	w.scheduleFrom(inc, lastUpdateOrOpen(inc))
+	if err := w.publish(inc); err != nil {
+		return Reply{}, err
+	}
+	if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
+		return Reply{}, err
+	}
+	if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: text + "."}, w.updateAnnouncement(inc)
+}
+
+// cmdCommander assigns a role (commander: the incident commander); no user means the actor.
+func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	role := c.Role
+	if c.Name == "commander" {
+		role = RoleCommander
+	}
+	who := c.Actor
+	if c.User != nil {
+		who = *c.User
+	}
+	if inc.Roles == nil {
+		inc.Roles = map[Role]Person{}
+	}
+	inc.Roles[role] = who
+	if err := w.record(inc, w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))); err != nil {
+		return Reply{}, err
+	}
+	if who.ID != "" {
+		if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: who.ID}); err != nil {
+			return Reply{}, err
+		}
+	}
+	return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
+}
+
+// cmdStarted records when impact began.
+func cmdStarted(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	at := c.At.UTC()
+	inc.ImpactStartedAt = &at
+	if err := w.record(inc, w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: "Recorded: impact started at " + at.Format("2006-01-02 15:04 UTC") + "."}, nil
+}
+
+// cmdImpact records postmortem material: the impact or the root cause.
+func cmdImpact(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if c.Text == "" {
+		return Reply{}, usageError(c.Name)
+	}
+	kind := EntryImpact
+	if c.Name == "rootcause" {
+		kind = EntryRootCause
+		inc.RootCause = c.Text
+	} else {
+		inc.Impact = c.Text
+	}
+	return Reply{Text: "Recorded for the postmortem."}, w.record(inc, w.slackEntry(inc, c, kind, c.Text))
+}
+
+// cmdAction records an action item.
+func cmdAction(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	a := *c.Action
+	a.N = len(inc.Actions) + 1
+	a.Status, a.CreatedAt = "open", w.now
+	a.Priority = cmp.Or(a.Priority, "p2")
+	inc.Actions = append(inc.Actions, a)
+	return Reply{Text: fmt.Sprintf("Action item %d recorded.", a.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, "Action item "+fmt.Sprint(a.N)+": "+a.Text))
+}
+
+// cmdActionDone marks an action item done.
+func cmdActionDone(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if c.N < 1 || c.N > len(inc.Actions) {
+		return Reply{}, Errorf(EINVALID, "%s has no action item %d (it has %d).", inc.ID, c.N, len(inc.Actions))
+	}
+	a := &inc.Actions[c.N-1]
+	if a.Status == "done" {
+		return Reply{Text: fmt.Sprintf("Action item %d is already done.", c.N)}, nil
+	}
+	now := w.now
+	a.Status, a.DoneAt = "done", &now
+	return Reply{Text: fmt.Sprintf("Action item %d is done.", c.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, fmt.Sprintf("Action item %d done: %s", c.N, a.Text)))
+}
+
+// cmdPublic names the incident on the public status pages.
+func cmdPublic(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if c.Text == "" {
+		return Reply{}, usageError("public")
+	}
+	inc.PublicName = c.Text
+	if err := w.publish(inc); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: "The public status page will call it “" + c.Text + "”."}, w.record(inc, w.slackEntry(inc, c, EntryPublicName, "Public name: "+c.Text))
+}
+
+// cmdResolve resolves the incident here and in PagerDuty and drafts the postmortem.
+func cmdResolve(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if inc.Status == StatusResolved {
+		return Reply{Text: fmt.Sprintf("%s is already resolved (at %s). Nothing to do.", inc.ID, clock(*inc.ResolvedAt))}, nil
+	}
+	setFirst(&inc.ResolvedAt, w.now)
+	setStatus(inc, StatusResolved, w.now)
+	inc.NextUpdateDue = nil
+	if err := w.publish(inc); err != nil {
+		return Reply{}, err
+	}
+	if c.Text != "" {
+		inc.Summary = c.Text
+	}
+	text := "Resolved by " + c.Actor.Display()
+	if c.Text != "" {
+		text += ": " + c.Text
+	}
+	if err := w.record(inc, w.slackEntry(inc, c, EntryResolved, text)); err != nil {
+		return Reply{}, err
+	}
+	if err := w.pagerAction(inc, c, JobPagerResolve, ""); err != nil {
+		return Reply{}, err
+	}
+	if err := w.queuePostmortem(inc); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("%s resolved.", inc.ID), InChannel: true}, w.updateAnnouncement(inc)
+}
+
+// cmdPostmortem (re)drafts the postmortem unless the draft is unchanged.
+func cmdPostmortem(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	p, err := draft(w.Tx, inc, w.s.slo(), w.now)
+	if err != nil {
+		return Reply{}, err
+	}
+	if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == p.Fingerprint() {
+		return Reply{Text: fmt.Sprintf("The postmortem draft of %s has not changed since it was posted at %s.", inc.ID, inc.PostmortemPosted.At.Format("15:04 UTC"))}, nil
+	}
+	return Reply{Text: "Drafting the postmortem of " + inc.ID + "; it will be posted in its channel."}, w.queuePostmortem(inc)
 }
 
 // statusUpdate publishes an update, changing the status with "status".

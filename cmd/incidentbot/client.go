@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/incidentbot/incidentbot/internal/export"
+	"github.com/incidentbot/incidentbot/internal/atomicfile"
 	"github.com/incidentbot/incidentbot/internal/store"
 )
 
@@ -131,7 +131,7 @@ func postmortemCmd(args []string, getenv func(string) string, stdout, stderr io.
 		stdout.Write(body)
 		return 0
 	}
-	if err := export.WriteAtomic(*out, body); err != nil {
+	if err := atomicfile.Write(*out, body, 0o640); err != nil {
 		fmt.Fprintln(stderr, "incidentbot postmortem:", err)
 		return 1
 	}

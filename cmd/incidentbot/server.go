@@ -115,7 +115,7 @@ func (m *Main) Open() error {
 		m.Jobs.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
 	}
 	if cfg.StatusDir != "" {
-		m.Jobs.Site = siteWriter{dir: statuspage.Dir{Path: cfg.StatusDir}}
+		m.Jobs.Site = statuspage.SiteWriter{Dir: statuspage.Dir{Path: cfg.StatusDir}}
 	}
 	m.registerMetrics()
 
@@ -128,9 +128,10 @@ func (m *Main) Open() error {
 	public.HandleFunc("POST /slack/commands", slackHandler.Commands)
 	public.HandleFunc("POST /slack/interactions", slackHandler.Interactions)
 	public.HandleFunc("POST /slack/events", slackHandler.Events)
-	public.HandleFunc("GET /status", m.statusPage)
-	public.HandleFunc("GET /status.json", m.statusPage)
-	public.HandleFunc("GET /status.atom", m.statusPage)
+	status := &statuspage.Handler{Source: m.Service, Now: m.Now, Logger: m.Logger}
+	public.Handle("GET /status", status)
+	public.Handle("GET /status.json", status)
+	public.Handle("GET /status.atom", status)
 	public.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	public.HandleFunc("GET /readyz", m.readyz)
 	adminMux := public
@@ -366,52 +367,4 @@ func (m *Main) apiGet(ctx context.Context, path, token string, v any) error {
 	}
 	defer res.Body.Close()
 	return json.NewDecoder(res.Body).Decode(v)
-}
-
-// statusTitle titles the public status page.
-const statusTitle = "Service status"
-
-// siteWriter renders the public site into a directory (INCIDENTBOT_STATUS_DIR)
-// so any web server or bucket can serve it while the bot is down.
-type siteWriter struct{ dir statuspage.Dir }
-
-func (s siteWriter) PublishSite(_ context.Context, incs []incidentbot.PublicIncident, now time.Time) error {
-	site, err := statuspage.Render(statuspage.SiteInput{Title: statusTitle, Incidents: incs, Now: now})
-	if err != nil {
-		return err
-	}
-	return s.dir.WriteSite(site)
-}
-
-// statusPage serves /status, /status.json and /status.atom: public
-// incidents only, published updates only.
-func (m *Main) statusPage(w http.ResponseWriter, r *http.Request) {
-	now := time.Now().UTC()
-	if m.Now != nil {
-		now = m.Now().UTC()
-	}
-	incs, err := m.Service.PublicIncidents(r.Context(), now.Add(-statuspage.Window))
-	if err != nil {
-		m.Logger.Error("status page: reading incidents failed", "err", err)
-		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	site, err := statuspage.Render(statuspage.SiteInput{Title: statusTitle, Incidents: incs, Now: now})
-	if err != nil {
-		m.Logger.Error("status page: rendering failed", "err", err)
-		http.Error(w, "status temporarily unavailable", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Cache-Control", "public, max-age=15")
-	switch r.URL.Path {
-	case "/status.json":
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(site.JSON)
-	case "/status.atom":
-		w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-		w.Write(site.Atom)
-	default:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(site.HTML)
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/incidentbot/incidentbot/internal/atomicfile"
 )
 
 // Dir writes drafts into one directory. It implements incidentbot.Exporter.
@@ -28,47 +30,11 @@ func (d Dir) Export(_ context.Context, name string, markdown, jsonTwin []byte) (
 		return "", fmt.Errorf("export: %w", err)
 	}
 	md := filepath.Join(d.Path, name+".md")
-	if err := WriteAtomic(md, markdown); err != nil {
+	if err := atomicfile.Write(md, markdown, 0o640); err != nil {
 		return "", err
 	}
-	if err := WriteAtomic(filepath.Join(d.Path, name+".json"), jsonTwin); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.Path, name+".json"), jsonTwin, 0o640); err != nil {
 		return "", err
 	}
 	return md, nil
-}
-
-// WriteAtomic replaces path with data so that readers see the old file or
-// the new one, never a part: write a temporary file in the same directory,
-// fsync it, rename it over path, fsync the directory.
-func WriteAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := f.Chmod(0o640); err != nil {
-		f.Close()
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -88,6 +88,7 @@ type Runner struct {
 	wake      chan struct{}
 	mu        sync.Mutex
 	lanes     map[string][]*incidentbot.Job
+	busy      map[string]bool // lanes with a job running
 	lastID    uint64
 	running   int
 	deadCount int
@@ -97,6 +98,7 @@ func (r *Runner) init() {
 	r.once.Do(func() {
 		r.wake = make(chan struct{}, 1)
 		r.lanes = map[string][]*incidentbot.Job{}
+		r.busy = map[string]bool{}
 	})
 }
 
@@ -202,6 +204,51 @@ type jobDone struct {
 	remove bool // done or dead: drop it from its lane
 }
 
+// dispatch picks the jobs to start now: the head of each lane that is not
+// busy, is due, and fits under the concurrency limit. It marks them
+// running and returns them with when the runner must look again (the
+// earliest head not yet due, or now plus Rescan).
+func (r *Runner) dispatch(now time.Time, limit int) (start []*incidentbot.Job, next time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next = now.Add(r.rescan())
+	for lane, q := range r.lanes {
+		if len(q) == 0 {
+			delete(r.lanes, lane)
+			continue
+		}
+		if r.busy[lane] || r.running >= limit {
+			continue
+		}
+		j := q[0]
+		if j.NextAt.After(now) {
+			if j.NextAt.Before(next) {
+				next = j.NextAt
+			}
+			continue
+		}
+		r.busy[lane] = true
+		r.running++
+		start = append(start, j)
+	}
+	return start, next
+}
+
+// finish takes back a job that ran: its lane is free again, and a job done
+// or dead leaves it.
+func (r *Runner) finish(d jobDone) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy[d.job.Lane] = false
+	r.running--
+	if d.remove {
+		q := r.lanes[d.job.Lane]
+		if len(q) > 0 && q[0].ID == d.job.ID {
+			r.lanes[d.job.Lane] = q[1:]
+		}
+	}
+}
+
 // Run performs jobs until ctx is done, then waits for the jobs in flight.
 func (r *Runner) Run(ctx context.Context) error {
 	r.init()
@@ -209,8 +256,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	if limit <= 0 {
 		limit = 8
 	}
-	busy := map[string]bool{}
 	done := make(chan jobDone, limit)
+	inFlight := 0
 	needLoad := true
 	for {
 		if needLoad {
@@ -220,33 +267,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			needLoad = false
 		}
 		now := r.now()
-		// Look for new jobs at least every few seconds, whatever woke us.
-		next := now.Add(r.rescan())
-		r.mu.Lock()
-		for lane, q := range r.lanes {
-			if len(q) == 0 {
-				delete(r.lanes, lane)
-				continue
-			}
-			if busy[lane] || r.running >= limit {
-				continue
-			}
-			j := q[0]
-			if j.NextAt.After(now) {
-				if j.NextAt.Before(next) {
-					next = j.NextAt
-				}
-				continue
-			}
-			busy[lane] = true
-			r.running++
+		start, next := r.dispatch(now, limit)
+		for _, j := range start {
+			inFlight++
 			go func(j *incidentbot.Job) { done <- r.attempt(ctx, j) }(j)
 		}
-		running := r.running
-		r.mu.Unlock()
 		if ctx.Err() != nil {
-			for ; running > 0; running-- {
-				<-done
+			for ; inFlight > 0; inFlight-- {
+				r.finish(<-done)
 			}
 			return nil
 		}
@@ -258,16 +286,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-timer:
 			needLoad = true // also retries a load that failed
 		case d := <-done:
-			busy[d.job.Lane] = false
-			r.mu.Lock()
-			r.running--
-			if d.remove {
-				q := r.lanes[d.job.Lane]
-				if len(q) > 0 && q[0].ID == d.job.ID {
-					r.lanes[d.job.Lane] = q[1:]
-				}
-			}
-			r.mu.Unlock()
+			inFlight--
+			r.finish(d)
 		}
 	}
 }

@@ -336,3 +336,9 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 	})
 	return c.done(ctx, "files.completeUploadExternal", "", err)
 }
+
+// OpenView opens a modal (views.open).
+func (c *Client) OpenView(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
+	_, err := c.api.OpenViewContext(ctx, triggerID, view)
+	return classify(ctx, "views.open", err)
+}

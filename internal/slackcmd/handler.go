@@ -303,12 +303,6 @@ func updateModal(incidentID string) slack.ModalViewRequest {
 	}
 }
 
-// OpenView opens a modal (views.open).
-func (c *Client) OpenView(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
-	_, err := c.api.OpenViewContext(ctx, triggerID, view)
-	return classify(ctx, "views.open", err)
-}
-
 // eventEnvelope is the Events API request body.
 type eventEnvelope struct {
 	Type      string          `json:"type"`

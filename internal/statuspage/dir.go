@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/incidentbot/incidentbot/internal/export"
+	"github.com/incidentbot/incidentbot/internal/atomicfile"
 )
 
 // Dir writes a rendered site into a directory any web server or bucket
@@ -31,12 +31,9 @@ func (d Dir) WriteSite(s Site) error {
 		data []byte
 	}{{"status.json", s.JSON}, {"status.atom", s.Atom}, {"index.html", s.HTML}} {
 		path := filepath.Join(d.Path, f.name)
-		if err := export.WriteAtomic(path, f.data); err != nil {
-			return fmt.Errorf("statuspage: write %s: %w", f.name, err)
-		}
 		// The site is public: a web server running as another user must
-		// be able to read it (WriteAtomic leaves 0640).
-		if err := os.Chmod(path, 0o644); err != nil {
+		// be able to read it.
+		if err := atomicfile.Write(path, f.data, 0o644); err != nil {
 			return fmt.Errorf("statuspage: %w", err)
 		}
 	}
