@@ -2,26 +2,22 @@ package incidentbot_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/incidentbot/incidentbot/internal/store/storetest"
 )
 
 type manualClock struct{ t time.Time }
 
 func (c *manualClock) Now() time.Time { return c.t }
 
-func cadenceService(t *testing.T, path string, clk *manualClock) (*incidentbot.Service, *store.DB) {
-	t.Helper()
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+// cadenceService is a Service with a manual clock and the cadences of
+// production, on db (from storetest).
+func cadenceService(db *store.DB, clk *manualClock) (*incidentbot.Service, *store.DB) {
 	return &incidentbot.Service{Store: db, Now: clk.Now, ChannelPrefix: "inc", PublicSeverities: []incidentbot.Severity{incidentbot.Sev1, incidentbot.Sev2},
 		Cadence: map[incidentbot.Severity]time.Duration{incidentbot.Sev1: 15 * time.Minute, incidentbot.Sev2: 30 * time.Minute, incidentbot.Sev3: time.Hour}}, db
 }
@@ -54,7 +50,7 @@ func kindCount(tl []incidentbot.Entry, k incidentbot.EntryKind) int {
 
 func TestCadence_ClockRules(t *testing.T) {
 	clk := &manualClock{t: t0}
-	s, db := cadenceService(t, filepath.Join(t.TempDir(), "db"), clk)
+	s, db := cadenceService(storetest.MustOpen(t), clk)
 	ctx := context.Background()
 	alice := incidentbot.Person{ID: "U1", Name: "alice"}
 	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "checkout down", Severity: incidentbot.Sev1, Actor: alice}); err != nil {
@@ -121,9 +117,8 @@ func TestCadence_ClockRules(t *testing.T) {
 // The bot was down for an hour: one catch-up update and one entry saying
 // how many were missed; after a restart nothing repeats.
 func TestCadence_DownForAnHour_OneCatchUp(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
 	clk := &manualClock{t: t0}
-	s, db := cadenceService(t, path, clk)
+	s, db := cadenceService(storetest.MustOpen(t), clk)
 	ctx := context.Background()
 	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "db down", Severity: incidentbot.Sev1, Actor: incidentbot.Person{ID: "U1"}})
 	clk.t = t0.Add(75 * time.Minute)
@@ -137,8 +132,7 @@ func TestCadence_DownForAnHour_OneCatchUp(t *testing.T) {
 	if missed := tl[len(tl)-2].Text; !strings.Contains(missed, "5 updates missed") {
 		t.Errorf("missed entry = %q, want 5 updates missed (+15, +30, +45, +60, +75)", missed)
 	}
-	db.Close()
-	s2, db2 := cadenceService(t, path, clk)
+	s2, db2 := cadenceService(storetest.MustReopen(t, db), clk)
 	clk.t = t0.Add(76 * time.Minute)
 	if n, _ := s2.CheckCadence(ctx); n != 0 {
 		t.Errorf("after a restart %d overdue, want 0", n)
@@ -155,7 +149,7 @@ func TestCadence_DownForAnHour_OneCatchUp(t *testing.T) {
 
 func TestPublicIncidents_OnlyPublicAndNoNotes(t *testing.T) {
 	clk := &manualClock{t: t0}
-	s, _ := cadenceService(t, filepath.Join(t.TempDir(), "db"), clk)
+	s, _ := cadenceService(storetest.MustOpen(t), clk)
 	ctx := context.Background()
 	a := incidentbot.Person{ID: "U1"}
 	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "internal: db-7 disk full", Severity: incidentbot.Sev1, Actor: a})
@@ -178,7 +172,7 @@ func TestPublicIncidents_OnlyPublicAndNoNotes(t *testing.T) {
 // incident that never was public never appears.
 func TestPublic_SeverityDropKeepsItPublicAndRewritesTheSite(t *testing.T) {
 	clk := &manualClock{t: t0}
-	s, db := cadenceService(t, filepath.Join(t.TempDir(), "db"), clk)
+	s, db := cadenceService(storetest.MustOpen(t), clk)
 	s.Site = true
 	ctx := context.Background()
 	a := incidentbot.Person{ID: "U1"}

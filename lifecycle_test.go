@@ -3,27 +3,18 @@ package incidentbot_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/incidentbot/incidentbot/internal/store/storetest"
 )
 
 func mustService(t *testing.T) (*incidentbot.Service, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(); err != nil {
-			t.Errorf("consistency: %v", err)
-		}
-		db.Close()
-	})
+	db := storetest.MustOpen(t)
 	return &incidentbot.Service{Store: db, ChannelPrefix: "inc", AnnounceChannel: "#incidents", PagerSync: true}, db
 }
 

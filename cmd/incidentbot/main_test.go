@@ -4,12 +4,15 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/pager/pagerfake"
 	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
+	"github.com/incidentbot/incidentbot/internal/store"
 )
 
 const (
@@ -47,6 +51,9 @@ type harness struct {
 	digestCollect time.Duration
 	// logs, when set, receives the server's JSON logs.
 	logs io.Writer
+	// dbFiles are the database files the server has opened, checked for
+	// consistency when the test ends.
+	dbFiles []string
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -57,6 +64,8 @@ func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
 	h := &harness{t: t, slack: slackfake.New(), pd: pagerfake.New(), clock: clock}
 	t.Cleanup(h.slack.Close)
 	t.Cleanup(h.pd.Close)
+	// Registered before any start, so it runs after every Main is closed.
+	t.Cleanup(h.verifyDBFiles)
 	h.slack.AddUser("UALICE", "alice", "alice@example.com")
 	h.slack.AddUser("UBOB", "bob", "bob@example.com")
 	h.slack.CreateChannelDirect("incidents", "UHUMAN", false)
@@ -106,12 +115,32 @@ func (h *harness) start() {
 	}
 	m.DigestCollect = cmp.Or(h.digestCollect, 300*time.Millisecond)
 	m.ReadHeaderTimeout = 300 * time.Millisecond
+	if !slices.Contains(h.dbFiles, h.cfg.DB) {
+		h.dbFiles = append(h.dbFiles, h.cfg.DB)
+	}
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Cleanup(func() { m.Close() })
+	h.t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			h.t.Errorf("closing the server: %v", err)
+		}
+	})
 	h.m = m
 	h.send = &pagerfake.Sender{URL: m.URL() + "/webhooks/pagerduty", Secrets: []string{webhookSecret}}
+}
+
+// verifyDBFiles checks every database file the server opened, once no
+// server has it open (store.Verify is bbolt's consistency check).
+func (h *harness) verifyDBFiles() {
+	for _, path := range h.dbFiles {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			continue // the server never got as far as creating it
+		}
+		if _, err := store.Verify(path); err != nil {
+			h.t.Errorf("database file after the test: %v", err)
+		}
+	}
 }
 
 func (h *harness) restart() {

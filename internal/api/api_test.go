@@ -5,21 +5,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/api"
-	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/incidentbot/incidentbot/internal/store/storetest"
 )
 
 func mustAPI(t *testing.T, token string) http.Handler {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.MustOpen(t)
 	db.Update(context.Background(), func(tx incidentbot.Tx) error {
 		for i := range 5 {
 			n, _ := tx.NextIncidentNumber()

@@ -3,43 +3,19 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/incidentbot/incidentbot/internal/store/storetest"
 )
 
-// MustOpen opens a store in a temporary directory; its cleanup checks the
-// file's consistency before closing it.
-func MustOpen(t testing.TB, path string) *store.DB {
-	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "incidentbot.db")
-	}
-	db, err := store.Open(path, store.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(); err != nil {
-			t.Errorf("consistency check: %v", err)
-		}
-		db.Close()
-	})
-	return db
-}
-
 func TestDB_Update_PersistsAcrossReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.MustOpen(t)
 	ctx := context.Background()
-	err = db.Update(ctx, func(tx incidentbot.Tx) error {
+	err := db.Update(ctx, func(tx incidentbot.Tx) error {
 		n, err := tx.NextIncidentNumber()
 		if err != nil {
 			return err
@@ -56,9 +32,7 @@ func TestDB_Update_PersistsAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-
-	db = MustOpen(t, path)
+	db = storetest.MustReopen(t, db)
 	err = db.View(ctx, func(tx incidentbot.Tx) error {
 		for _, get := range []func() (*incidentbot.Incident, error){
 			func() (*incidentbot.Incident, error) { return tx.Incident("INC-1") },
@@ -88,7 +62,7 @@ func TestDB_Update_PersistsAcrossReopen(t *testing.T) {
 }
 
 func TestDB_Update_FailedMemberDoesNotSinkItsBatch(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
@@ -128,7 +102,7 @@ func TestDB_Update_FailedMemberDoesNotSinkItsBatch(t *testing.T) {
 }
 
 func TestDB_Update_PanicIsAnError(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	err := db.Update(context.Background(), func(incidentbot.Tx) error { panic("bad") })
 	if err == nil {
 		t.Fatal("want an error from a panicking function")
@@ -139,8 +113,7 @@ func TestDB_Update_PanicIsAnError(t *testing.T) {
 }
 
 func TestOpen_LockedFile_TimesOut(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	MustOpen(t, path)
+	path := storetest.MustOpen(t).Path()
 	_, err := store.Open(path, store.Options{Timeout: 100 * time.Millisecond})
 	if err == nil {
 		t.Fatal("second Open of a locked file succeeded")
@@ -148,7 +121,7 @@ func TestOpen_LockedFile_TimesOut(t *testing.T) {
 }
 
 func TestTx_Incidents_NewestFirstWithCursor(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	err := db.Update(ctx, func(tx incidentbot.Tx) error {
 		for range 5 {
@@ -184,7 +157,7 @@ func ids(incs []*incidentbot.Incident) []string {
 }
 
 func TestDB_PruneDeliveries_KeepsRecent(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	now := time.Now()
 	db.Update(ctx, func(tx incidentbot.Tx) error {
@@ -207,7 +180,7 @@ func TestDB_PruneDeliveries_KeepsRecent(t *testing.T) {
 }
 
 func TestTx_Pending_TakeRemovesThem(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	var first1, first2 bool
 	db.Update(ctx, func(tx incidentbot.Tx) error {
@@ -235,10 +208,7 @@ func TestTx_Pending_TakeRemovesThem(t *testing.T) {
 // waits forever.
 func TestDB_Update_RacingCloseNeverHangs(t *testing.T) {
 	for i := range 200 {
-		db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := storetest.MustOpen(t)
 		done := make(chan error, 1)
 		go func() {
 			done <- db.Update(context.Background(), func(incidentbot.Tx) error { return nil })
