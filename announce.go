@@ -2,7 +2,6 @@ package incidentbot
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -153,14 +152,12 @@ func (w *txWork) digestPosted(j *Job, ids []string, posted Posted, more bool) er
 	}
 	// Pages that joined the storm while this digest was being posted
 	// saw the key set and queued nothing: they go in the next digest.
-	// (Open incidents only: this runs in the committer, and every page
-	// already reads them there to count the storm.)
 	if !more {
-		open, err := w.OpenIncidents()
+		waiting, err := w.StormIncidents()
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(open, func(i *Incident) bool { return i.InDigest && i.Announcement == nil }) {
+		if len(waiting) == 0 {
 			return w.ForgetDelivery(digestKey)
 		}
 	}

@@ -412,7 +412,7 @@ func (s *Service) list(ctx context.Context) (Reply, error) {
 	var incs []*Incident
 	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
-		incs, err = tx.Incidents(0, 50, func(i *Incident) bool { return i.Status.Open() })
+		incs, err = tx.OpenIncidents()
 		return err
 	})
 	if err != nil {
@@ -423,6 +423,11 @@ func (s *Service) list(ctx context.Context) (Reply, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Open incidents (%d)*\n", len(incs))
+	const most = 50
+	if len(incs) > most {
+		fmt.Fprintf(&b, "_The newest %d:_\n", most)
+		incs = incs[:most]
+	}
 	for _, inc := range incs {
 		ch := ""
 		if inc.ChannelID != "" {

@@ -101,9 +101,11 @@ func unannounced(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	var ids []string
 	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
-		incs, err := tx.Incidents(0, 0, func(i *incidentbot.Incident) bool { return i.Announcement == nil })
+		incs, err := tx.ListIncidents(0, 0, "")
 		for _, i := range incs {
-			ids = append(ids, i.ID)
+			if i.Announcement == nil {
+				ids = append(ids, i.ID)
+			}
 		}
 		return err
 	})

@@ -514,7 +514,7 @@ func (js *Jobs) announceDigest(ctx context.Context, j *Job) (effect, error) {
 	var incs []*Incident
 	err := js.Service.Store.View(ctx, func(tx Tx) error {
 		var err error
-		incs, err = tx.Incidents(0, 0, func(i *Incident) bool { return i.InDigest && i.Announcement == nil })
+		incs, err = tx.StormIncidents()
 		return err
 	})
 	if err != nil {

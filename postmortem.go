@@ -122,6 +122,9 @@ type Availability struct {
 	DurationBudgetPct *float64 `json:"duration_budget_percent"`
 }
 
+// maxRelated is how many related past incidents a draft lists.
+const maxRelated = 5
+
 // Related is an earlier incident on the same service.
 type Related struct {
 	ID       string   `json:"id"`
@@ -384,7 +387,15 @@ func draft(tx Tx, inc *Incident, slo float64, now time.Time) (*Postmortem, error
 	if err != nil {
 		return nil, err
 	}
-	related, err := tx.Incidents(0, 0, func(o *Incident) bool { return o.ID != inc.ID && SameService(o, inc) })
+	// The newest earlier incidents on the same service, from the service
+	// index.
+	var related []*Incident
+	err = tx.ServiceIncidents(ServiceKeys(inc), inc.Number, func(o *Incident) bool {
+		if SameService(o, inc) && o.OpenedAt.Before(inc.OpenedAt) {
+			related = append(related, o)
+		}
+		return len(related) < maxRelated
+	})
 	if err != nil {
 		return nil, err
 	}

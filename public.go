@@ -1,6 +1,7 @@
 package incidentbot
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -113,18 +114,28 @@ func itoa(n uint64) string {
 }
 
 // PublicIncidents returns the public incidents a status page shows: every
-// open one and those resolved since `since`, newest first.
+// open one and those resolved since since, newest first. It reads the open
+// set and the resolution-time index, never the whole history.
 func (s *Service) PublicIncidents(ctx context.Context, since time.Time) ([]PublicIncident, error) {
 	var out []PublicIncident
 	err := s.Store.View(ctx, func(tx Tx) error {
 		out = out[:0]
-		incs, err := tx.Incidents(0, 0, func(inc *Incident) bool {
-			return s.IsPublic(inc) && (inc.Status.Open() || (inc.ResolvedAt != nil && !inc.ResolvedAt.Before(since)))
+		incs, err := tx.OpenIncidents()
+		if err != nil {
+			return err
+		}
+		err = tx.ResolvedSince(since, func(inc *Incident) bool {
+			incs = append(incs, inc)
+			return true
 		})
 		if err != nil {
 			return err
 		}
+		slices.SortFunc(incs, func(a, b *Incident) int { return cmp.Compare(b.Number, a.Number) })
 		for _, inc := range incs {
+			if !s.IsPublic(inc) {
+				continue
+			}
 			tl, err := tx.Timeline(inc.ID)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -15,7 +16,11 @@ type Store interface {
 }
 
 // Tx is one storage transaction. Values returned are copies owned by the
-// caller. Methods that find nothing return an *Error with ENOTFOUND.
+// caller. Methods that find nothing return an *Error with ENOTFOUND. No
+// method reads the whole history: each list comes from an index kept in
+// the same transaction as the incidents (open set, resolution time,
+// service, storm set), and a long read stops with the context's error
+// when the context of its View ends.
 type Tx interface {
 	// SeenDelivery reports whether a delivery key was recorded.
 	SeenDelivery(key string) (bool, error)
@@ -34,11 +39,25 @@ type Tx interface {
 	IncidentByChannel(channelID string) (*Incident, error)
 	// PutIncident writes an incident and its indexes.
 	PutIncident(inc *Incident) error
-	// OpenIncidents returns the incidents that are not resolved.
+	// OpenIncidents returns the incidents that are not resolved, newest
+	// first.
 	OpenIncidents() ([]*Incident, error)
-	// Incidents lists incidents newest first, numbers below before (all
-	// when before is 0), at most limit of them.
-	Incidents(before, limit int, filter func(*Incident) bool) ([]*Incident, error)
+	// ListIncidents lists incidents newest first: numbers below before (all
+	// when before is 0), at most limit (1000 when limit ≤ 0), only open or
+	// only resolved ones when status is "open" or "resolved" ("" for both).
+	// It reads no more incidents than it returns.
+	ListIncidents(before, limit int, status string) ([]*Incident, error)
+	// ResolvedSince calls fn for every incident resolved at or after since,
+	// latest resolution first, until fn returns false (an index by
+	// resolution time: history before since is not read).
+	ResolvedSince(since time.Time, fn func(*Incident) bool) error
+	// ServiceIncidents calls fn for every incident of a service (by
+	// PagerDuty service ID and by name, see ServiceKeys) numbered below
+	// before (all when 0), newest first, until fn returns false.
+	ServiceIncidents(keys []string, before int, fn func(*Incident) bool) error
+	// StormIncidents returns the incidents waiting for a storm digest
+	// (InDigest and not announced), newest first.
+	StormIncidents() ([]*Incident, error)
 
 	// AppendEntry appends to an incident's timeline and sets e.Seq.
 	AppendEntry(incidentID string, e *Entry) error
@@ -64,4 +83,18 @@ type Tx interface {
 	AddPending(pdID string, ev PagerEvent) (bool, error)
 	// TakePending removes and returns the events kept for an incident.
 	TakePending(pdID string) ([]PagerEvent, error)
+}
+
+// ServiceKeys are the index keys of an incident's service: its PagerDuty
+// service ID and its service name (case-insensitive), as SameService
+// compares them.
+func ServiceKeys(inc *Incident) []string {
+	var keys []string
+	if inc.PagerDuty != nil && inc.PagerDuty.ServiceID != "" {
+		keys = append(keys, "id:"+strings.ReplaceAll(inc.PagerDuty.ServiceID, "\x00", ""))
+	}
+	if inc.Service != "" {
+		keys = append(keys, "name:"+strings.ReplaceAll(strings.ToLower(inc.Service), "\x00", ""))
+	}
+	return keys
 }

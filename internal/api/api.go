@@ -120,13 +120,9 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request) {
 		}
 		before = n
 	}
-	var filter func(*incidentbot.Incident) bool
-	switch q.Get("status") {
-	case "":
-	case "open":
-		filter = func(i *incidentbot.Incident) bool { return i.Status.Open() }
-	case "resolved":
-		filter = func(i *incidentbot.Incident) bool { return !i.Status.Open() }
+	status := q.Get("status")
+	switch status {
+	case "", "open", "resolved":
 	default:
 		writeError(w, http.StatusBadRequest, "status must be open or resolved")
 		return
@@ -135,7 +131,7 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request) {
 	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
 		var err error
 		// One more than asked tells whether there is a next page.
-		incs, err = tx.Incidents(before, limit+1, filter)
+		incs, err = tx.ListIncidents(before, limit+1, status)
 		return err
 	})
 	if err != nil {

@@ -25,8 +25,17 @@ var (
 	bucketDeliveries = []byte("deliveries") // dedupe key → 8-byte unix nanoseconds
 	bucketPending    = []byte("pending")    // PagerDuty incident ID → bucket: seq → event JSON
 	bucketOpen       = []byte("open")       // 8-byte number of each open incident → nothing
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen}
+	bucketResolved   = []byte("resolved")   // 8-byte resolution unix ns + 8-byte number → nothing
+	bucketResolvedAt = []byte("resolvedat") // 8-byte number → its key in bucketResolved
+	bucketServices   = []byte("services")   // service key + 0x00 + 8-byte number → nothing
+	bucketStorm      = []byte("storm")      // 8-byte number of each incident waiting for a digest → nothing
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm}
 )
+
+// schemaVersion is the layout version in the meta bucket. Version 2 added
+// the resolved, services and storm indexes; opening a version 1 file builds
+// them once.
+const schemaVersion = "2"
 
 // ErrClosed is returned by Update and View after Close.
 var ErrClosed = errors.New("store: closed")
@@ -75,13 +84,20 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	err = b.Update(func(tx *bolt.Tx) error {
+	err = b.Update(func(btx *bolt.Tx) error {
 		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte("1"))
+		meta := btx.Bucket(bucketMeta)
+		if string(meta.Get([]byte("schema"))) == schemaVersion {
+			return nil
+		}
+		if err := (&tx{btx: btx, ctx: context.Background()}).reindex(); err != nil {
+			return fmt.Errorf("building the indexes: %w", err)
+		}
+		return meta.Put([]byte("schema"), []byte(schemaVersion))
 	})
 	if err != nil {
 		b.Close()
@@ -148,7 +164,7 @@ func (db *DB) View(ctx context.Context, fn func(incidentbot.Tx) error) error {
 		return ErrClosed
 	default:
 	}
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx, ctx: ctx}) })
 }
 
 // commitLoop is the group committer: it takes every request waiting and
@@ -194,7 +210,7 @@ func (db *DB) commit(batch []*request) {
 		failed := -1
 		var ferr error
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
-			t := &tx{btx: btx}
+			t := &tx{btx: btx, ctx: context.Background()}
 			for i, r := range batch {
 				if err := safeCall(r.fn, t); err != nil {
 					failed, ferr = i, err

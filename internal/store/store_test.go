@@ -136,11 +136,11 @@ func TestTx_Incidents_NewestFirstWithCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.View(ctx, func(tx incidentbot.Tx) error {
-		page, _ := tx.Incidents(0, 2, nil)
+		page, _ := tx.ListIncidents(0, 2, "")
 		if len(page) != 2 || page[0].Number != 5 || page[1].Number != 4 {
 			t.Errorf("first page = %v", ids(page))
 		}
-		page, _ = tx.Incidents(4, 10, nil)
+		page, _ = tx.ListIncidents(4, 10, "")
 		if len(page) != 3 || page[0].Number != 3 || page[2].Number != 1 {
 			t.Errorf("page before 4 = %v", ids(page))
 		}

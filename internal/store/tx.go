@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"time"
@@ -15,6 +16,20 @@ import (
 // until it ends.
 type tx struct {
 	btx *bolt.Tx
+	// ctx is the View's context: long reads stop when it ends.
+	ctx context.Context
+	// reads counts incidents decoded, for the context checks.
+	reads int
+}
+
+// checkCtx reports the context's error every 64 reads (a long read of a
+// request that went away stops).
+func (t *tx) checkCtx() error {
+	t.reads++
+	if t.reads%64 == 0 && t.ctx != nil {
+		return t.ctx.Err()
+	}
+	return nil
 }
 
 var _ incidentbot.Tx = (*tx)(nil)
@@ -47,6 +62,9 @@ func (t *tx) NextIncidentNumber() (int, error) {
 }
 
 func (t *tx) incidentByNumber(n uint64) (*incidentbot.Incident, error) {
+	if err := t.checkCtx(); err != nil {
+		return nil, err
+	}
 	v := t.btx.Bucket(bucketIncidents).Get(u64(n))
 	if v == nil {
 		return nil, notFound("incident %s not found", incidentbot.IncidentID(int(n)))
@@ -103,12 +121,92 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 			return err
 		}
 	}
-	open := t.btx.Bucket(bucketOpen)
-	switch isOpen := open.Get(key) != nil; {
-	case inc.Status.Open() && !isOpen:
-		return open.Put(key, []byte{1})
-	case !inc.Status.Open() && isOpen:
-		return open.Delete(key)
+	if err := setMember(t.btx.Bucket(bucketOpen), key, inc.Status.Open()); err != nil {
+		return err
+	}
+	if err := setMember(t.btx.Bucket(bucketStorm), key, inc.InDigest && inc.Announcement == nil); err != nil {
+		return err
+	}
+	if err := t.indexResolution(inc, key); err != nil {
+		return err
+	}
+	for _, sk := range incidentbot.ServiceKeys(inc) {
+		if err := setMember(t.btx.Bucket(bucketServices), serviceKey(sk, key), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setMember adds key to a set bucket or removes it, writing only on a
+// change.
+func setMember(b *bolt.Bucket, key []byte, in bool) error {
+	switch was := b.Get(key) != nil; {
+	case in && !was:
+		return b.Put(key, []byte{1})
+	case !in && was:
+		return b.Delete(key)
+	}
+	return nil
+}
+
+func serviceKey(sk string, num []byte) []byte {
+	return append(append([]byte(sk), 0), num...)
+}
+
+// indexResolution keeps the resolution-time index: a resolved incident
+// under its resolution time, nothing for an open one.
+func (t *tx) indexResolution(inc *incidentbot.Incident, num []byte) error {
+	byNum, byTime := t.btx.Bucket(bucketResolvedAt), t.btx.Bucket(bucketResolved)
+	var want []byte
+	if !inc.Status.Open() && inc.ResolvedAt != nil {
+		want = append(u64(uint64(inc.ResolvedAt.UnixNano())), num...)
+	}
+	have := byNum.Get(num)
+	if bytes.Equal(have, want) {
+		return nil
+	}
+	if have != nil {
+		if err := byTime.Delete(bytes.Clone(have)); err != nil {
+			return err
+		}
+	}
+	if want == nil {
+		return byNum.Delete(num)
+	}
+	if err := byTime.Put(want, []byte{1}); err != nil {
+		return err
+	}
+	return byNum.Put(num, want)
+}
+
+// reindex builds every index from the incidents (opening a file of an
+// older layout).
+func (t *tx) reindex() error {
+	for _, name := range [][]byte{bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm} {
+		if err := t.btx.DeleteBucket(name); err != nil {
+			return err
+		}
+		if _, err := t.btx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	var all []*incidentbot.Incident
+	err := t.btx.Bucket(bucketIncidents).ForEach(func(_, v []byte) error {
+		inc := new(incidentbot.Incident)
+		if err := json.Unmarshal(v, inc); err != nil {
+			return err
+		}
+		all = append(all, inc)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, inc := range all {
+		if err := t.PutIncident(inc); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -121,11 +219,20 @@ func putIfChanged(b *bolt.Bucket, k, v []byte) error {
 }
 
 func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
+	return t.members(bucketOpen)
+}
+
+func (t *tx) StormIncidents() ([]*incidentbot.Incident, error) {
+	return t.members(bucketStorm)
+}
+
+// members returns the incidents of a set bucket, newest first.
+func (t *tx) members(bucket []byte) ([]*incidentbot.Incident, error) {
 	var nums []uint64
-	t.btx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+	c := t.btx.Bucket(bucket).Cursor()
+	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
 		nums = append(nums, binary.BigEndian.Uint64(k))
-		return nil
-	})
+	}
 	out := make([]*incidentbot.Incident, 0, len(nums))
 	for _, n := range nums {
 		inc, err := t.incidentByNumber(n)
@@ -137,8 +244,25 @@ func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
 	return out, nil
 }
 
-func (t *tx) Incidents(before, limit int, filter func(*incidentbot.Incident) bool) ([]*incidentbot.Incident, error) {
+func (t *tx) ListIncidents(before, limit int, status string) ([]*incidentbot.Incident, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
 	var out []*incidentbot.Incident
+	if status == "open" {
+		// The open set is small: walk it, not the history.
+		open, err := t.OpenIncidents()
+		if err != nil {
+			return nil, err
+		}
+		for _, inc := range open {
+			if (before <= 0 || inc.Number < before) && len(out) < limit {
+				out = append(out, inc)
+			}
+		}
+		return out, nil
+	}
+	open := t.btx.Bucket(bucketOpen)
 	c := t.btx.Bucket(bucketIncidents).Cursor()
 	var k, v []byte
 	if before > 0 {
@@ -151,16 +275,103 @@ func (t *tx) Incidents(before, limit int, filter func(*incidentbot.Incident) boo
 	} else {
 		k, v = c.Last()
 	}
-	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+	for ; k != nil && len(out) < limit; k, v = c.Prev() {
+		// Resolved ones only: skip the open ones by their key, undecoded.
+		if status == "resolved" && open.Get(k) != nil {
+			continue
+		}
+		if err := t.checkCtx(); err != nil {
+			return nil, err
+		}
 		inc := new(incidentbot.Incident)
 		if err := json.Unmarshal(v, inc); err != nil {
 			return nil, err
 		}
-		if filter == nil || filter(inc) {
-			out = append(out, inc)
-		}
+		out = append(out, inc)
 	}
 	return out, nil
+}
+
+func (t *tx) ResolvedSince(since time.Time, fn func(*incidentbot.Incident) bool) error {
+	from := u64(uint64(max(since.UnixNano(), 0)))
+	c := t.btx.Bucket(bucketResolved).Cursor()
+	for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], from) >= 0; k, _ = c.Prev() {
+		inc, err := t.incidentByNumber(binary.BigEndian.Uint64(k[8:]))
+		if err != nil {
+			return err
+		}
+		if !fn(inc) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *tx) ServiceIncidents(keys []string, before int, fn func(*incidentbot.Incident) bool) error {
+	// One cursor per key, each walking its list newest first; merged
+	// lazily, so a caller that wants five reads about five.
+	type walk struct {
+		c      *bolt.Cursor
+		prefix []byte
+		n      uint64
+		ok     bool
+	}
+	step := func(w *walk, k []byte) {
+		for ; k != nil && bytes.HasPrefix(k, w.prefix); k, _ = w.c.Prev() {
+			if len(k) == len(w.prefix)+8 {
+				w.n, w.ok = binary.BigEndian.Uint64(k[len(w.prefix):]), true
+				return
+			}
+		}
+		w.ok = false
+	}
+	walks := make([]*walk, 0, len(keys))
+	for _, sk := range keys {
+		w := &walk{c: t.btx.Bucket(bucketServices).Cursor(), prefix: append([]byte(sk), 0)}
+		// Seek to the first key at or past the bound, then step back.
+		bound := append(bytes.Clone(w.prefix), u64(uint64(before))...)
+		if before <= 0 {
+			bound = append(bytes.Clone(w.prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		}
+		k, _ := w.c.Seek(bound)
+		if k == nil {
+			k, _ = w.c.Last()
+		} else {
+			k, _ = w.c.Prev()
+		}
+		step(w, k)
+		walks = append(walks, w)
+	}
+	last := uint64(0)
+	for {
+		var best *walk
+		for _, w := range walks {
+			if w.ok && (best == nil || w.n > best.n) {
+				best = w
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		n := best.n
+		for _, w := range walks {
+			if w.ok && w.n == n {
+				k, _ := w.c.Prev()
+				step(w, k)
+			}
+		}
+		if n == last {
+			continue
+		}
+		last = n
+		inc, err := t.incidentByNumber(n)
+		if err != nil {
+			return err
+		}
+		if !fn(inc) {
+			return nil
+		}
+	}
 }
 
 func (t *tx) timelineBucket(incidentID string, create bool) (*bolt.Bucket, error) {
