@@ -10,6 +10,7 @@ import (
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/store"
+	"github.com/incidentbot/incidentbot/internal/store/storetest"
 )
 
 var i0 = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
@@ -50,7 +51,7 @@ func resolve(inc *incidentbot.Incident, at time.Time) {
 }
 
 func TestTx_ListIncidents_ByStatus(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 6, func(inc *incidentbot.Incident) {
 		if inc.Number%2 == 0 {
 			resolve(inc, inc.OpenedAt.Add(time.Minute))
@@ -84,7 +85,7 @@ func TestTx_ListIncidents_ByStatus(t *testing.T) {
 }
 
 func TestTx_ResolvedSince_FollowsReopeningAndNewResolution(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 4, func(inc *incidentbot.Incident) {
 		resolve(inc, i0.Add(time.Duration(inc.Number)*24*time.Hour))
 	})
@@ -125,7 +126,7 @@ func TestTx_ResolvedSince_FollowsReopeningAndNewResolution(t *testing.T) {
 }
 
 func TestTx_ServiceIncidents_ByIDOrNameNewestFirstAndBounded(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 8, func(inc *incidentbot.Incident) {
 		switch inc.Number % 4 {
 		case 0:
@@ -156,7 +157,7 @@ func TestTx_ServiceIncidents_ByIDOrNameNewestFirstAndBounded(t *testing.T) {
 }
 
 func TestTx_StormIncidents_UntilAnnounced(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 3, func(inc *incidentbot.Incident) { inc.InDigest = inc.Number != 2 })
 	ctx := context.Background()
 	err := db.Update(ctx, func(tx incidentbot.Tx) error {
@@ -186,7 +187,7 @@ func TestTx_StormIncidents_UntilAnnounced(t *testing.T) {
 }
 
 func TestDB_View_LongReadStopsWhenItsContextEnds(t *testing.T) {
-	db := MustOpen(t, "")
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 300, func(*incidentbot.Incident) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	read := 0
@@ -219,7 +220,7 @@ func TestOpen_OldLayout_BuildsTheIndexes(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db = MustOpen(t, path)
+	db = storetest.MustOpenAt(t, path)
 	err = db.View(context.Background(), func(tx incidentbot.Tx) error {
 		var got []int
 		if err := tx.ResolvedSince(i0, func(inc *incidentbot.Incident) bool { got = append(got, inc.Number); return true }); err != nil {
