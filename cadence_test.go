@@ -26,15 +26,17 @@ func get(t *testing.T, db *store.DB, id string) (*incidentbot.Incident, []incide
 	t.Helper()
 	var inc *incidentbot.Incident
 	var tl []incidentbot.Entry
-	db.View(context.Background(), func(tx incidentbot.Tx) error {
+	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
 		var err error
-		inc, err = tx.Incident(id)
-		if err != nil {
-			t.Fatal(err)
+		if inc, err = tx.Incident(id); err != nil {
+			return err
 		}
-		tl, _ = tx.Timeline(id)
-		return nil
+		tl, err = tx.Timeline(id)
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return inc, tl
 }
 
@@ -85,30 +87,30 @@ func TestCadence_ClockRules(t *testing.T) {
 	}
 	// A person's update restarts the clock.
 	clk.t = t0.Add(20 * time.Minute)
-	s.Run(ctx, incidentbot.Cmd{Name: "update", IncidentID: "INC-1", Actor: alice, Text: "rolling back"})
+	mustRun(t, s, incidentbot.Cmd{Name: "update", IncidentID: "INC-1", Actor: alice, Text: "rolling back"})
 	if due() != 35*time.Minute {
 		t.Errorf("after an update at +20m due +%v, want +35m", due())
 	}
 	check(30*time.Minute, 0)
 	// A severity change: last update + new cadence, or now if that passed.
 	clk.t = t0.Add(25 * time.Minute)
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev2})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev2})
 	if due() != 50*time.Minute {
 		t.Errorf("sev2 at +25m: due +%v, want +50m (last update +20m + 30m)", due())
 	}
 	clk.t = t0.Add(40 * time.Minute)
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev1})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev1})
 	if due() != 40*time.Minute {
 		t.Errorf("sev1 at +40m: due +%v, want now (+35m has passed)", due())
 	}
 	clk.t = t0.Add(41 * time.Minute)
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev4})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev4})
 	if due() != -1 {
 		t.Errorf("sev4 has no cadence, due +%v", due())
 	}
 	clk.t = t0.Add(42 * time.Minute)
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev2})
-	s.Run(ctx, incidentbot.Cmd{Name: "resolve", IncidentID: "INC-1", Actor: alice})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Actor: alice, Severity: incidentbot.Sev2})
+	mustRun(t, s, incidentbot.Cmd{Name: "resolve", IncidentID: "INC-1", Actor: alice})
 	if due() != -1 {
 		t.Errorf("resolved, due +%v", due())
 	}
@@ -120,10 +122,10 @@ func TestCadence_DownForAnHour_OneCatchUp(t *testing.T) {
 	clk := &manualClock{t: t0}
 	s, db := cadenceService(storetest.MustOpen(t), clk)
 	ctx := context.Background()
-	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "db down", Severity: incidentbot.Sev1, Actor: incidentbot.Person{ID: "U1"}})
+	mustRun(t, s, incidentbot.Cmd{Name: "declare", Text: "db down", Severity: incidentbot.Sev1, Actor: incidentbot.Person{ID: "U1"}})
 	clk.t = t0.Add(75 * time.Minute)
-	if n, _ := s.CheckCadence(ctx); n != 1 {
-		t.Fatalf("%d overdue, want 1", n)
+	if n, err := s.CheckCadence(ctx); err != nil || n != 1 {
+		t.Fatalf("%d overdue, want 1, %v", n, err)
 	}
 	_, tl := get(t, db, "INC-1")
 	if kindCount(tl, incidentbot.EntryCadenceMissed) != 1 || kindCount(tl, incidentbot.EntryStatusUpdate) != 1 {
@@ -134,12 +136,12 @@ func TestCadence_DownForAnHour_OneCatchUp(t *testing.T) {
 	}
 	s2, db2 := cadenceService(storetest.MustReopen(t, db), clk)
 	clk.t = t0.Add(76 * time.Minute)
-	if n, _ := s2.CheckCadence(ctx); n != 0 {
-		t.Errorf("after a restart %d overdue, want 0", n)
+	if n, err := s2.CheckCadence(ctx); err != nil || n != 0 {
+		t.Errorf("after a restart %d overdue, want 0, %v", n, err)
 	}
 	clk.t = t0.Add(90 * time.Minute)
-	if n, _ := s2.CheckCadence(ctx); n != 1 {
-		t.Errorf("at +90m %d overdue, want 1", n)
+	if n, err := s2.CheckCadence(ctx); err != nil || n != 1 {
+		t.Errorf("at +90m %d overdue, want 1, %v", n, err)
 	}
 	_, tl = get(t, db2, "INC-1")
 	if kindCount(tl, incidentbot.EntryCadenceMissed) != 2 {
@@ -152,11 +154,11 @@ func TestPublicIncidents_OnlyPublicAndNoNotes(t *testing.T) {
 	s, _ := cadenceService(storetest.MustOpen(t), clk)
 	ctx := context.Background()
 	a := incidentbot.Person{ID: "U1"}
-	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "internal: db-7 disk full", Severity: incidentbot.Sev1, Actor: a})
-	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "minor thing", Severity: incidentbot.Sev3, Actor: a})
-	s.Run(ctx, incidentbot.Cmd{Name: "public", IncidentID: "INC-1", Actor: a, Text: "Checkout errors"})
-	s.Run(ctx, incidentbot.Cmd{Name: "note", IncidentID: "INC-1", Actor: a, Text: "secret internal detail"})
-	s.Run(ctx, incidentbot.Cmd{Name: "status", IncidentID: "INC-1", Actor: a, Status: incidentbot.StatusIdentified, Text: "We found the cause"})
+	mustRun(t, s, incidentbot.Cmd{Name: "declare", Text: "internal: db-7 disk full", Severity: incidentbot.Sev1, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "declare", Text: "minor thing", Severity: incidentbot.Sev3, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "public", IncidentID: "INC-1", Actor: a, Text: "Checkout errors"})
+	mustRun(t, s, incidentbot.Cmd{Name: "note", IncidentID: "INC-1", Actor: a, Text: "secret internal detail"})
+	mustRun(t, s, incidentbot.Cmd{Name: "status", IncidentID: "INC-1", Actor: a, Status: incidentbot.StatusIdentified, Text: "We found the cause"})
 	pis, err := s.PublicIncidents(ctx, t0.AddDate(0, 0, -90))
 	if err != nil || len(pis) != 1 {
 		t.Fatalf("public incidents = %+v, %v", pis, err)
@@ -176,11 +178,11 @@ func TestPublic_SeverityDropKeepsItPublicAndRewritesTheSite(t *testing.T) {
 	s.Site = true
 	ctx := context.Background()
 	a := incidentbot.Person{ID: "U1"}
-	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "Checkout errors", Severity: incidentbot.Sev1, Actor: a})
-	s.Run(ctx, incidentbot.Cmd{Name: "declare", Text: "minor thing", Severity: incidentbot.Sev3, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "declare", Text: "Checkout errors", Severity: incidentbot.Sev1, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "declare", Text: "minor thing", Severity: incidentbot.Sev3, Actor: a})
 	siteJobs := func() int {
 		n := 0
-		db.View(ctx, func(tx incidentbot.Tx) error {
+		err := db.View(ctx, func(tx incidentbot.Tx) error {
 			return tx.Jobs(0, func(j *incidentbot.Job) bool {
 				if j.Kind == incidentbot.JobPublishSite {
 					n++
@@ -188,15 +190,18 @@ func TestPublic_SeverityDropKeepsItPublicAndRewritesTheSite(t *testing.T) {
 				return true
 			})
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
 	before := siteJobs()
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Severity: incidentbot.Sev3, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-1", Severity: incidentbot.Sev3, Actor: a})
 	if siteJobs() == before {
 		t.Error("severity sev1 → sev3: the status site was not rewritten")
 	}
 	before = siteJobs()
-	s.Run(ctx, incidentbot.Cmd{Name: "severity", IncidentID: "INC-2", Severity: incidentbot.Sev4, Actor: a})
+	mustRun(t, s, incidentbot.Cmd{Name: "severity", IncidentID: "INC-2", Severity: incidentbot.Sev4, Actor: a})
 	if siteJobs() != before {
 		t.Error("severity sev3 → sev4 of a never-public incident rewrote the status site")
 	}

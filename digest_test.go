@@ -91,7 +91,12 @@ func runOutbox(t *testing.T, js *incidentbot.Jobs) outboxRun {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
+	go func() {
+		defer close(done)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("outbox runner: %v", err)
+		}
+	}()
 	stop := sync.OnceFunc(func() { cancel(); <-done })
 	t.Cleanup(stop)
 	return outboxRun{Runner: r, stop: stop}

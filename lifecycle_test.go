@@ -18,6 +18,27 @@ func mustService(t *testing.T) (*incidentbot.Service, *store.DB) {
 	return &incidentbot.Service{Store: db, ChannelPrefix: "inc", AnnounceChannel: "#incidents", PagerSync: true}, db
 }
 
+// mustIngest delivers ev as the webhook handler does (webhookID "" for
+// none) and fails the test on an error.
+func mustIngest(t *testing.T, s *incidentbot.Service, webhookID string, ev incidentbot.PagerEvent) incidentbot.Outcome {
+	t.Helper()
+	out, err := s.IngestPagerDuty(context.Background(), webhookID, ev)
+	if err != nil {
+		t.Fatalf("IngestPagerDuty(%s %s): %v", ev.Type, ev.IncidentID, err)
+	}
+	return out
+}
+
+// mustRun runs a command and fails the test on an error.
+func mustRun(t *testing.T, s *incidentbot.Service, c incidentbot.Cmd) incidentbot.Reply {
+	t.Helper()
+	r, err := s.Run(context.Background(), c)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.Name, c.IncidentID, err)
+	}
+	return r
+}
+
 var t0 = time.Date(2025, 10, 14, 3, 15, 0, 0, time.UTC)
 
 func pd(id, typ string, at time.Time) incidentbot.PagerEvent {
@@ -97,16 +118,15 @@ func TestService_IngestPagerDuty_SameDeliveryTenTimesAtOnce(t *testing.T) {
 		t.Errorf("jobs = %d create, %d invite, %d announce; want 1 each", count(jobs, incidentbot.JobCreateChannel), count(jobs, incidentbot.JobInvite), count(jobs, incidentbot.JobAnnounce))
 	}
 	// The same event under another webhook ID (a second subscription) is a duplicate too.
-	if out, _ := s.IngestPagerDuty(context.Background(), "W2", ev); out != incidentbot.OutcomeDuplicate {
+	if out := mustIngest(t, s, "W2", ev); out != incidentbot.OutcomeDuplicate {
 		t.Errorf("same event, other webhook ID: %s, want duplicate", out)
 	}
 }
 
 func TestService_IngestPagerDuty_AckBeforeTrigger(t *testing.T) {
 	s, db := mustService(t)
-	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	inc, tl, jobs := state(t, db, "P1")
 	if inc.Status != incidentbot.StatusAcknowledged {
 		t.Errorf("status = %s, want acknowledged (the late trigger must not move it back)", inc.Status)
@@ -131,7 +151,7 @@ func TestService_IngestPagerDuty_NoteBeforeIncidentWaitsForIt(t *testing.T) {
 		t.Fatalf("note first: %s, %v; want pending", out, err)
 	}
 	var fetch int
-	db.View(ctx, func(tx incidentbot.Tx) error {
+	err = db.View(ctx, func(tx incidentbot.Tx) error {
 		return tx.Jobs(0, func(j *incidentbot.Job) bool {
 			if j.Kind == incidentbot.JobFetchIncident && j.PagerID == "P1" {
 				fetch++
@@ -139,10 +159,13 @@ func TestService_IngestPagerDuty_NoteBeforeIncidentWaitsForIt(t *testing.T) {
 			return true
 		})
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if fetch != 1 {
 		t.Errorf("%d fetch jobs, want 1", fetch)
 	}
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	_, tl, _ := state(t, db, "P1")
 	if len(tl) != 2 || tl[1].Kind != incidentbot.EntryNote || tl[1].Text != "looking at the pool" || !tl[1].At.Equal(t0.Add(time.Minute)) {
 		t.Errorf("timeline = %+v", tl)
@@ -189,11 +212,10 @@ func TestService_IngestPagerDuty_StatusRules(t *testing.T) {
 
 func TestService_IngestPagerDuty_PriorityUpdatedChangesSeverity(t *testing.T) {
 	s, db := mustService(t)
-	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	ev := pd("P1", incidentbot.EventPriorityUpdated, t0.Add(time.Minute))
 	ev.Incident.Priority = "P3"
-	s.IngestPagerDuty(ctx, "", ev)
+	mustIngest(t, s, "", ev)
 	inc, tl, jobs := state(t, db, "P1")
 	if inc.Severity != incidentbot.Sev3 || tl[len(tl)-1].Kind != incidentbot.EntrySeverityChanged {
 		t.Errorf("severity %s, last entry %s", inc.Severity, tl[len(tl)-1].Kind)
@@ -213,10 +235,9 @@ func TestService_IngestPagerDuty_UnknownTypeIgnored(t *testing.T) {
 
 func TestService_IngestPagerDuty_ReopenArrivingBeforeResolve(t *testing.T) {
 	s, db := mustService(t)
-	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventReopened, t0.Add(20*time.Minute)))
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventResolved, t0.Add(10*time.Minute)))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventReopened, t0.Add(20*time.Minute)))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventResolved, t0.Add(10*time.Minute)))
 	inc, _, _ := state(t, db, "P1")
 	if inc.Status != incidentbot.StatusTriggered || inc.ResolvedAt == nil || !inc.ResolvedAt.Equal(t0.Add(10*time.Minute)) {
 		t.Errorf("status %s resolved_at %v; want triggered (the reopening is newer) with the first resolution kept", inc.Status, inc.ResolvedAt)
@@ -227,7 +248,7 @@ func TestService_IngestPagerDuty_FirstEventCarriesPagerDutyStatus(t *testing.T) 
 	s, db := mustService(t)
 	ev := pd("P1", incidentbot.EventEscalated, t0.Add(5*time.Minute))
 	ev.Incident.Status = "acknowledged"
-	s.IngestPagerDuty(context.Background(), "", ev)
+	mustIngest(t, s, "", ev)
 	inc, _, _ := state(t, db, "P1")
 	if inc.Status != incidentbot.StatusAcknowledged {
 		t.Errorf("status %s, want acknowledged as PagerDuty reported", inc.Status)
@@ -239,12 +260,12 @@ func TestService_IngestPagerDuty_FirstEventCarriesPagerDutyStatus(t *testing.T) 
 func TestService_EchoOfOwnAck_NoSecondEntryButStateApplies(t *testing.T) {
 	s, db := mustService(t)
 	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	inc, _, _ := state(t, db, "P1")
 	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: inc.ID, Actor: incidentbot.Person{ID: "U1", Name: "alice"}}); err != nil {
 		t.Fatal(err)
 	}
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventAcknowledged, time.Now().Add(time.Second)))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventAcknowledged, time.Now().Add(time.Second)))
 	_, tl, jobs := state(t, db, "P1")
 	acks := 0
 	for _, e := range tl {
@@ -262,14 +283,14 @@ func TestService_EchoOfOwnAck_NoSecondEntryButStateApplies(t *testing.T) {
 func TestService_CatchUpThenRealWebhook_OneCurrentEntry(t *testing.T) {
 	s, db := mustService(t)
 	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	pi := pd("P1", incidentbot.EventAcknowledged, t0).Incident
 	pi.Status, pi.StatusChangedAt = "acknowledged", t0.Add(40*time.Second)
 	fake := fakePager{open: []incidentbot.PagerIncident{*pi}}
 	if _, changed, err := s.Reconcile(ctx, fake); err != nil || changed != 1 {
 		t.Fatalf("reconcile: %d changed, %v", changed, err)
 	}
-	s.IngestPagerDuty(ctx, "W-late", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
+	mustIngest(t, s, "W-late", pd("P1", incidentbot.EventAcknowledged, t0.Add(30*time.Second)))
 	inc, tl, _ := state(t, db, "P1")
 	cur := incidentbot.Current(tl)
 	acks := 0
@@ -285,8 +306,8 @@ func TestService_CatchUpThenRealWebhook_OneCurrentEntry(t *testing.T) {
 		t.Errorf("%d current acks, acknowledged at %v", acks, inc.AcknowledgedAt)
 	}
 	// A second catch-up finds nothing to do.
-	if _, changed, _ := s.Reconcile(ctx, fake); changed != 0 {
-		t.Errorf("second reconcile changed %d", changed)
+	if _, changed, err := s.Reconcile(ctx, fake); err != nil || changed != 0 {
+		t.Errorf("second reconcile changed %d, %v", changed, err)
 	}
 }
 
@@ -312,7 +333,7 @@ func TestService_NoPagerSync_NoPagerDutyJobs(t *testing.T) {
 	s, db := mustService(t)
 	s.PagerSync = false
 	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	for _, name := range []string{"ack", "note", "resolve"} {
 		if _, err := s.Run(ctx, incidentbot.Cmd{Name: name, IncidentID: "INC-1", Text: "x", Actor: incidentbot.Person{ID: "U1"}}); err != nil {
 			t.Fatal(err)
@@ -333,7 +354,7 @@ func TestService_Reconcile_SlackResolveOnItsWayIsNotAReopen(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(10 * time.Minute)
 	s.Now = func() time.Time { return now }
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "resolve", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +406,7 @@ func TestService_StatusFromTriggeredAcknowledges(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(3 * time.Minute)
 	s.Now = func() time.Time { return now }
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "status", Status: incidentbot.StatusInvestigating, IncidentID: "INC-1", Text: "Looking at the API errors", Actor: incidentbot.Person{ID: "U1", Name: "bob"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -421,15 +442,14 @@ func TestService_StatusFromTriggeredAcknowledges(t *testing.T) {
 // after other actions in between.
 func TestService_LateEchoAfterLongRetries_NoSecondEntry(t *testing.T) {
 	s, db := mustService(t)
-	ctx := context.Background()
 	now := t0.Add(time.Minute)
 	s.Now = func() time.Time { return now }
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
 	bob := incidentbot.Person{ID: "U1", Name: "bob"}
-	s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: bob})
+	mustRun(t, s, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: bob})
 	now = now.Add(3 * time.Hour)
-	s.Run(ctx, incidentbot.Cmd{Name: "note", IncidentID: "INC-1", Actor: bob, Text: "still retrying PagerDuty"})
-	s.IngestPagerDuty(ctx, "W-echo", pd("P1", incidentbot.EventAcknowledged, now.Add(time.Second)))
+	mustRun(t, s, incidentbot.Cmd{Name: "note", IncidentID: "INC-1", Actor: bob, Text: "still retrying PagerDuty"})
+	mustIngest(t, s, "W-echo", pd("P1", incidentbot.EventAcknowledged, now.Add(time.Second)))
 	_, tl, _ := state(t, db, "P1")
 	if n := kindCount(tl, incidentbot.EntryAcknowledged); n != 1 {
 		t.Errorf("%d acknowledgement entries, want 1", n)
@@ -446,9 +466,8 @@ func (refusingPager) SetStatus(context.Context, string, string, string) error {
 // dropped with the dead letter, so a later real event is recorded.
 func TestService_DeadPagerDutyAction_DropsItsEcho(t *testing.T) {
 	s, db := mustService(t)
-	ctx := context.Background()
-	s.IngestPagerDuty(ctx, "", pd("P1", incidentbot.EventTriggered, t0))
-	s.Run(ctx, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}})
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustRun(t, s, incidentbot.Cmd{Name: "ack", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "U1", Name: "bob"}})
 	if inc, _, _ := state(t, db, "P1"); len(inc.Echoes) != 1 {
 		t.Fatalf("echoes = %+v, want the ack's", inc.Echoes)
 	}

@@ -55,7 +55,9 @@ func TestPostmortem_Markdown_Golden(t *testing.T) {
 	got := p.Markdown()
 	golden := filepath.Join("testdata", "postmortem.golden.md")
 	if *update {
-		os.WriteFile(golden, got, 0o644)
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
@@ -104,7 +106,10 @@ func TestDraftPostmortem_OngoingAndUnknowns(t *testing.T) {
 			t.Errorf("lacks %q", want)
 		}
 	}
-	js, _ := json.Marshal(p)
+	js, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{`"end":null`, `"time_to_resolve_seconds":null`, `"downtime_minutes":null`, `"impact":[]`} {
 		if !strings.Contains(string(js), want) {
 			t.Errorf("JSON lacks %s", want)

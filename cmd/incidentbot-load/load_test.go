@@ -87,7 +87,11 @@ type commandServer struct {
 }
 
 func (s *commandServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if r.URL.Path != slackfake.CommandsPath || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
 		http.Error(w, "wrong path or content type", http.StatusNotFound)
 		return
@@ -136,13 +140,13 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("command %d: %q %v", n, kind, err)
 		}
 	}
-	if kind, _ := commands(srv.URL, "wrong", slack, chans)(srv.Client())(9)(ctx); kind != "HTTP 401" {
-		t.Errorf("wrongly signed command: %q, want HTTP 401", kind)
+	if kind, err := commands(srv.URL, "wrong", slack, chans)(srv.Client())(9)(ctx); err != nil || kind != "HTTP 401" {
+		t.Errorf("wrongly signed command: %q %v, want HTTP 401", kind, err)
 	}
 	// The confirmation must name the channel's incident.
 	swapped := []channelRef{{"INC-2", "C0001", "inc-1-checkout"}}
-	if kind, _ := commands(srv.URL, cs.secret, slack, swapped)(srv.Client())(10)(ctx); !strings.HasPrefix(kind, "HTTP 200, not the Noted confirmation") {
-		t.Errorf("confirmation of another incident: %q", kind)
+	if kind, err := commands(srv.URL, cs.secret, slack, swapped)(srv.Client())(10)(ctx); err != nil || !strings.HasPrefix(kind, "HTTP 200, not the Noted confirmation") {
+		t.Errorf("confirmation of another incident: %q %v", kind, err)
 	}
 	if kind := judgeNoted([]byte(`{"response_type":"ephemeral","text":"This channel is not an incident channel"}`), "Noted on the INC-1 timeline."); kind == "" {
 		t.Error("a refusal was taken for the confirmation")

@@ -114,8 +114,8 @@ func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error)
 	t.Helper()
 	dir := t.TempDir()
 	paths := strings.NewReplacer("$ENVFILE", filepath.Join(dir, "envfile"), "$YAMLFILE", filepath.Join(dir, "yamlfile"), "$MISSING", filepath.Join(dir, "missing"))
-	os.WriteFile(filepath.Join(dir, "envfile"), []byte("envfile-SECRET-content\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "yamlfile"), []byte("yamlfile-SECRET-content\n"), 0o600)
+	writeFile(t, filepath.Join(dir, "envfile"), []byte("envfile-SECRET-content\n"))
+	writeFile(t, filepath.Join(dir, "yamlfile"), []byte("yamlfile-SECRET-content\n"))
 	env := map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-base", "SLACK_SIGNING_SECRET": "sig-base", "PAGERDUTY_WEBHOOK_SECRETS": "wh-base",
 		"PAGERDUTY_API_TOKEN": "pd-base", "PAGERDUTY_FROM": "bot@example.com", "INCIDENTBOT_ADMIN_TOKEN": "admin-base",
@@ -210,7 +210,7 @@ func TestConfigSecrets_EverySecret(t *testing.T) {
 func TestConfigSecrets_PlainEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "token")
-	os.WriteFile(path, []byte("envfile-SECRET-content\n"), 0o600)
+	writeFile(t, path, []byte("envfile-SECRET-content\n"))
 	env := map[string]string{"SLACK_SIGNING_SECRET": "s", "PAGERDUTY_WEBHOOK_SECRETS": "w", "SLACK_BOT_TOKEN": "", "SLACK_BOT_TOKEN_FILE": path}
 	c, err := LoadConfig(envOf(env))
 	if err != nil || c.SlackBotToken != "envfile-SECRET-content" {

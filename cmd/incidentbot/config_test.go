@@ -45,9 +45,18 @@ func TestLoadConfig_NamesEveryBadSetting(t *testing.T) {
 	}
 }
 
+// writeFile writes a file only its owner may read (0600, as secrets and
+// configuration are), failing the test on an error.
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadConfig_SecretsFromFiles(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "token"), []byte("xoxb-from-file\n"), 0o600)
+	writeFile(t, filepath.Join(dir, "token"), []byte("xoxb-from-file\n"))
 	env := map[string]string{"SLACK_BOT_TOKEN_FILE": filepath.Join(dir, "token"), "SLACK_SIGNING_SECRET": "s", "PAGERDUTY_WEBHOOK_SECRETS": "w"}
 	c, err := LoadConfig(envOf(env))
 	if err != nil || c.SlackBotToken != "xoxb-from-file" {
@@ -66,14 +75,14 @@ func TestLoadConfig_SecretsFromFiles(t *testing.T) {
 
 func TestConfigFile_EnvironmentWins(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "incidentbot.yaml")
-	os.WriteFile(file, []byte(`
+	writeFile(t, file, []byte(`
 slack_bot_token: xoxb-from-yaml
 slack_signing_secret: s
 pagerduty_webhook_secrets: [one, two]
 incidentbot_update_cadence: {sev1: 10m, sev2: 20m}
 incidentbot_slo: 99.95
 incidentbot_addr: ":9999"
-`), 0o600)
+`))
 	getenv, err := withConfigFile(file, envOf(map[string]string{"INCIDENTBOT_ADDR": ":7000"}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +94,7 @@ incidentbot_addr: ":9999"
 	if c.Addr != ":7000" || c.SlackBotToken != "xoxb-from-yaml" || len(c.PagerDutyWebhookSecrets) != 2 || c.UpdateCadence[incidentbot.Sev2] != 20*time.Minute || c.SLO != 99.95 {
 		t.Errorf("config = %+v", c)
 	}
-	os.WriteFile(file, []byte("slack_bot_tokn: x\n"), 0o600)
+	writeFile(t, file, []byte("slack_bot_tokn: x\n"))
 	if _, err := withConfigFile(file, envOf(nil)); err == nil || !strings.Contains(err.Error(), "slack_bot_tokn") {
 		t.Errorf("unknown key: %v", err)
 	}

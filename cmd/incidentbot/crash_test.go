@@ -109,9 +109,15 @@ func TestCrash_StormWithTwoKills(t *testing.T) {
 			AssigneeIDs: []string{"PALICE"}, CreatedAt: crashT0.Add(time.Duration(i) * time.Second),
 		})
 		ackAt[id] = inc.CreatedAt.Add(30 * time.Second)
-		triggered, _ := pd.IncidentData(id)
+		triggered, ok := pd.IncidentData(id)
+		if !ok {
+			t.Fatalf("pagerfake has no incident %s", id)
+		}
 		crashAckInPagerDuty(t, pd, id, ackAt[id])
-		acknowledged, _ := pd.IncidentData(id)
+		acknowledged, ok := pd.IncidentData(id)
+		if !ok {
+			t.Fatalf("pagerfake has no incident %s", id)
+		}
 		events := []pagerfake.Event{
 			{ID: "ev-trig-" + id, Type: "incident.triggered", OccurredAt: inc.CreatedAt, Agent: &service, Data: triggered},
 			{ID: "ev-ack-" + id, Type: "incident.acknowledged", OccurredAt: ackAt[id], Agent: &alice, Data: acknowledged},
@@ -277,7 +283,9 @@ func TestCrash_StormWithTwoKills(t *testing.T) {
 		}
 		if drained.IsZero() && time.Since(kill2Ready) > crashDrainBudget {
 			var ob json.RawMessage
-			bot.api("/api/outbox", &ob)
+			if err := bot.api("/api/outbox", &ob); err != nil {
+				ob = json.RawMessage("(GET /api/outbox: " + err.Error() + ")")
+			}
 			t.Fatalf("outbox not drained %s after kill #2: %d jobs pending: %s", crashDrainBudget, p, ob)
 		}
 	}
@@ -584,8 +592,11 @@ func crashFreeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil { // the bot is to listen there
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // crashChildEnv is vars plus the few variables a Go program needs, so that
@@ -626,7 +637,10 @@ func (b *crashBot) start() time.Time {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	fmt.Fprintf(logf, "=== start #%d at %s\n", b.starts, time.Now().Format(time.RFC3339Nano))
+	if _, err := fmt.Fprintf(logf, "=== start #%d at %s\n", b.starts, time.Now().Format(time.RFC3339Nano)); err != nil {
+		logf.Close()
+		b.t.Fatal(err)
+	}
 	cmd := exec.Command(b.bin, "serve")
 	cmd.Env = b.env
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -635,13 +649,16 @@ func (b *crashBot) start() time.Time {
 		logf.Close()
 		b.t.Fatalf("start the bot: %v", err)
 	}
-	logf.Close() // the child has its own copy
+	closeErr := logf.Close() // the child has its own copy
 	exited := make(chan struct{})
 	b.cmd, b.exited = cmd, exited
 	go func() {
 		b.err = cmd.Wait()
 		close(exited)
 	}()
+	if closeErr != nil {
+		b.t.Fatalf("the bot's log: %v", closeErr) // cleanup kills the bot
+	}
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -681,13 +698,17 @@ func (b *crashBot) kill() time.Time {
 // stop sends SIGTERM and waits for a clean exit.
 func (b *crashBot) stop() error {
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		b.cmd.Process.Kill()
+		// It is gone already (os.ErrProcessDone) or cannot be signalled: a
+		// kill that fails too leaves nothing else to do; exited tells.
+		_ = b.cmd.Process.Kill()
 	}
 	select {
 	case <-b.exited:
 		return b.err
 	case <-time.After(20 * time.Second):
-		b.cmd.Process.Kill()
+		if err := b.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return fmt.Errorf("no exit within 20 s of SIGTERM, and SIGKILL: %w", err)
+		}
 		<-b.exited
 		return errors.New("no exit within 20 s of SIGTERM; killed")
 	}
@@ -700,8 +721,11 @@ func (b *crashBot) cleanup() {
 		select {
 		case <-b.exited:
 		default:
-			b.cmd.Process.Kill()
-			<-b.exited
+			if err := b.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				b.t.Errorf("SIGKILL at cleanup: %v", err)
+			} else {
+				<-b.exited
+			}
 		}
 	}
 	if b.t.Failed() {

@@ -26,11 +26,14 @@ func TestDemo_PlaysAnIncidentAndWritesThePostmortem(t *testing.T) {
 			t.Errorf("transcript lacks %q", want)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "postmortems", "*-INC-1.md"))
-	if len(files) != 1 {
-		t.Fatalf("postmortem files = %v", files)
+	files, err := filepath.Glob(filepath.Join(dir, "postmortems", "*-INC-1.md"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("postmortem files = %v, %v", files, err)
 	}
-	md, _ := os.ReadFile(files[0])
+	md, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(string(md), "v2.31 built tax requests without the region field") {
 		t.Error("the draft lacks the recorded root cause")
 	}

@@ -175,7 +175,10 @@ func (h *harness) deliver(webhookID string, ev pagerfake.Event) int {
 
 func (h *harness) api(path string, v any) int {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
+	req, err := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+h.cfg.AdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -188,6 +191,22 @@ func (h *harness) api(path string, v any) int {
 		}
 	}
 	return res.StatusCode
+}
+
+// metrics returns what GET /metrics answers (on the main port, as the
+// harness's server is configured).
+func (h *harness) metrics() string {
+	h.t.Helper()
+	res, err := http.Get(h.m.URL() + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatalf("GET /metrics: %v", err)
+	}
+	return string(body)
 }
 
 // waitIdle waits until the outbox is empty.
@@ -508,10 +527,7 @@ func TestMain_DeadLetterAfterMaxAge(t *testing.T) {
 	if len(h.slack.Messages(got.ChannelID)) < 1 {
 		t.Errorf("kickoff blocked by the failing topic job")
 	}
-	res, _ := http.Get(h.m.URL() + "/metrics")
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), "incidentbot_outbox_dead_letters 1") {
+	if body := h.metrics(); !strings.Contains(body, "incidentbot_outbox_dead_letters 1") {
 		t.Errorf("metrics do not show the dead letter")
 	}
 }
@@ -542,9 +558,9 @@ func TestMain_HealthAndAdminAuth(t *testing.T) {
 // the incident one opens an incident, the service one is ignored with a 2xx.
 func TestMain_PublishedSamples_Accepted(t *testing.T) {
 	h := newHarness(t)
-	files, _ := filepath.Glob("../../internal/pager/testdata/envelope.*.json")
-	if len(files) == 0 {
-		t.Fatal("no samples found")
+	files, err := filepath.Glob("../../internal/pager/testdata/envelope.*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples found (%v)", err)
 	}
 	for _, f := range files {
 		body, err := os.ReadFile(f)
@@ -570,10 +586,7 @@ func TestMain_BadSignature_401AndCounted(t *testing.T) {
 	if err != nil || status != http.StatusUnauthorized {
 		t.Fatalf("bad signature answered %d %v, want 401", status, err)
 	}
-	res, _ := http.Get(h.m.URL() + "/metrics")
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), "incidentbot_pagerduty_signature_failures_total 1") {
+	if body := h.metrics(); !strings.Contains(body, "incidentbot_pagerduty_signature_failures_total 1") {
 		t.Errorf("signature failure not in metrics")
 	}
 	var list struct {
@@ -621,7 +634,9 @@ func TestReconcile_CatchesUpWithPagerDuty(t *testing.T) {
 	known := h.incident("PKNOWN")
 	h.deliver("W1", h.incidentEvent("incident.triggered", t0, known))
 	h.waitIdle()
-	h.m.Close()
+	if err := h.m.Close(); err != nil {
+		t.Fatal(err)
+	}
 	// Meanwhile, in PagerDuty:
 	known.Status = "resolved"
 	h.pd.AddIncident(known)
@@ -672,7 +687,9 @@ func TestAnnounce_StormFoldsIntoADigest(t *testing.T) {
 		var n int
 		switch {
 		case strings.Contains(m.Text, "Alert storm"):
-			fmt.Sscanf(m.Text, "Alert storm: %d incidents", &n)
+			if _, err := fmt.Sscanf(m.Text, "Alert storm: %d incidents", &n); err != nil {
+				t.Errorf("digest %q: %v", m.Text, err)
+			}
 			digests++
 			digested += n
 		case m.ThreadTS == "":

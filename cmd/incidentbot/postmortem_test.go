@@ -93,8 +93,11 @@ func TestPostmortem_ReplayOfReferenceIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	json.NewDecoder(resp.Body).Decode(&p)
+	err = json.NewDecoder(resp.Body).Decode(&p)
 	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET postmortem.json: %d %v", resp.StatusCode, err)
+	}
 
 	// The timeline rows at their UTC times.
 	wantRows := []struct{ at, kind, contains string }{
@@ -217,8 +220,8 @@ func TestPostmortem_ReplayOfReferenceIncident(t *testing.T) {
 	env := map[string]string{"INCIDENTBOT_ADMIN_TOKEN": testAdminToken}
 	var stderr strings.Builder
 	code := run([]string{"postmortem", "INC-1", "--server", h.m.AdminURL(), "-o", out}, func(k string) string { return env[k] }, io.Discard, &stderr)
-	if b, _ := os.ReadFile(out); code != 0 || !strings.Contains(string(b), "Sync job scaled to zero") {
-		t.Errorf("incidentbot postmortem: exit %d, %s", code, stderr.String())
+	if b, err := os.ReadFile(out); err != nil || code != 0 || !strings.Contains(string(b), "Sync job scaled to zero") {
+		t.Errorf("incidentbot postmortem: exit %d, %s (%v)", code, stderr.String(), err)
 	}
 	env["INCIDENTBOT_ADMIN_TOKEN"] = "wrong"
 	stderr.Reset()

@@ -71,64 +71,73 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 	inc := h.incident("PSECRET")
 	h.deliver("W1", h.incidentEvent("incident.triggered", clock.Now(), inc))
 	bad := &pagerfake.Sender{URL: h.send.URL, Secrets: []string{"wrong"}}
-	bad.Send(ctx, "", []byte(`{"event":{}}`))
-	h.send.Send(ctx, "", []byte(`{"event":`))
-	h.send.Send(ctx, "", bytes.Repeat([]byte("x"), 2<<20))
-	h.send.Send(ctx, "", []byte(`{"event":{"id":"E","event_type":"service.updated","data":{}}}`))
+	// Refusals are the point here: only a delivery that got no answer fails.
+	send := func(s *pagerfake.Sender, body []byte) {
+		t.Helper()
+		if status, err := s.Send(ctx, "", body); err != nil {
+			t.Fatalf("webhook %.20q: %d %v", body, status, err)
+		}
+	}
+	send(bad, []byte(`{"event":{}}`))
+	send(h.send, []byte(`{"event":`))
+	send(h.send, bytes.Repeat([]byte("x"), 2<<20))
+	send(h.send, []byte(`{"event":{"id":"E","event_type":"service.updated","data":{}}}`))
 	h.waitIdle()
 	ch := h.timeline("PSECRET").ChannelID
 
 	// Slack: commands (with response_url), a bad signature, a stale one.
 	app := &slackfake.AppClient{BaseURL: h.m.URL(), SigningSecret: secrets["slack signing secret"], Slack: h.slack, Now: clock.Now}
 	rURL := h.slack.NewResponseURL()
-	for _, text := range []string{"ack", "note checking the pool", "severity sev1", "public Checkout errors", "status identified found it", "declare Second one sev2", "frobnicate", "resolve fixed"} {
-		app.Command(ctx, slackfake.CommandRequest{Text: text, UserID: "UALICE", ChannelID: ch, ResponseURL: rURL})
+	// As above, refusals are the point: only a request without an answer fails.
+	answered := func(what string, status int, _ []byte, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %d %v", what, status, err)
+		}
 	}
-	app.Raw(ctx, slackfake.CommandsPath, "application/x-www-form-urlencoded", []byte("text=list"), time.Now(), "v0=deadbeef")
-	app.Raw(ctx, slackfake.CommandsPath, "application/x-www-form-urlencoded", []byte("text=list"), time.Now().Add(-time.Hour), "")
+	for _, text := range []string{"ack", "note checking the pool", "severity sev1", "public Checkout errors", "status identified found it", "declare Second one sev2", "frobnicate", "resolve fixed"} {
+		status, body, err := app.Command(ctx, slackfake.CommandRequest{Text: text, UserID: "UALICE", ChannelID: ch, ResponseURL: rURL})
+		answered("/incident "+text, status, body, err)
+	}
+	status, body, err := app.Raw(ctx, slackfake.CommandsPath, "application/x-www-form-urlencoded", []byte("text=list"), time.Now(), "v0=deadbeef")
+	answered("a badly signed command", status, body, err)
+	status, body, err = app.Raw(ctx, slackfake.CommandsPath, "application/x-www-form-urlencoded", []byte("text=list"), time.Now().Add(-time.Hour), "")
+	answered("a stale command", status, body, err)
 
 	// Failures of every remote: Slack rejects, PagerDuty and Statuspage too.
 	h.slack.Inject("chat.postMessage", slackfake.Fault{Times: 2, Error: "invalid_auth"})
 	h.pd.Inject("", "/incidents", pagerfake.Fault{Times: 3, Status: 401})
 	sp.Inject(statuspagefake.Fault{Status: 401, Times: 2})
-	app.Command(ctx, slackfake.CommandRequest{Text: "note INC-1 after failures", UserID: "UALICE", ChannelID: ch})
-	app.Command(ctx, slackfake.CommandRequest{Text: "update INC-1 still going", UserID: "UALICE", ChannelID: ch})
+	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "note INC-1 after failures", UserID: "UALICE", ChannelID: ch})
+	answered("/incident note", status, body, err)
+	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "update INC-1 still going", UserID: "UALICE", ChannelID: ch})
+	answered("/incident update", status, body, err)
 	h.waitIdle()
 
 	// Admin API, with a wrong token too.
 	var outputs []string
 	for _, path := range []string{"/api/incidents", "/api/incidents/INC-1", "/api/incidents/INC-2", "/api/outbox", "/api/incidents/INC-1/postmortem.md", "/api/incidents/INC-1/postmortem.json", "/status", "/status.json", "/status.atom", "/metrics"} {
-		req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+path, nil)
-		req.Header.Set("Authorization", "Bearer "+secrets["admin token"])
-		res, err := http.DefaultClient.Do(req)
+		status, b := getWithToken(t, h.m.AdminURL()+path, secrets["admin token"])
+		if status != http.StatusOK {
+			t.Errorf("GET %s: %d", path, status)
+		}
+		outputs = append(outputs, string(b))
+	}
+	_, b := getWithToken(t, h.m.AdminURL()+"/api/incidents", "wrong")
+	outputs = append(outputs, string(b))
+	// Files written: postmortem exports, the status site.
+	for _, dir := range []string{h.cfg.ExportDir, h.cfg.StatusDir} {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			outputs = append(outputs, string(b))
+			return err
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b bytes.Buffer
-		b.ReadFrom(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: %d", path, res.StatusCode)
-		}
-		outputs = append(outputs, b.String())
-	}
-	req, _ := http.NewRequest(http.MethodGet, h.m.AdminURL()+"/api/incidents", nil)
-	req.Header.Set("Authorization", "Bearer wrong")
-	if res, err := http.DefaultClient.Do(req); err == nil {
-		var b bytes.Buffer
-		b.ReadFrom(res.Body)
-		res.Body.Close()
-		outputs = append(outputs, b.String())
-	}
-	// Files written: postmortem exports, the status site.
-	for _, dir := range []string{h.cfg.ExportDir, h.cfg.StatusDir} {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				b, _ := os.ReadFile(p)
-				outputs = append(outputs, string(b))
-			}
-			return nil
-		})
 	}
 	// Everything posted to Slack and Statuspage.
 	for _, c := range h.slack.Channels() {
@@ -144,7 +153,9 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 			outputs = append(outputs, u.Body)
 		}
 	}
-	h.m.Close()
+	if err := h.m.Close(); err != nil {
+		t.Fatal(err)
+	}
 	outputs = append(outputs, logs.String())
 	if !strings.Contains(logs.String(), "PAGERDUTY WEBHOOK REFUSED") || !strings.Contains(logs.String(), "slack request refused") {
 		t.Fatal("the failure paths were not driven (no refusal in the logs)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,16 +171,33 @@ func TestSlack_Declare_OpensChannelAndAnswersLater(t *testing.T) {
 }
 
 func mustJSON(t *testing.T, url string) []byte {
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	t.Helper()
+	status, body := getWithToken(t, url, testAdminToken)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, status, body)
+	}
+	return body
+}
+
+// getWithToken GETs url with an admin token and returns the status and the
+// whole body; a transport or read error fails the test.
+func getWithToken(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(res.Body)
-	return buf.Bytes()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res.StatusCode, body
 }
 
 func TestSlack_BadRequests(t *testing.T) {
@@ -286,7 +304,10 @@ func TestSlack_Buttons_AckUpdateModalResolve(t *testing.T) {
 	}
 	// An empty update is refused inside the modal.
 	bad := slackfake.ViewSubmissionPayload("UALICE", "incident_update", "INC-1", map[string]map[string]any{"message": {"message": slackfake.TextInputValue(" ")}})
-	_, body, _ := app.Interaction(ctx, bad)
+	_, body, err := app.Interaction(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(string(body), `"response_action":"errors"`) {
 		t.Errorf("empty update answered %s", body)
 	}

@@ -15,17 +15,25 @@ import (
 func mustAPI(t *testing.T, token string) http.Handler {
 	t.Helper()
 	db := storetest.MustOpen(t)
-	db.Update(context.Background(), func(tx incidentbot.Tx) error {
+	err := db.Update(context.Background(), func(tx incidentbot.Tx) error {
 		for i := range 5 {
-			n, _ := tx.NextIncidentNumber()
+			n, err := tx.NextIncidentNumber()
+			if err != nil {
+				return err
+			}
 			st := incidentbot.StatusTriggered
 			if i%2 == 0 {
 				st = incidentbot.StatusResolved
 			}
-			tx.PutIncident(&incidentbot.Incident{ID: incidentbot.IncidentID(n), Number: n, Status: st, PagerDuty: &incidentbot.PagerLink{ID: "P" + incidentbot.IncidentID(n)}})
+			if err := tx.PutIncident(&incidentbot.Incident{ID: incidentbot.IncidentID(n), Number: n, Status: st, PagerDuty: &incidentbot.PagerLink{ID: "P" + incidentbot.IncidentID(n)}}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := &incidentbot.Service{Store: db}
 	return api.New(db, svc, db, token, nil)
 }
@@ -39,7 +47,9 @@ func get(t *testing.T, h http.Handler, path, token string, v any) int {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if v != nil && rec.Code == 200 {
-		json.Unmarshal(rec.Body.Bytes(), v)
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, rec.Body)
+		}
 	}
 	return rec.Code
 }

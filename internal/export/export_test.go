@@ -26,8 +26,13 @@ func TestDir_Export_WritesBothFiles(t *testing.T) {
 		}
 	}
 	// Rewriting replaces, leaving no temporary files behind.
-	d.Export(context.Background(), "2025-10-14-INC-1", []byte("# md v2"), []byte("{}"))
-	entries, _ := os.ReadDir(dir)
+	if _, err := d.Export(context.Background(), "2025-10-14-INC-1", []byte("# md v2"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 2 {
 		t.Errorf("directory has %d entries, want 2", len(entries))
 	}

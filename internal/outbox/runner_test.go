@@ -379,7 +379,12 @@ func TestRunner_Run_LaneOrderWakeRetryAndShutdown(t *testing.T) {
 	r := &Runner{Performer: f, Clock: clk, Backoff: func(int) time.Duration { return 10 * time.Second }}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	go func() { defer close(stopped); r.Run(ctx) }()
+	go func() {
+		defer close(stopped)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 
 	c := <-f.calls
 	if c.job.ID != 1 {

@@ -63,7 +63,10 @@ func TestVerifySignature(t *testing.T) {
 // Every published sample in testdata decodes; incident envelopes and data
 // objects that refer to an incident name it.
 func TestDecodeWebhook_PublishedSamples(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(files) < 10 {
 		t.Fatalf("found %d samples, want the PagerDuty reference set", len(files))
 	}
@@ -77,7 +80,9 @@ func TestDecodeWebhook_PublishedSamples(t *testing.T) {
 			if strings.HasPrefix(filepath.Base(f), "data.") {
 				// Wrap the data object in an envelope whose type fits it.
 				var probe struct{ Type string }
-				json.Unmarshal(raw, &probe)
+				if err := json.Unmarshal(raw, &probe); err != nil {
+					t.Fatal(err)
+				}
 				typ := map[string]string{
 					"incident": "incident.acknowledged", "incident_note": "incident.annotated",
 					"incident_responder": "incident.responder.added", "incident_status_update": "incident.status_update_published",
@@ -99,7 +104,10 @@ func TestDecodeWebhook_PublishedSamples(t *testing.T) {
 }
 
 func TestDecodeWebhook_PriorityUpdatedSample(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/envelope.incident.priority_updated.json")
+	raw, err := os.ReadFile("testdata/envelope.incident.priority_updated.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev, err := pager.DecodeWebhook(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +162,15 @@ func TestDecodeWebhook_Malformed(t *testing.T) {
 }
 
 func FuzzDecodeWebhook(f *testing.F) {
-	files, _ := filepath.Glob("testdata/envelope.*.json")
+	files, err := filepath.Glob("testdata/envelope.*.json")
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, p := range files {
-		b, _ := os.ReadFile(p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(b)
 	}
 	f.Add([]byte(`{"event":{"id":"E","event_type":"incident.annotated","data":{"type":"incident_note","incident":{"id":"P"},"content":"hi"}}}`))
@@ -242,9 +256,9 @@ func TestWebhookHandler_Statuses(t *testing.T) {
 				t.Errorf("ingested = %v, want %v", got, tt.ingest)
 			}
 			if tt.want == http.StatusUnauthorized {
-				n, _ := testutil.GatherAndCount(reg, "incidentbot_pagerduty_signature_failures_total")
-				if n != 1 {
-					t.Errorf("signature failure not counted")
+				n, err := testutil.GatherAndCount(reg, "incidentbot_pagerduty_signature_failures_total")
+				if err != nil || n != 1 {
+					t.Errorf("signature failure not counted (%d, %v)", n, err)
 				}
 			}
 			if tt.ingest && rec.ids[0] != "W1" {

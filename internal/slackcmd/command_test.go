@@ -95,7 +95,9 @@ func TestHelp_Golden(t *testing.T) {
 	golden := filepath.Join("testdata", "help.golden")
 	got := incidentbot.Help()
 	if *update {
-		os.WriteFile(golden, []byte(got), 0o644)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
@@ -171,7 +173,10 @@ func TestBlocks_LongBodySplitsIntoSections(t *testing.T) {
 	if len(blocks) < 5 || len(blocks) > 50 {
 		t.Fatalf("%d blocks", len(blocks))
 	}
-	js, _ := json.Marshal(blocks)
+	js, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 300 {
 		if !strings.Contains(string(js), fmt.Sprintf("INC-%d*", i)) {
 			t.Fatalf("INC-%d lost in splitting", i)

@@ -99,10 +99,15 @@ func TestARealBrowserShowsTheStatusPage(t *testing.T) {
 			}
 		}
 		if d := os.Getenv("SCREENSHOT_DIR"); d != "" {
-			b, _ := os.ReadFile(phone)
-			_ = os.WriteFile(filepath.Join(d, "status-page-phone.png"), b, 0o644)
-			b, _ = os.ReadFile(desktop)
-			_ = os.WriteFile(filepath.Join(d, "status-page-desktop.png"), b, 0o644)
+			for src, name := range map[string]string{phone: "status-page-phone.png", desktop: "status-page-desktop.png"} {
+				b, err := os.ReadFile(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 }

@@ -381,7 +381,9 @@ func TestDirWritesAllThreeFilesAndLeavesNoTemporaryOnes(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s differs from the render (%v)", name, err)
 		}
-		if fi, _ := os.Stat(filepath.Join(dir, name)); fi.Mode().Perm() != 0o644 {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o644 {
 			t.Errorf("%s mode = %v, want world-readable 0644", name, fi.Mode().Perm())
 		}
 	}

@@ -192,7 +192,10 @@ func TestTheFakeRejectsABadStatusImpactOrMetadata(t *testing.T) {
 		`{"incident":{"name":"x","status":"identified","impact_override":"sev1","body":"b"}}`,
 		`{"incident":{"name":"x","status":"identified","impact_override":"minor","body":"b","metadata":{"incidentbot":"INC-1"}}}`,
 	} {
-		req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", "OAuth "+apiKey)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -389,7 +392,10 @@ func TestOtherIncidentsOnThePageAreNotTakenForOurs(t *testing.T) {
 	fake.SetInterval(0)
 	for _, md := range []string{``, `,"metadata":{"jira":{"issue":"OPS-1"}}`, `,"metadata":{"incidentbot":{"id":"INC-30"}}`, `,"metadata":{"incidentbot":{"id":3}}`} {
 		body := `{"incident":{"name":"By hand","status":"investigating","impact_override":"minor","body":"b"` + md + `}}`
-		req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", "OAuth "+apiKey)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -85,7 +85,10 @@ func TestDB_Update_FailedMemberDoesNotSinkItsBatch(t *testing.T) {
 	wg.Wait()
 	err := db.View(ctx, func(tx incidentbot.Tx) error {
 		for i, err := range errs {
-			seen, _ := tx.SeenDelivery(string(rune('A'+i%26)) + string(rune('a'+i/26)))
+			seen, serr := tx.SeenDelivery(string(rune('A'+i%26)) + string(rune('a'+i/26)))
+			if serr != nil {
+				return serr
+			}
 			if i%7 == 0 {
 				if !errors.Is(err, boom) || seen {
 					t.Errorf("member %d: err=%v seen=%v, want boom and rolled back", i, err, seen)
@@ -125,7 +128,10 @@ func TestTx_Incidents_NewestFirstWithCursor(t *testing.T) {
 	ctx := context.Background()
 	err := db.Update(ctx, func(tx incidentbot.Tx) error {
 		for range 5 {
-			n, _ := tx.NextIncidentNumber()
+			n, err := tx.NextIncidentNumber()
+			if err != nil {
+				return err
+			}
 			if err := tx.PutIncident(&incidentbot.Incident{ID: incidentbot.IncidentID(n), Number: n}); err != nil {
 				return err
 			}
@@ -135,17 +141,25 @@ func TestTx_Incidents_NewestFirstWithCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(ctx, func(tx incidentbot.Tx) error {
-		page, _ := tx.ListIncidents(0, 2, "")
+	err = db.View(ctx, func(tx incidentbot.Tx) error {
+		page, err := tx.ListIncidents(0, 2, "")
+		if err != nil {
+			return err
+		}
 		if len(page) != 2 || page[0].Number != 5 || page[1].Number != 4 {
 			t.Errorf("first page = %v", ids(page))
 		}
-		page, _ = tx.ListIncidents(4, 10, "")
+		if page, err = tx.ListIncidents(4, 10, ""); err != nil {
+			return err
+		}
 		if len(page) != 3 || page[0].Number != 3 || page[2].Number != 1 {
 			t.Errorf("page before 4 = %v", ids(page))
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ids(incs []*incidentbot.Incident) []string {
@@ -160,48 +174,75 @@ func TestDB_PruneDeliveries_KeepsRecent(t *testing.T) {
 	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	now := time.Now()
-	db.Update(ctx, func(tx incidentbot.Tx) error {
-		tx.MarkDelivery("old", now.Add(-8*24*time.Hour))
+	err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		if err := tx.MarkDelivery("old", now.Add(-8*24*time.Hour)); err != nil {
+			return err
+		}
 		return tx.MarkDelivery("recent", now.Add(-73*time.Hour))
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := db.PruneDeliveries(now.Add(-7 * 24 * time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want 1", n, err)
 	}
-	db.View(ctx, func(tx incidentbot.Tx) error {
-		if old, _ := tx.SeenDelivery("old"); old {
-			t.Error("old record kept")
+	var old, recent bool
+	err = db.View(ctx, func(tx incidentbot.Tx) error {
+		var err error
+		if old, err = tx.SeenDelivery("old"); err != nil {
+			return err
 		}
-		if recent, _ := tx.SeenDelivery("recent"); !recent {
-			t.Error("73 h old record pruned; must be kept at least 72 h")
-		}
-		return nil
+		recent, err = tx.SeenDelivery("recent")
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old {
+		t.Error("old record kept")
+	}
+	if !recent {
+		t.Error("73 h old record pruned; must be kept at least 72 h")
+	}
 }
 
 func TestTx_Pending_TakeRemovesThem(t *testing.T) {
 	db := storetest.MustOpen(t)
 	ctx := context.Background()
 	var first1, first2 bool
-	db.Update(ctx, func(tx incidentbot.Tx) error {
-		first1, _ = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e1"})
-		first2, _ = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e2"})
-		return nil
+	err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		var err error
+		if first1, err = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e1"}); err != nil {
+			return err
+		}
+		first2, err = tx.AddPending("P1", incidentbot.PagerEvent{ID: "e2"})
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !first1 || first2 {
 		t.Errorf("first = %v, %v; want true, false", first1, first2)
 	}
-	db.Update(ctx, func(tx incidentbot.Tx) error {
-		evs, err := tx.TakePending("P1")
-		if err != nil || len(evs) != 2 || evs[0].ID != "e1" {
-			t.Errorf("TakePending = %v, %v", evs, err)
+	var taken, again []incidentbot.PagerEvent
+	err = db.Update(ctx, func(tx incidentbot.Tx) error {
+		var err error
+		if taken, err = tx.TakePending("P1"); err != nil {
+			return err
 		}
-		evs, _ = tx.TakePending("P1")
-		if len(evs) != 0 {
-			t.Errorf("second TakePending = %v, want none", evs)
-		}
-		return nil
+		again, err = tx.TakePending("P1")
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(taken) != 2 || taken[0].ID != "e1" {
+		t.Errorf("TakePending = %v", taken)
+	}
+	if len(again) != 0 {
+		t.Errorf("second TakePending = %v, want none", again)
+	}
 }
 
 // An Update racing Close either commits or returns ErrClosed; it never
@@ -213,7 +254,9 @@ func TestDB_Update_RacingCloseNeverHangs(t *testing.T) {
 		go func() {
 			done <- db.Update(context.Background(), func(incidentbot.Tx) error { return nil })
 		}()
-		db.Close()
+		if err := db.Close(); err != nil {
+			t.Fatalf("iteration %d: Close: %v", i, err)
+		}
 		select {
 		case err := <-done:
 			if err != nil && !errors.Is(err, store.ErrClosed) {

@@ -392,7 +392,10 @@ func TestServer_Inject_429CarriesRetryAfter(t *testing.T) {
 	if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", got)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, want := string(body), `{"error":{"message":"Rate Limit Exceeded","code":2020}}`; got != want {
 		t.Errorf("body = %s, want %s", got, want)
 	}
@@ -501,7 +504,7 @@ func TestServer_Close_EndsInjectedDelays(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Errorf("Close took %v, want it prompt", elapsed)
 	}
-	<-errc
+	<-errc      // the request ended: how (an error or an empty answer) does not matter
 	srv.Close() // idempotent
 }
 

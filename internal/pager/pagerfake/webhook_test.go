@@ -268,7 +268,11 @@ type receiver struct {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	rc.mu.Lock()
 	rc.requests = append(rc.requests, r)
 	rc.bodies = append(rc.bodies, body)

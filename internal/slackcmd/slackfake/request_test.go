@@ -63,7 +63,11 @@ type testApp struct {
 }
 
 func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	sv, err := slack.NewSecretsVerifier(r.Header, secret)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
@@ -97,7 +101,10 @@ func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if rec.event.Type == slackevents.URLVerification {
 			var v slackevents.ChallengeResponse
-			_ = json.Unmarshal(body, &v)
+			if err := json.Unmarshal(body, &v); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 			w.Header().Set("Content-Type", "text/plain")
 			_, _ = io.WriteString(w, v.Challenge)
 		}

@@ -35,6 +35,16 @@ func slackErr(t *testing.T, err error) string {
 	return se.Err
 }
 
+// post posts a message through the client and returns its ts.
+func post(t *testing.T, api *slack.Client, channelID string, opts ...slack.MsgOption) string {
+	t.Helper()
+	_, ts, err := api.PostMessage(channelID, opts...)
+	if err != nil {
+		t.Fatalf("chat.postMessage: %v", err)
+	}
+	return ts
+}
+
 func create(t *testing.T, api *slack.Client, name string) *slack.Channel {
 	t.Helper()
 	ch, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: name})
@@ -102,7 +112,9 @@ func TestServer_UnknownMethod_Is404UnknownMethod(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusNotFound || body["error"] != "unknown_method" {
 		t.Fatalf("status %d, body %v", resp.StatusCode, body)
 	}
@@ -110,8 +122,11 @@ func TestServer_UnknownMethod_Is404UnknownMethod(t *testing.T) {
 
 func TestServer_JSONBodyWithBearerToken_IsAccepted(t *testing.T) {
 	srv, _ := newClient(t)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"conversations.create",
+	req, err := http.NewRequest(http.MethodPost, srv.URL()+"conversations.create",
 		strings.NewReader(`{"name":"json-made","is_private":true,"extra":{"a":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Authorization", "Bearer "+slackfake.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
@@ -740,8 +755,11 @@ func TestServer_OpenView_RejectsMalformedViews(t *testing.T) {
 			OK    bool   `json:"ok"`
 			Error string `json:"error"`
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&body)
+		err = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("form %v: %v", tc.form, err)
+		}
 		if body.Error != tc.want || body.OK != (tc.want == "") {
 			t.Errorf("form %v: %+v, want error %q", tc.form, body, tc.want)
 		}
@@ -773,10 +791,13 @@ func TestServer_ConversationHistory_FetchesOneMessageByTS(t *testing.T) {
 	srv, api := newClient(t)
 	ctx := context.Background()
 	ch := create(t, api, "inc-history")
-	_, ts1, _ := api.PostMessage(ch.ID, slack.MsgOptionText("one", false))
-	human, _ := srv.PostMessageDirect(ch.ID, "UHUMAN", "two")
-	_, reply, _ := api.PostMessage(ch.ID, slack.MsgOptionText("in thread", false), slack.MsgOptionTS(ts1))
-	_, ts3, _ := api.PostMessage(ch.ID, slack.MsgOptionText("three", false))
+	ts1 := post(t, api, ch.ID, slack.MsgOptionText("one", false))
+	human, ok := srv.PostMessageDirect(ch.ID, "UHUMAN", "two")
+	if !ok {
+		t.Fatal("PostMessageDirect: no such channel")
+	}
+	reply := post(t, api, ch.ID, slack.MsgOptionText("in thread", false), slack.MsgOptionTS(ts1))
+	ts3 := post(t, api, ch.ID, slack.MsgOptionText("three", false))
 	if err := api.AddPin(ch.ID, slack.ItemRef{Timestamp: human.TS}); err != nil {
 		t.Fatal(err)
 	}
@@ -852,10 +873,10 @@ func TestServer_ConversationReplies_ListsTheThread(t *testing.T) {
 	srv, api := newClient(t)
 	ctx := context.Background()
 	ch := create(t, api, "inc-thread")
-	_, root, _ := api.PostMessage(ch.ID, slack.MsgOptionText("root", false))
-	_, r1, _ := api.PostMessage(ch.ID, slack.MsgOptionText("r1", false), slack.MsgOptionTS(root))
-	_, _, _ = api.PostMessage(ch.ID, slack.MsgOptionText("elsewhere", false))
-	_, _, _ = api.PostMessage(ch.ID, slack.MsgOptionText("r2", false), slack.MsgOptionTS(root))
+	root := post(t, api, ch.ID, slack.MsgOptionText("root", false))
+	r1 := post(t, api, ch.ID, slack.MsgOptionText("r1", false), slack.MsgOptionTS(root))
+	post(t, api, ch.ID, slack.MsgOptionText("elsewhere", false))
+	post(t, api, ch.ID, slack.MsgOptionText("r2", false), slack.MsgOptionTS(root))
 
 	for _, ts := range []string{root, r1} {
 		msgs, more, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch.ID, Timestamp: ts})
@@ -1188,7 +1209,10 @@ func TestServer_UploadFlow_StepByStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode, string(b)
 	}
 	if status, _ := post(strings.TrimSuffix(srv.URL(), "api/")+"upload/nosuchupload", "x"); status != http.StatusNotFound {
