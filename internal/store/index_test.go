@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -205,11 +204,7 @@ func TestDB_View_LongReadStopsWhenItsContextEnds(t *testing.T) {
 // A file of the first layout (no resolved, services or storm indexes) gets
 // them built when it is opened.
 func TestOpen_OldLayout_BuildsTheIndexes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.MustOpen(t)
 	putIncidents(t, db, 3, func(inc *incidentbot.Incident) {
 		inc.Service = "API"
 		resolve(inc, i0.Add(48*time.Hour))
@@ -217,11 +212,8 @@ func TestOpen_OldLayout_BuildsTheIndexes(t *testing.T) {
 	if err := store.ForgetIndexesForTest(db); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = storetest.MustOpenAt(t, path)
-	err = db.View(context.Background(), func(tx incidentbot.Tx) error {
+	db = storetest.MustReopen(t, db)
+	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
 		var got []int
 		if err := tx.ResolvedSince(i0, func(inc *incidentbot.Incident) bool { got = append(got, inc.Number); return true }); err != nil {
 			return err
