@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 // job runs and what a failure becomes; the performer decides how.
 type Performer interface {
 	// Pending returns the stored jobs with an ID above after, in ID order.
+	// after is the highest ID the runner has seen: a store whose IDs can
+	// commit out of order may also return lower ones it has not handed out
+	// yet (the runner ignores those it holds already).
 	Pending(ctx context.Context, after uint64) ([]*incidentbot.Job, error)
 	// Perform attempts j. A nil error means the call succeeded and the job
 	// is recorded as done (deleted, with what its result changes, in one
@@ -89,6 +93,7 @@ type Runner struct {
 	mu        sync.Mutex
 	lanes     map[string][]*incidentbot.Job
 	busy      map[string]bool // lanes with a job running
+	known     map[uint64]bool // IDs of the jobs in lanes
 	lastID    uint64
 	running   int
 	deadCount int
@@ -99,6 +104,7 @@ func (r *Runner) init() {
 		r.wake = make(chan struct{}, 1)
 		r.lanes = map[string][]*incidentbot.Job{}
 		r.busy = map[string]bool{}
+		r.known = map[uint64]bool{}
 	})
 }
 
@@ -193,7 +199,20 @@ func (r *Runner) load(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, j := range fresh {
-		r.lanes[j.Lane] = append(r.lanes[j.Lane], j)
+		// A store may hand back a job it gave before (one whose IDs can
+		// commit out of order reads behind its highest ID): once is enough.
+		if r.known[j.ID] {
+			continue
+		}
+		r.known[j.ID] = true
+		q := r.lanes[j.Lane]
+		// Keep the lane in ID order even when a lower ID arrives late (it
+		// never overtakes the job running at the head).
+		i := len(q)
+		for i > 1 && q[i-1].ID > j.ID {
+			i--
+		}
+		r.lanes[j.Lane] = slices.Insert(q, i, j)
 		r.lastID = max(r.lastID, j.ID)
 	}
 	return nil
@@ -243,9 +262,10 @@ func (r *Runner) finish(d jobDone) {
 	r.running--
 	if d.remove {
 		q := r.lanes[d.job.Lane]
-		if len(q) > 0 && q[0].ID == d.job.ID {
-			r.lanes[d.job.Lane] = q[1:]
+		if i := slices.IndexFunc(q, func(j *incidentbot.Job) bool { return j.ID == d.job.ID }); i >= 0 {
+			r.lanes[d.job.Lane] = slices.Delete(q, i, i+1)
 		}
+		delete(r.known, d.job.ID)
 	}
 }
 

@@ -71,6 +71,11 @@ type fakePerformer struct {
 	result  func(j *incidentbot.Job) error
 	failErr error // what Fail answers
 	calls   chan call
+	// all makes Pending hand back every stored job, whatever after says
+	// (a store whose IDs commit out of order).
+	all bool
+	// onRetry, when set, is told of every retry recorded.
+	onRetry chan incidentbot.Job
 }
 
 type call struct {
@@ -89,7 +94,7 @@ func (f *fakePerformer) Pending(_ context.Context, after uint64) ([]*incidentbot
 	defer f.mu.Unlock()
 	var out []*incidentbot.Job
 	for _, j := range f.jobs {
-		if j.ID > after {
+		if j.ID > after || f.all {
 			cp := *j
 			out = append(out, &cp)
 		}
@@ -113,6 +118,9 @@ func (f *fakePerformer) Retry(_ context.Context, j *incidentbot.Job) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.retried = append(f.retried, *j)
+	if f.onRetry != nil {
+		f.onRetry <- *j
+	}
 	return nil
 }
 
@@ -373,7 +381,7 @@ func TestRunner_StatsAndLaterInLane(t *testing.T) {
 // failed job runs again when the clock reaches its retry, and shutdown
 // waits for the job in flight.
 func TestRunner_Run_LaneOrderWakeRetryAndShutdown(t *testing.T) {
-	f := &fakePerformer{calls: make(chan call)}
+	f := &fakePerformer{calls: make(chan call), onRetry: make(chan incidentbot.Job, 1)}
 	f.add(job(1, "a"), job(2, "a"))
 	clk := newClock()
 	r := &Runner{Performer: f, Clock: clk, Backoff: func(int) time.Duration { return 10 * time.Second }}
@@ -406,7 +414,11 @@ func TestRunner_Run_LaneOrderWakeRetryAndShutdown(t *testing.T) {
 	}
 	c.answer <- nil
 
-	// Job 2 comes back when its backoff has passed.
+	// Job 2 comes back when its backoff has passed (counted from when its
+	// retry was recorded).
+	if retry := <-f.onRetry; retry.ID != 2 || !retry.NextAt.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("retry recorded for job %d at %v, want job 2 at %v", retry.ID, retry.NextAt, t0.Add(10*time.Second))
+	}
 	clk.Advance(10 * time.Second)
 	c = <-f.calls
 	if c.job.ID != 2 || c.job.Attempts != 1 {
@@ -423,5 +435,39 @@ func TestRunner_Run_LaneOrderWakeRetryAndShutdown(t *testing.T) {
 	<-stopped
 	if st := r.Stats(); st.Running != 0 {
 		t.Errorf("after Run: %d running", st.Running)
+	}
+}
+
+// A store whose IDs commit out of order hands a lower ID after a higher
+// one, and may hand a job twice: the runner holds each job once, in ID
+// order within its lane.
+func TestRunner_Load_LateLowerIDAndRepeats(t *testing.T) {
+	f := &fakePerformer{}
+	f.add(job(1, "a"), job(3, "a"))
+	clk := newClock()
+	r := newRunner(t, f, clk)
+	start, _ := r.dispatch(clk.Now(), 8)
+	if len(start) != 1 || start[0].ID != 1 {
+		t.Fatalf("started %v, want [1]", ids(start))
+	}
+	// Job 2 commits late; the store hands back every job (1 and 3 again).
+	f.add(job(2, "a"))
+	f.all = true
+	if err := r.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.Depth != 3 {
+		t.Fatalf("depth %d after a repeated load, want 3", st.Depth)
+	}
+	r.finish(jobDone{job: start[0], remove: true})
+	for _, want := range []uint64{2, 3} {
+		next, _ := r.dispatch(clk.Now(), 8)
+		if len(next) != 1 || next[0].ID != want {
+			t.Fatalf("dispatch started %v, want [%d]", ids(next), want)
+		}
+		r.finish(jobDone{job: next[0], remove: true})
+	}
+	if st := r.Stats(); st.Depth != 0 {
+		t.Errorf("depth %d at the end, want 0", st.Depth)
 	}
 }
