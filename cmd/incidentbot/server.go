@@ -57,6 +57,8 @@ type Main struct {
 	// Jobs gives outbox jobs their meaning; Outbox runs them.
 	Jobs   *incidentbot.Jobs
 	Outbox *outbox.Runner
+	// Status is the public status page's current rendering.
+	Status *statuspage.Page
 
 	server, admin    *http.Server
 	ln, adminLn      net.Listener
@@ -108,15 +110,16 @@ func (m *Main) Open() error {
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
 		Enqueued: m.Outbox.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
-		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: cfg.StatusDir != "", DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
+		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: true, DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
 	}
 	m.Jobs.Service = m.Service
 	if cfg.StatuspageAPIKey != "" {
 		m.Jobs.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
 	}
-	if cfg.StatusDir != "" {
-		m.Jobs.Site = statuspage.SiteWriter{Dir: statuspage.Dir{Path: cfg.StatusDir}}
-	}
+	// The public page is rendered when public state changes (and into
+	// INCIDENTBOT_STATUS_DIR when set), never per request.
+	m.Status = &statuspage.Page{Source: m.Service, Dir: statuspage.Dir{Path: cfg.StatusDir}, Now: m.Now, Logger: m.Logger}
+	m.Jobs.Site = m.Status
 	m.registerMetrics()
 
 	public := http.NewServeMux()
@@ -128,10 +131,9 @@ func (m *Main) Open() error {
 	public.HandleFunc("POST /slack/commands", slackHandler.Commands)
 	public.HandleFunc("POST /slack/interactions", slackHandler.Interactions)
 	public.HandleFunc("POST /slack/events", slackHandler.Events)
-	status := &statuspage.Handler{Source: m.Service, Now: m.Now, Logger: m.Logger}
-	public.Handle("GET /status", status)
-	public.Handle("GET /status.json", status)
-	public.Handle("GET /status.atom", status)
+	public.Handle("GET /status", m.Status)
+	public.Handle("GET /status.json", m.Status)
+	public.Handle("GET /status.atom", m.Status)
 	public.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	public.HandleFunc("GET /readyz", m.readyz)
 	adminMux := public
@@ -161,7 +163,8 @@ func (m *Main) Open() error {
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.reconcile(ctx) }()
 	}
-	m.wg.Add(4)
+	m.wg.Add(5)
+	go func() { defer m.wg.Done(); m.Status.Run(ctx) }()
 	go func() { defer m.wg.Done(); m.Outbox.Run(ctx) }()
 	go func() { defer m.wg.Done(); m.cadence(ctx) }()
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
