@@ -131,7 +131,7 @@ func TestCrash_StormWithTwoKills(t *testing.T) {
 			}
 		}
 	}
-	pd.ResetCalls()
+	pd.Reset()
 	rng.Shuffle(len(sends), func(i, j int) { sends[i], sends[j] = sends[j], sends[i] })
 	// Every random choice is drawn here, before any goroutine runs, so the
 	// seed replays the same storm and the same kill points.

@@ -107,7 +107,7 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 	// Failures of every remote: Slack rejects, PagerDuty and Statuspage too.
 	h.slack.Inject("chat.postMessage", slackfake.Fault{Times: 2, Error: "invalid_auth"})
 	h.pd.Inject("", "/incidents", pagerfake.Fault{Times: 3, Status: 401})
-	sp.Inject(statuspagefake.Fault{Status: 401, Times: 2})
+	sp.Inject("", statuspagefake.Fault{Status: 401, Times: 2})
 	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "note INC-1 after failures", UserID: "UALICE", ChannelID: ch})
 	answered("/incident note", status, body, err)
 	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "update INC-1 still going", UserID: "UALICE", ChannelID: ch})

@@ -128,7 +128,7 @@ func TestTheFakeRateLimitsASecondRequestWithinASecond(t *testing.T) {
 func TestAnInjected429SurfacesAsTransientWithItsRetryAfter(t *testing.T) {
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
-	fake.Inject(statuspagefake.Fault{Status: http.StatusTooManyRequests, Times: 1, RetryAfter: 30})
+	fake.Inject("", statuspagefake.Fault{Status: http.StatusTooManyRequests, Times: 1, RetryAfter: 30})
 	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
 	_, err := c.Publish(ctx(t), incidentbot.PublicIncident{ID: "INC-1", Name: "x", Impact: "minor"}, "")
 	e := domainError(t, err)
@@ -143,7 +143,7 @@ func TestAnInjected429SurfacesAsTransientWithItsRetryAfter(t *testing.T) {
 func TestA5xxIsTransient(t *testing.T) {
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
-	fake.Inject(statuspagefake.Fault{Status: http.StatusServiceUnavailable, Times: 1})
+	fake.Inject("", statuspagefake.Fault{Status: http.StatusServiceUnavailable, Times: 1})
 	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
 	_, err := c.Publish(ctx(t), incidentbot.PublicIncident{ID: "INC-1", Name: "x"}, "")
 	if e := domainError(t, err); e.Code != incidentbot.ETRANSIENT || !incidentbot.IsTransient(err) {
@@ -222,8 +222,8 @@ func TestTheClientWaitsForItsSlotButGivesUpWithItsContext(t *testing.T) {
 			t.Fatalf("error = %+v", e)
 		}
 	}
-	if fake.Requests() != 1 {
-		t.Fatalf("%d requests reached Statuspage, want 1", fake.Requests())
+	if n := len(fake.Calls()); n != 1 {
+		t.Fatalf("%d requests reached Statuspage, want 1", n)
 	}
 }
 
@@ -277,7 +277,7 @@ func TestACreateWhoseAnswerIsLostIsFoundAgainOnRetryNotCreatedTwice(t *testing.T
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
 	c := statuspage.NewClient(apiKey, "page1", fake.URL(), nil)
-	fake.LoseResponse(http.MethodPost, 0) // Statuspage creates it; the connection drops
+	fake.Inject(http.MethodPost, statuspagefake.Fault{Times: 1, AfterEffect: true, Hangup: true}) // Statuspage creates it; the connection drops
 
 	pi := incidentbot.PublicIncident{
 		ID: "INC-3", Name: "Checkout errors", Severity: incidentbot.Sev1, Impact: "critical",
@@ -331,7 +331,7 @@ func TestACreateAnswered504IsFoundAgainAndBroughtUpToDate(t *testing.T) {
 	if _, err := c.Publish(ctx(t), other, ""); err != nil {
 		t.Fatal(err)
 	}
-	fake.LoseResponse(http.MethodPost, http.StatusGatewayTimeout)
+	fake.Inject(http.MethodPost, statuspagefake.Fault{Times: 1, AfterEffect: true, Status: http.StatusGatewayTimeout})
 	start := time.Now()
 	pi := incidentbot.PublicIncident{
 		ID: "INC-3", Name: "Checkout errors", Impact: "major", Status: incidentbot.StatusInvestigating,
@@ -370,7 +370,7 @@ func TestACreateAnswered504IsFoundAgainAndBroughtUpToDate(t *testing.T) {
 // the retry finds it among the recent ones.
 func TestALostCreateOfAResolvedIncidentIsFoundAmongTheRecentOnes(t *testing.T) {
 	fake, c := fastStatuspage(t)
-	fake.LoseResponse(http.MethodPost, 0)
+	fake.Inject(http.MethodPost, statuspagefake.Fault{Times: 1, AfterEffect: true, Hangup: true})
 	pi := incidentbot.PublicIncident{
 		ID: "INC-7", Name: "Search down", Impact: "major", Status: incidentbot.StatusResolved,
 		Updates: []incidentbot.PublicUpdate{{ID: "INC-7-resolved", At: time.Now(), Status: incidentbot.StatusResolved, Text: "This incident has been resolved."}},

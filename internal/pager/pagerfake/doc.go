@@ -8,12 +8,32 @@
 //     checks the token and the From header as PagerDuty does, keeps users,
 //     incidents, notes, status updates and on-call entries in memory, records
 //     every call, and can inject faults (429 with Retry-After, 5xx, delays,
-//     dropped connections).
+//     dropped connections, answers lost after the request took effect).
 //   - The v3 webhook helpers: [Sign] for the X-PagerDuty-Signature header,
 //     [Event] and the data builders ([IncidentData], [NoteData],
 //     [ResponderData], [StatusUpdateData]) for payloads shaped like PagerDuty's
 //     published samples, and [Sender] to deliver them and retry the way
 //     PagerDuty does.
+//
+// # Conventions shared with slackfake and statuspagefake
+//
+//   - [New] starts a Server on 127.0.0.1 with a random port and panics if it
+//     cannot listen, like httptest.NewServer; [NewAt] listens on a chosen
+//     address and returns the error instead. [Server.URL] is what to give
+//     the client; [Server.Close] stops it, ends injected delays and may be
+//     called more than once.
+//   - [Server.Inject] queues a [Fault] for the requests it matches (here: an
+//     HTTP method and a path prefix, "" for any). A request takes the
+//     oldest matching fault; one with Times 0 applies until
+//     [Server.ClearFaults]. Fault's fields mean the same in the three fakes:
+//     Times, Status, RetryAfter, Delay, AfterEffect (perform the request,
+//     then lose its answer) and Hangup (close the connection without an
+//     answer). Here faults are played before the token is checked.
+//   - [Server.Calls] and [Server.CallsTo] (with the same matcher as Inject)
+//     return the call log.
+//   - [Server.Reset] forgets the call log and the faults but keeps the
+//     stored data (users, incidents, notes, on-call entries) and the
+//     settings (token, clock).
 //
 // Every error the fake answers is JSON with Content-Type application/json,
 // shaped {"error":{"message":...,"code":...,"errors":[...]}}: go-pagerduty

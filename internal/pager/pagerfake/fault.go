@@ -2,6 +2,7 @@ package pagerfake
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,13 @@ type Fault struct {
 	// Delay holds the request this long before answering (with Status, or
 	// normally when Status is 0), to play a slow or timing-out PagerDuty. It
 	// ends early when the client gives up (its request context is done) or
-	// the Server closes; then nothing is answered.
+	// the Server closes; then nothing more is performed or answered.
 	Delay time.Duration
+	// AfterEffect serves the request first (it takes effect: a note is
+	// added, an incident acknowledged), then waits Delay and answers Status
+	// or hangs up: the answer is lost. Without Status or Hangup the real
+	// answer follows the delay.
+	AfterEffect bool
 	// Hangup closes the connection without any answer, after Delay: the
 	// client sees a transport error (EOF or connection reset).
 	Hangup bool
@@ -41,6 +47,7 @@ type faultEntry struct {
 // whose path starts with pathPrefix ("" for any), such as
 // Inject("PUT", "/incidents", Fault{Times: 2, Status: 503}). Faults are
 // consumed first in, first out: a request takes the oldest matching fault.
+// Faults are played before the token is checked.
 func (s *Server) Inject(method, pathPrefix string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,38 +80,49 @@ func (s *Server) takeFault(method, path string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// applyFault plays f and reports whether the request should then be served
-// normally.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+// applyFault plays f for a request that serve answers normally: before
+// serving it (after Delay), or after, losing its answer (AfterEffect).
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, serve func(http.ResponseWriter)) {
+	var rec *httptest.ResponseRecorder
+	if f.AfterEffect {
+		rec = httptest.NewRecorder()
+		serve(rec)
+	}
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-			return false
+			return
 		case <-s.done:
-			return false
+			return
 		}
 	}
-	if f.Hangup {
+	switch {
+	case f.Hangup:
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			_ = conn.Close()
-			return false
+			return
 		}
 		// No connection to hijack (HTTP/2 or a recorder): fail as loudly as
 		// possible instead.
 		panic(http.ErrAbortHandler)
+	case f.Status != 0:
+		if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+		}
+		message, code := faultError(f.Status)
+		writeError(w, f.Status, message, code)
+	case rec != nil: // the real answer, late
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	default:
+		serve(w)
 	}
-	if f.Status == 0 {
-		return true
-	}
-	if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-	}
-	message, code := faultError(f.Status)
-	writeError(w, f.Status, message, code)
-	return false
 }
 
 // faultError is PagerDuty's message and error code for an HTTP status.

@@ -30,7 +30,7 @@ const apiURL = "https://api.pagerduty.com"
 const maxBody = 10 << 20
 
 // Server is a fake of PagerDuty's REST API v2 listening on a real local port.
-// Its zero value is not usable: create one with New or Start and Close it when
+// Its zero value is not usable: create one with New or NewAt and Close it when
 // done. All its methods are safe for concurrent use.
 type Server struct {
 	url      string
@@ -73,6 +73,8 @@ type Call struct {
 	// or when no answer was written (the client went away during an injected
 	// delay, or a Fault hung up).
 	Status int
+	// Injected reports whether a Fault shaped the answer.
+	Injected bool
 	// At is when the request arrived, by the Server's clock.
 	At time.Time
 }
@@ -80,16 +82,16 @@ type Call struct {
 // New starts a Server on 127.0.0.1 with a free port, accepting DefaultToken.
 // It panics if it cannot listen, as httptest.NewServer does.
 func New() *Server {
-	s, err := Start("127.0.0.1:0")
+	s, err := NewAt("127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("pagerfake: %v", err))
 	}
 	return s
 }
 
-// Start is New on a chosen address (such as "127.0.0.1:9090" for a demo that
+// NewAt is New on a chosen address (such as "127.0.0.1:9090" for a demo that
 // wants a stable URL). It returns the error of net.Listen.
-func Start(addr string) (*Server, error) {
+func NewAt(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -187,11 +189,13 @@ func (s *Server) CallsTo(method, pathPrefix string) []Call {
 	return out
 }
 
-// ResetCalls forgets the calls recorded so far.
-func (s *Server) ResetCalls() {
+// Reset forgets the calls recorded so far and every injected fault; users,
+// incidents, notes, on-call entries, the token and the clock stay.
+func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
+	s.faults = nil
 }
 
 func copyCall(c Call) Call {
@@ -252,18 +256,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
-	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
-		if !s.applyFault(rec, r, f) {
+	serve := func(w http.ResponseWriter) {
+		if !authorized(r.Header.Get("Authorization"), token) {
+			writeError(w, http.StatusUnauthorized, "Unauthorized", 2006)
 			return
 		}
+		s.mux.ServeHTTP(w, r)
 	}
-
-	if !authorized(r.Header.Get("Authorization"), token) {
-		writeError(rec, http.StatusUnauthorized, "Unauthorized", 2006)
+	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
+		s.mu.Lock()
+		call.Injected = true
+		s.mu.Unlock()
+		s.applyFault(rec, r, f, serve)
 		return
 	}
-
-	s.mux.ServeHTTP(rec, r)
+	serve(rec)
 }
 
 // authorized accepts the two forms PagerDuty accepts: an API token

@@ -485,6 +485,99 @@ func TestServer_Inject_HangupIsTransportError(t *testing.T) {
 	}
 }
 
+// AfterEffect: the note is added, then the answer is lost (a hang-up or
+// a 502); the call log says a fault shaped the answer.
+func TestServer_Inject_AfterEffectPerformsThenLosesTheAnswer(t *testing.T) {
+	for _, f := range []pagerfake.Fault{
+		{Times: 1, AfterEffect: true, Hangup: true},
+		{Times: 1, AfterEffect: true, Status: http.StatusBadGateway},
+	} {
+		srv := MustServer(t)
+		srv.Inject(http.MethodPost, "/incidents", f)
+		srv.AddIncident(pagerfake.Incident{ID: "PINC001", Title: "t"})
+		client := MustClient(t, srv)
+		note := pagerduty.IncidentNote{Content: "rolled back", User: pagerduty.APIObject{Summary: "ada@example.com"}}
+		_, err := client.CreateIncidentNoteWithContext(context.Background(), "PINC001", note)
+		if f.Hangup {
+			if err == nil || errors.As(err, &pagerduty.APIError{}) {
+				t.Errorf("hang-up: err = %v, want a transport error", err)
+			}
+		} else {
+			MustAPIError(t, err, http.StatusBadGateway)
+		}
+		if n := srv.Notes("PINC001"); len(n) != 1 || n[0].Content != "rolled back" {
+			t.Errorf("%+v: notes = %+v, want the note added though the answer was lost", f, n)
+		}
+		calls := srv.Calls()
+		if len(calls) != 1 || !calls[0].Injected || calls[0].Status != map[bool]int{true: 0, false: http.StatusBadGateway}[f.Hangup] {
+			t.Errorf("%+v: calls = %+v, want one injected, answered %d", f, calls, f.Status)
+		}
+		// The next request is served normally.
+		if _, err := client.CreateIncidentNoteWithContext(context.Background(), "PINC001", note); err != nil {
+			t.Errorf("after the fault: %v", err)
+		}
+	}
+}
+
+// AfterEffect with only a delay: the effect at once, the real answer late.
+func TestServer_Inject_AfterEffectWithDelayAnswersLate(t *testing.T) {
+	srv := MustServer(t)
+	srv.AddIncident(pagerfake.Incident{ID: "PINC001", Title: "t"})
+	srv.Inject(http.MethodPost, "", pagerfake.Fault{Times: 1, AfterEffect: true, Delay: 300 * time.Millisecond})
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := MustClient(t, srv).CreateIncidentNoteWithContext(context.Background(), "PINC001", pagerduty.IncidentNote{
+			Content: "late", User: pagerduty.APIObject{Summary: "ada@example.com"},
+		})
+		done <- err
+	}()
+	for len(srv.Notes("PINC001")) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("answered (%v) before the note was visible", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the late answer: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed < 300*time.Millisecond {
+		t.Errorf("answered after %v, want after the 300ms delay", elapsed)
+	}
+}
+
+// Reset forgets the calls and the faults; users and incidents stay.
+func TestServer_Reset_ForgetsCallsAndFaultsKeepsData(t *testing.T) {
+	srv := MustServer(t)
+	srv.AddIncident(pagerfake.Incident{ID: "PINC001", Title: "t"})
+	srv.Inject("", "", pagerfake.Fault{Status: http.StatusServiceUnavailable})
+	resp := get(t, srv, "/users/PUSER01")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || len(srv.Calls()) != 1 {
+		t.Fatalf("before Reset: %d, %d calls", resp.StatusCode, len(srv.Calls()))
+	}
+	srv.Reset()
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d calls after Reset, want none", n)
+	}
+	var user struct {
+		User struct {
+			Email string `json:"email"`
+		} `json:"user"`
+	}
+	getJSON(t, srv, "/users/PUSER01", &user)
+	if user.User.Email != "ada@example.com" {
+		t.Errorf("user after Reset = %+v", user)
+	}
+	if _, ok := srv.Incident("PINC001"); !ok {
+		t.Error("the incident is gone after Reset")
+	}
+	if calls := srv.Calls(); len(calls) != 1 || calls[0].Injected || calls[0].Status != http.StatusOK {
+		t.Errorf("calls after Reset = %+v, want one, not injected, 200", calls)
+	}
+}
+
 func TestServer_Close_EndsInjectedDelays(t *testing.T) {
 	srv := pagerfake.New()
 	srv.Inject("", "", pagerfake.Fault{Delay: time.Hour})

@@ -8,6 +8,26 @@
 //	defer srv.Close()
 //	api := slack.New(srv.Token, slack.OptionAPIURL(srv.URL()))
 //
+// # Conventions shared with pagerfake and statuspagefake
+//
+//   - [New] starts a fake on 127.0.0.1 with a random port and panics if it
+//     cannot listen, like httptest.NewServer; [NewAt] listens on a chosen
+//     address and returns the error instead. [Server.URL] is what to give
+//     the client; [Server.Close] stops it, ends injected delays and may be
+//     called more than once.
+//   - [Server.Inject] queues a [Fault] for the requests it matches (here:
+//     an API method). A request takes the oldest fault of its method; one
+//     with Times 0 applies until [Server.ClearFaults]. Fault's fields mean
+//     the same in the three fakes: Times, Status, RetryAfter, Delay,
+//     AfterEffect (perform the request, then lose its answer) and Hangup
+//     (close the connection without an answer); Error is Slack's own
+//     ({"ok":false,"error":...}). Here faults are played after the token is
+//     checked. [Server.SetChaos] adds random faults on top.
+//   - [Server.Calls] and [Server.CallsTo] return the call log.
+//   - [Server.Reset] forgets the call log, the faults and the chaos but keeps
+//     the stored data (users, channels, messages, views, files) and the
+//     settings (token, clock, registered methods, the OnCall hook).
+//
 // It is ordinary code (no testing import) so that end-to-end tests and the
 // demo command can use it too.
 package slackfake
@@ -85,10 +105,14 @@ type Server struct {
 	Now func() time.Time
 
 	hs      *http.Server
+	ln      net.Listener
 	baseURL string
 	rootURL string
 	closing chan struct{}
 	once    sync.Once
+
+	connMu sync.Mutex
+	active map[net.Conn]bool // connections with a request being served
 
 	mu       sync.Mutex
 	users    []User
@@ -130,21 +154,25 @@ type Call struct {
 	Token string
 	// At is when the request arrived, by the server's clock.
 	At time.Time
-	// Status is the HTTP status answered; 0 when the client went away first.
+	// Status is the HTTP status answered; 0 when the client went away first
+	// or a Fault hung up.
 	Status int
 	// OK reports whether the answer was {"ok":true}.
 	OK bool
 	// Error is the Slack error answered, the HTTP status text for a non-JSON
-	// answer, or the context error when the client went away.
+	// answer, the context error when the client went away, or "hangup" when
+	// a Fault closed the connection.
 	Error string
 	// Injected reports whether a Fault or Chaos shaped the answer.
 	Injected bool
 }
 
-// Fault describes a failure injected into calls of one method.
+// Fault describes a failure injected into calls of one method. A Fault with
+// only Times set does nothing (the call is served normally) but is used up
+// like any other.
 type Fault struct {
 	// Times is how many calls the fault affects; 0 means every call until
-	// ClearFaults.
+	// ClearFaults or Reset.
 	Times int
 	// Status is the HTTP status answered, e.g. 429, 500 or 503.
 	Status int
@@ -154,12 +182,16 @@ type Fault struct {
 	// (or that body with Status, when Status is also set).
 	Error string
 	// Delay is slept before answering; the sleep ends early when the client
-	// goes away, and then nothing more is performed or answered.
+	// goes away or the server closes, and then nothing more is performed or
+	// answered.
 	Delay time.Duration
 	// AfterEffect performs the method's effect first, then sleeps Delay and
-	// answers the failure (the lost-response case). Without Status or Error
-	// the normal answer follows the delay.
+	// answers the failure (the lost-response case). Without Status, Error or
+	// Hangup the normal answer follows the delay.
 	AfterEffect bool
+	// Hangup closes the connection without an answer (after Delay, and after
+	// the effect with AfterEffect): the client sees a transport error.
+	Hangup bool
 }
 
 // Chaos describes random failures applied to every call that no Fault
@@ -214,11 +246,13 @@ func NewAt(addr string) (*Server, error) {
 		baseURL:    "http://" + ln.Addr().String() + "/api/",
 		rootURL:    "http://" + ln.Addr().String(),
 		closing:    make(chan struct{}),
+		ln:         ln,
+		active:     map[net.Conn]bool{},
 		messages:   map[string][]*Message{},
 		faults:     map[string][]*Fault{},
 		custom:     map[string]MethodFunc{},
 	}
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	go func() { _ = s.hs.Serve(ln) }()
 	return s, nil
 }
@@ -227,22 +261,46 @@ func NewAt(addr string) (*Server, error) {
 // slack.OptionAPIURL, e.g. "http://127.0.0.1:PORT/api/".
 func (s *Server) URL() string { return s.baseURL }
 
-// Close wakes delayed requests, waits briefly for requests in flight and
-// stops the server. It may be called more than once.
+// Close wakes delayed requests, waits briefly (at most 5 s) for requests in
+// flight to be answered and stops the server. It may be called more than
+// once.
 func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closing)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.hs.Shutdown(ctx); err != nil {
-			_ = s.hs.Close()
+		s.hs.SetKeepAlivesEnabled(false)
+		_ = s.ln.Close()
+		// What Shutdown does, but without waiting for connections a client
+		// dialed and never used: Shutdown gives those 5 s (net/http treats
+		// StateNew as busy), which made Close slow after concurrent calls.
+		deadline := time.Now().Add(5 * time.Second)
+		for s.busy() && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
 		}
+		_ = s.hs.Close()
 	})
+}
+
+// trackConn keeps the set of connections with a request being served (from
+// its first byte until its answer is written).
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if state == http.StateActive {
+		s.active[c] = true
+	} else {
+		delete(s.active, c)
+	}
+}
+
+func (s *Server) busy() bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return len(s.active) > 0
 }
 
 // Inject adds a fault to the calls of method. Faults of one method are used
 // in the order they were added; one with Times 0 stays first until
-// ClearFaults.
+// ClearFaults. Faults are played after the token is checked.
 func (s *Server) Inject(method string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,11 +359,16 @@ func (s *Server) CallsTo(method string) []Call {
 	return out
 }
 
-// Reset clears the call log; channels, users, messages and faults stay.
+// Reset forgets the call log, every injected fault and the chaos; users,
+// channels, messages, views, files and the settings (token, clock, methods
+// registered with Handle, the OnCall hook) stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
+	s.faults = map[string][]*Fault{}
+	s.chaos = Chaos{}
+	s.rng = nil
 }
 
 // reply is what a method handler answers.
@@ -324,6 +387,7 @@ type decision struct {
 	retryAfter  int
 	err         string
 	afterEffect bool
+	hangup      bool
 	injected    bool
 }
 
@@ -369,6 +433,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(r.Context(), d.delay, &call) {
 			return
 		}
+		if d.hangup {
+			s.hangup(w, &call)
+			return
+		}
 		if d.fails() {
 			s.answerFault(w, &call, d)
 			return
@@ -378,6 +446,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.runHook(call.Method, PhaseAfterEffect)
 	if d.afterEffect {
 		if !s.sleep(r.Context(), d.delay, &call) {
+			return
+		}
+		if d.hangup {
+			s.hangup(w, &call)
 			return
 		}
 		if d.fails() {
@@ -425,7 +497,7 @@ func (s *Server) decide(method string) decision {
 			}
 		}
 		d = decision{delay: f.Delay, status: f.Status, retryAfter: f.RetryAfter, err: f.Error,
-			afterEffect: f.AfterEffect, injected: true}
+			afterEffect: f.AfterEffect, hangup: f.Hangup, injected: true}
 	} else if s.rng != nil {
 		c := s.chaos
 		switch roll := s.rng.Float64(); {
@@ -462,6 +534,17 @@ func (s *Server) sleep(ctx context.Context, d time.Duration, call *Call) bool {
 	}
 	s.record(*call)
 	return false
+}
+
+// hangup logs the call and closes its connection without an answer.
+func (s *Server) hangup(w http.ResponseWriter, call *Call) {
+	call.Error = "hangup"
+	s.record(*call)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler) // no connection to hijack: abort the answer
 }
 
 // answerFault writes the failure a decision asks for.

@@ -497,6 +497,60 @@ func TestServer_AfterEffectFault_CreatesTheChannelThoughTheClientSeesAnError(t *
 	}
 }
 
+// Hangup closes the connection: before the effect nothing happens, after it
+// (AfterEffect) the channel exists though the client got no answer.
+func TestServer_HangupFault_IsATransportError(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("conversations.create", slackfake.Fault{Times: 1, Hangup: true})
+	srv.Inject("conversations.create", slackfake.Fault{Times: 1, Hangup: true, AfterEffect: true})
+	for _, name := range []string{"inc-hung-before", "inc-hung-after"} {
+		_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: name})
+		var se slack.SlackErrorResponse
+		var sc slack.StatusCodeError
+		if err == nil || errors.As(err, &se) || errors.As(err, &sc) {
+			t.Fatalf("%s: error %v (%T), want a transport error", name, err, err)
+		}
+	}
+	if _, found := srv.ChannelByName("inc-hung-before"); found {
+		t.Error("a hang-up before the effect created the channel")
+	}
+	if _, found := srv.ChannelByName("inc-hung-after"); !found {
+		t.Error("a hang-up after the effect did not create the channel")
+	}
+	calls := srv.CallsTo("conversations.create")
+	if len(calls) != 2 || calls[0].Status != 0 || calls[0].Error != "hangup" || !calls[0].Injected || calls[1].Error != "hangup" {
+		t.Fatalf("calls = %+v, want two hang-ups", calls)
+	}
+	create(t, api, "inc-after-the-faults")
+}
+
+// Reset forgets the call log, the faults and the chaos; the workspace stays.
+func TestServer_Reset_ForgetsCallsFaultsAndChaosKeepsData(t *testing.T) {
+	srv, api := newClient(t)
+	srv.AddUser("U1", "alice", "alice@example.com")
+	ch := create(t, api, "inc-kept")
+	post(t, api, ch.ID, slack.MsgOptionText("kept", false))
+	srv.Inject("chat.postMessage", slackfake.Fault{Status: http.StatusServiceUnavailable})
+	srv.SetChaos(slackfake.Chaos{Rate5xx: 1, Seed: 1})
+	srv.Reset()
+	if n := len(srv.Calls()); n != 0 {
+		t.Fatalf("%d calls after Reset, want none", n)
+	}
+	post(t, api, ch.ID, slack.MsgOptionText("after", false)) // neither the fault nor the chaos
+	if _, err := api.AuthTest(); err != nil {
+		t.Fatalf("auth.test after Reset: %v", err)
+	}
+	if msgs := srv.Messages(ch.ID); len(msgs) != 2 || msgs[0].Text != "kept" {
+		t.Errorf("messages after Reset = %+v, want kept and after", msgs)
+	}
+	if u, err := api.GetUserByEmail("alice@example.com"); err != nil || u.ID != "U1" {
+		t.Errorf("user after Reset: %+v, %v", u, err)
+	}
+	if calls := srv.Calls(); len(calls) != 3 || calls[0].Injected {
+		t.Errorf("calls after Reset = %+v, want three, none injected", calls)
+	}
+}
+
 func TestServer_DelayFault_RespectsTheClientContextTimeout(t *testing.T) {
 	srv, api := newClient(t)
 	srv.Inject("conversations.create", slackfake.Fault{Delay: time.Minute})

@@ -14,20 +14,40 @@
 // Like the service it requires "Authorization: OAuth <key>" (401
 // otherwise), answers 404 for another page or an unknown incident, allows
 // one request per second per key (a second one within the second gets 429
-// with "Retry-After: 1"), and answers 422 for a status outside
+// with "Retry-After: 1"), answers 400 for a body that is not JSON or has no
+// incident, and 422 for a status outside
 // investigating|identified|monitoring|resolved, an impact_override
-// outside none|minor|major|critical or a metadata whose top-level values
-// are not all objects. An incident's metadata is stored and answered back
-// (a PATCH with metadata replaces it). Errors are JSON: {"error": "..."}.
-// Faults (429, 5xx, anything) can be injected, and an answer can be lost
-// after its request took effect ([Server.LoseResponse]).
+// outside none|minor|major|critical, a blank name or a metadata whose
+// top-level values are not all objects. An incident's metadata is stored
+// and answered back (a PATCH with metadata replaces it). Errors are JSON:
+// {"error": "..."}.
+//
+// # Conventions shared with slackfake and pagerfake
+//
+//   - [New] starts a fake on 127.0.0.1 with a random port and panics if it
+//     cannot listen, like httptest.NewServer; [NewAt] listens on a chosen
+//     address and returns the error instead. [Server.URL] is what to give
+//     the client; [Server.Close] stops it, ends injected delays and may be
+//     called more than once.
+//   - [Server.Inject] queues a [Fault] for the requests it matches (here:
+//     an HTTP method, "" for any). A request takes the oldest matching
+//     fault; one with Times 0 applies until [Server.ClearFaults]. Fault's
+//     fields mean the same in the three fakes: Times, Status, RetryAfter,
+//     Delay, AfterEffect (perform the request, then lose its answer) and
+//     Hangup (close the connection without an answer). Here faults are
+//     played after the key and the rate limit are checked.
+//   - [Server.Calls] and [Server.CallsTo] return the call log.
+//   - [Server.Reset] forgets the call log and the faults but keeps the
+//     stored data (incidents) and the settings (key, page, interval).
 //
 // The fake is normal (non-test) code: it never imports package testing.
 package statuspagefake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,64 +79,56 @@ type Incident struct {
 	Updates  []Update       // oldest first
 }
 
-// Fault is a failure played instead of the real answer, after the key and
-// the rate limit were checked.
-type Fault struct {
-	// Status is the HTTP status answered, with {"error": ...}; a fault
-	// with Status 0 is ignored.
-	Status int
-	// Times is how many requests the fault applies to; 0 means every one
-	// until ClearFaults.
-	Times int
-	// RetryAfter, in seconds, is sent as Retry-After when non-zero.
-	RetryAfter int
-}
-
-// Server is the fake Statuspage.
+// Server is the fake Statuspage. Its methods are safe for concurrent use.
 type Server struct {
 	srv            *httptest.Server
 	apiKey, pageID string
+	closing        chan struct{} // closed by Close, to cut injected delays short
+	closeOnce      sync.Once
 
-	mu          sync.Mutex
-	interval    time.Duration
-	lastByKey   map[string]time.Time
-	rateLimited int
-	requests    int
-	faults      []faultEntry
-	losses      []loss
-	incidents   []*Incident
-	seq         int
+	mu        sync.Mutex
+	interval  time.Duration
+	lastByKey map[string]time.Time
+	calls     []*Call
+	faults    []*faultEntry
+	incidents []*Incident
+	seq       int
 }
 
-type faultEntry struct {
-	f    Fault
-	left int
-}
-
-type loss struct {
-	method string
-	status int
-}
-
-// New starts a fake for one API key and one page.
+// New starts a fake for one API key and one page on 127.0.0.1 with a
+// random port. It panics if it cannot listen, like httptest.NewServer.
 func New(apiKey, pageID string) *Server {
-	s := &Server{apiKey: apiKey, pageID: pageID, interval: time.Second, lastByKey: map[string]time.Time{}}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := NewAt("127.0.0.1:0", apiKey, pageID)
 	if err != nil {
-		panic(fmt.Sprintf("statuspagefake: listen: %v", err))
+		panic(fmt.Sprintf("statuspagefake: %v", err))
 	}
+	return s
+}
+
+// NewAt is New on a chosen address, such as "127.0.0.1:8095"; it returns
+// the error of net.Listen.
+func NewAt(addr, apiKey, pageID string) (*Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s := &Server{apiKey: apiKey, pageID: pageID, interval: time.Second, lastByKey: map[string]time.Time{}, closing: make(chan struct{})}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener.Close()
 	s.srv.Listener = l
 	s.srv.Start()
-	return s
+	return s, nil
 }
 
 // URL is the API root to give the client, ending in /v1.
 func (s *Server) URL() string { return s.srv.URL + "/v1" }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server: it ends injected delays and waits for the
+// requests in flight. It may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.srv.Close()
+}
 
 // SetInterval changes the per-key rate limit (1 s by default; 0 turns it
 // off).
@@ -126,49 +138,18 @@ func (s *Server) SetInterval(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// RateLimited is how many requests got a 429 from the rate limit
-// (injected faults not counted).
+// RateLimited is how many requests of the call log got a 429 from the
+// rate limit (injected faults not counted).
 func (s *Server) RateLimited() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rateLimited
-}
-
-// Requests is how many requests reached the fake.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
-
-// Inject queues a fault; faults are played in the order injected.
-func (s *Server) Inject(f Fault) {
-	if f.Status == 0 {
-		return
+	n := 0
+	for _, c := range s.calls {
+		if c.RateLimited {
+			n++
+		}
 	}
-	s.mu.Lock()
-	s.faults = append(s.faults, faultEntry{f: f, left: f.Times})
-	s.mu.Unlock()
-}
-
-// ClearFaults removes every queued fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = nil
-	s.mu.Unlock()
-}
-
-// LoseResponse makes the next request with this method ("POST", "PATCH";
-// "" for any) take effect and then lose its answer, as when the network or
-// a proxy drops it after Statuspage committed: with status 0 the
-// connection is closed without an answer, otherwise that status (504, say)
-// is answered instead of the real one. Each call loses one answer; they
-// are used in the order made. The key and the rate limit are checked
-// first, and injected faults are played before it.
-func (s *Server) LoseResponse(method string, status int) {
-	s.mu.Lock()
-	s.losses = append(s.losses, loss{method: method, status: status})
-	s.mu.Unlock()
+	return n
 }
 
 // Incidents returns copies of the stored incidents, oldest first.
@@ -199,6 +180,10 @@ func cloneMetadata(m map[string]any) map[string]any {
 	return out
 }
 
+// maxBody bounds what the fake reads of a request body; past 1 MiB the
+// JSON decoder refuses it (400).
+const maxBody = 10 << 20
+
 var statuses = map[string]bool{"investigating": true, "identified": true, "monitoring": true, "resolved": true}
 var impacts = map[string]bool{"none": true, "minor": true, "major": true, "critical": true}
 
@@ -213,60 +198,65 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "request body could not be read")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sw := &statusWriter{ResponseWriter: w}
+	call := &Call{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()}
+	s.mu.Lock()
+	s.calls = append(s.calls, call)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		call.Status = sw.status
+		s.mu.Unlock()
+	}()
+
+	f, ok := s.admit(sw, r, call)
+	if !ok {
+		return
+	}
+	if f == nil {
+		s.routeLocked(sw, r)
+		return
+	}
+	s.play(sw, r, *f)
+}
+
+// admit checks the key and the rate limit, answering 401 or 429 itself
+// (ok false), and takes the fault the request is to play, if any.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, call *Call) (f *Fault, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests++
-
 	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "OAuth ")
-	if !ok || key == "" || key != s.apiKey {
+	key, hasKey := strings.CutPrefix(auth, "OAuth ")
+	if !hasKey || key == "" || key != s.apiKey {
 		writeError(w, http.StatusUnauthorized, "Couldn't authenticate you")
-		return
+		return nil, false
 	}
-	now := time.Now()
+	now := call.At
 	if last, seen := s.lastByKey[key]; seen && s.interval > 0 && now.Sub(last) < s.interval {
-		s.rateLimited++
+		call.RateLimited = true
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((s.interval+time.Second-1)/time.Second))))
 		writeError(w, http.StatusTooManyRequests, "Rate limit exceeded")
-		return
+		return nil, false
 	}
 	s.lastByKey[key] = now
-
-	if len(s.faults) > 0 {
-		e := &s.faults[0]
-		f := e.f
-		if f.Times > 0 {
-			e.left--
-			if e.left <= 0 {
-				s.faults = s.faults[1:]
-			}
-		}
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-		}
-		writeError(w, f.Status, http.StatusText(f.Status))
-		return
+	if f, found := s.takeFault(r.Method); found {
+		call.Injected = true
+		return &f, true
 	}
+	return nil, true
+}
 
-	for i, l := range s.losses {
-		if l.method != "" && l.method != r.Method {
-			continue
-		}
-		s.losses = slices.Delete(s.losses, i, i+1)
-		s.route(httptest.NewRecorder(), r, now) // it takes effect; its answer is dropped
-		if l.status != 0 {
-			writeError(w, l.status, http.StatusText(l.status))
-			return
-		}
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // closes the connection without an answer
-	}
-	s.route(w, r, now)
+// routeLocked serves the request under the lock.
+func (s *Server) routeLocked(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.route(w, r, time.Now())
 }
 
 // route serves one request that passed the key, the rate limit and the

@@ -1,0 +1,220 @@
+package statuspagefake
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault is a failure the Server plays for a request it matches, after the
+// key and the rate limit were checked. A Fault with only Times set does
+// nothing (the request is served normally) but is used up like any other.
+type Fault struct {
+	// Times is how many matching requests the fault applies to; 0 means
+	// every one until ClearFaults or Reset.
+	Times int
+	// Status, when non-zero, is answered instead of the real answer, with
+	// Statuspage's {"error": ...} document.
+	Status int
+	// RetryAfter, in seconds, is sent as Retry-After with the fault's
+	// answer when non-zero.
+	RetryAfter int
+	// Delay holds the request this long before answering (and, without
+	// AfterEffect, before performing it). It ends early when the client
+	// goes away or the Server closes; then nothing more is performed or
+	// answered.
+	Delay time.Duration
+	// AfterEffect performs the request first (it takes effect), then
+	// waits Delay and answers Status or hangs up: the answer is lost, as
+	// when a proxy or the network drops it after Statuspage committed.
+	// Without Status or Hangup the real answer follows the delay.
+	AfterEffect bool
+	// Hangup closes the connection without an answer (after Delay): the
+	// client sees a transport error.
+	Hangup bool
+}
+
+type faultEntry struct {
+	method string
+	f      Fault
+	left   int // remaining uses when f.Times > 0
+}
+
+// Inject queues a fault for the requests whose HTTP method is method (""
+// for any), such as Inject("POST", Fault{Times: 1, AfterEffect: true,
+// Hangup: true}) for a create whose answer is lost. A request takes the
+// oldest matching fault.
+func (s *Server) Inject(method string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultEntry{method: method, f: f, left: f.Times})
+}
+
+// ClearFaults removes every injected fault, the unlimited ones included.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Reset forgets the call log (and with it RateLimited's count) and every
+// injected fault. The incidents, the key, the page and the interval stay,
+// and so does the rate limiter's memory of each key's last request.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+	s.faults = nil
+}
+
+// takeFault pops one use of the oldest fault matching method. The caller
+// holds s.mu.
+func (s *Server) takeFault(method string) (Fault, bool) {
+	for i, e := range s.faults {
+		if e.method != "" && !strings.EqualFold(e.method, method) {
+			continue
+		}
+		if e.f.Times > 0 {
+			e.left--
+			if e.left <= 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return e.f, true
+	}
+	return Fault{}, false
+}
+
+// play serves a request that took fault f.
+func (s *Server) play(w http.ResponseWriter, r *http.Request, f Fault) {
+	if !f.AfterEffect {
+		if !s.sleep(r.Context(), f.Delay) {
+			panic(http.ErrAbortHandler) // nothing performed, nothing answered
+		}
+		switch {
+		case f.Hangup:
+			hangup(w)
+		case f.Status != 0:
+			writeFault(w, f)
+		default:
+			s.routeLocked(w, r)
+		}
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.routeLocked(rec, r) // it takes effect; its answer may be lost
+	if !s.sleep(r.Context(), f.Delay) {
+		panic(http.ErrAbortHandler) // nothing answered
+	}
+	switch {
+	case f.Hangup:
+		hangup(w)
+	case f.Status != 0:
+		writeFault(w, f)
+	default:
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}
+
+func writeFault(w http.ResponseWriter, f Fault) {
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	writeError(w, f.Status, http.StatusText(f.Status))
+}
+
+// hangup closes the connection without an answer.
+func hangup(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler) // closes the connection without an answer
+}
+
+// sleep waits d; it reports false when the client went away or the Server
+// is closing first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.closing:
+	}
+	return false
+}
+
+// Call is one request the Server received, recorded in arrival order.
+type Call struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path, such as "/v1/pages/PAGE1/incidents".
+	Path string
+	// Body is the raw request body.
+	Body []byte
+	// Status is the HTTP status answered; 0 while the request is in flight
+	// or when no answer was written (the client went away during a delay,
+	// or a Fault hung up).
+	Status int
+	// Injected reports whether a Fault shaped the answer.
+	Injected bool
+	// RateLimited reports whether the rate limit answered it 429.
+	RateLimited bool
+	// At is when the request arrived.
+	At time.Time
+}
+
+// Calls returns a copy of the call log, oldest first.
+func (s *Server) Calls() []Call { return s.CallsTo("") }
+
+// CallsTo returns the logged calls whose HTTP method is method ("" for
+// all), oldest first.
+func (s *Server) CallsTo(method string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if method == "" || strings.EqualFold(method, c.Method) {
+			cp := *c
+			cp.Body = bytes.Clone(c.Body)
+			out = append(out, cp)
+		}
+	}
+	return out
+}
+
+// statusWriter remembers the status written, for the call log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (for Hangup).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
