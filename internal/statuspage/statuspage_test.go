@@ -183,31 +183,6 @@ func TestAnUnknownIncidentOrPageIsRejected(t *testing.T) {
 	}
 }
 
-func TestTheFakeRejectsABadStatusImpactOrMetadata(t *testing.T) {
-	fake := statuspagefake.New(apiKey, "page1")
-	defer fake.Close()
-	fake.SetInterval(0)
-	for _, body := range []string{
-		`{"incident":{"name":"x","status":"acknowledged","impact_override":"minor","body":"b"}}`,
-		`{"incident":{"name":"x","status":"identified","impact_override":"sev1","body":"b"}}`,
-		`{"incident":{"name":"x","status":"identified","impact_override":"minor","body":"b","metadata":{"incidentbot":"INC-1"}}}`,
-	} {
-		req, err := http.NewRequest(http.MethodPost, fake.URL()+"/pages/page1/incidents", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "OAuth "+apiKey)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusUnprocessableEntity {
-			t.Errorf("%s → %d, want 422", body, res.StatusCode)
-		}
-	}
-}
-
 func TestTheClientWaitsForItsSlotButGivesUpWithItsContext(t *testing.T) {
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
