@@ -1,0 +1,5 @@
+package postgres
+
+// PauseForTest stops (or resumes) a lease's renewals and step-downs, as a
+// SIGSTOP of its process would: its leader's context stays alive.
+func PauseForTest(l *Lease, paused bool) { l.paused.Store(paused) }

@@ -1,0 +1,250 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/postgres"
+	"github.com/incidentbot/incidentbot/internal/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
+)
+
+// A job whose transaction took its ID first but committed last (another
+// lane) is still handed to a reader that already read past its ID.
+func TestTx_Jobs_LateLowerIDIsNotMissed(t *testing.T) {
+	db := pgtest.MustOpen(t)
+	ctx := context.Background()
+	took, release := make(chan uint64), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.Update(ctx, func(tx incidentbot.Tx) error {
+			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}
+			if err := tx.Enqueue(j); err != nil {
+				return err
+			}
+			took <- j.ID
+			<-release
+			return nil
+		})
+	}()
+	low := <-took
+	var high uint64
+	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-2"}
+		err := tx.Enqueue(j)
+		high = j.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if high <= low {
+		t.Fatalf("IDs %d then %d: want the second higher", low, high)
+	}
+	read := func(after uint64) []uint64 {
+		t.Helper()
+		var ids []uint64
+		if err := db.View(ctx, func(tx incidentbot.Tx) error {
+			ids = ids[:0]
+			return tx.Jobs(after, func(j *incidentbot.Job) bool { ids = append(ids, j.ID); return true })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	// The runner's reads: from 0, then after the highest it saw.
+	if got := read(0); !slices.Equal(got, []uint64{high}) {
+		t.Fatalf("first read = %v, want only %d (the other is not committed)", got, high)
+	}
+	read(high)
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := read(high); !slices.Contains(got, low) {
+		t.Errorf("read after %d once %d committed = %v: the late lower ID was missed", high, low, got)
+	}
+	// Once a read has looked past it, it is not handed out forever.
+	read(high)
+	if got := read(high); slices.Contains(got, low) || slices.Contains(got, high) {
+		t.Errorf("later read after %d = %v, want neither old job again", high, got)
+	}
+}
+
+func TestOpen_TwoAtOnce_MigrateOnce(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	var wg sync.WaitGroup
+	dbs := make([]*postgres.DB, 4)
+	errs := make([]error, 4)
+	for i := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = postgres.Open(context.Background(), url, postgres.Options{Migrate: true})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n, v int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil {
+		t.Fatal(err)
+	}
+	if n != postgres.SchemaVersion() || v != postgres.SchemaVersion() {
+		t.Errorf("schema_migrations has %d rows up to version %d, want each of %d once", n, v, postgres.SchemaVersion())
+	}
+}
+
+func TestOpen_WithoutMigrate_NamesTheCommand(t *testing.T) {
+	_, err := postgres.Open(context.Background(), pgtest.SchemaURL(t), postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "incidentbot migrate") {
+		t.Errorf("Open of an empty schema without Migrate = %v, want an error naming incidentbot migrate", err)
+	}
+}
+
+func TestRedact_HidesThePassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://bot:s3cr3t-pw@db.example:5432/incidents?sslmode=require",
+		"postgres://bot@db.example/incidents?password=s3cr3t-pw",
+	} {
+		if got := postgres.Redact(u); strings.Contains(got, "s3cr3t-pw") || !strings.Contains(got, "db.example") {
+			t.Errorf("Redact(%q) = %q", u, got)
+		}
+	}
+	for _, bad := range []string{"postgres://bot:s3cr3t-pw@db.example:notaport/x", "postgres://bot:s3cr3t-pw@db.example/x?pool_max_conns=zero", "mysql://bot:s3cr3t-pw@h/x"} {
+		err := postgres.ParseURL(bad)
+		if err == nil {
+			t.Errorf("ParseURL(%q) accepted it", bad)
+		} else if strings.Contains(err.Error(), "s3cr3t-pw") {
+			t.Errorf("ParseURL(%q) = %q: the password is in the error", bad, err)
+		}
+	}
+	// A server that cannot be reached: the error names it, not the password.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := postgres.Open(ctx, "postgres://bot:s3cr3t-pw@127.0.0.1:1/x?connect_timeout=2", postgres.Options{})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-pw") {
+		t.Errorf("Open of an unreachable server = %v", err)
+	}
+}
+
+// A commit that enqueued jobs, made through one replica's store, wakes
+// another replica's listener.
+func TestDB_Listen_WakesOnOtherReplicasCommit(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	leader, follower := pgtest.MustOpenURL(t, url), pgtest.MustOpenURL(t, url)
+	woke := make(chan struct{}, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go leader.Listen(ctx, func() { woke <- struct{}{} })
+	// The listener starts asynchronously: commit until one is heard.
+	deadline := time.After(10 * time.Second)
+	for {
+		if err := follower.Update(ctx, func(tx incidentbot.Tx) error {
+			return tx.Enqueue(&incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-woke:
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no wake-up 10 s after the other replica's commits")
+		}
+	}
+}
+
+// Two replicas campaign; the leader's lease is taken over when it stops
+// renewing (as a paused or cut-off process does), and every write of the
+// old term is refused from then on, while the new leader's go through.
+func TestLease_TakeoverFencesTheOldLeader(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	dbA, dbB := pgtest.MustOpenURL(t, url), pgtest.MustOpenURL(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type term struct {
+		ctx  context.Context
+		name string
+	}
+	terms := make(chan term, 4)
+	a := &postgres.Lease{DB: dbA, TTL: 1500 * time.Millisecond}
+	b := &postgres.Lease{DB: dbB, TTL: 1500 * time.Millisecond}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.Run(ctx, func(c context.Context) { terms <- term{c, "A"}; <-c.Done() })
+	}()
+	first := <-terms
+	if first.name != "A" {
+		t.Fatalf("first leader %s", first.name)
+	}
+	go func() {
+		defer wg.Done()
+		b.Run(ctx, func(c context.Context) { terms <- term{c, "B"}; <-c.Done() })
+	}()
+	// A's writes go through while it leads.
+	if err := dbA.Update(first.ctx, func(tx incidentbot.Tx) error { return tx.MarkDelivery("a1", time.Now()) }); err != nil {
+		t.Fatalf("leader's fenced write: %v", err)
+	}
+	if !a.Leading() || b.Leading() {
+		t.Fatalf("leading: A %v, B %v", a.Leading(), b.Leading())
+	}
+	// A pauses: it renews nothing and does not notice anything, while its
+	// leader's context stays alive.
+	postgres.PauseForTest(a, true)
+	start := time.Now()
+	var second term
+	select {
+	case second = <-terms:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no takeover within 10 s")
+	}
+	if second.name != "B" {
+		t.Fatalf("took over: %s", second.name)
+	}
+	t.Logf("takeover %v after the leader paused (TTL 1.5 s)", time.Since(start).Round(time.Millisecond))
+	// The old term's write (a job result recorded after the pause) is refused.
+	err := dbA.Update(first.ctx, func(tx incidentbot.Tx) error { return tx.MarkDelivery("a2", time.Now()) })
+	if !errors.Is(err, postgres.ErrFenced) {
+		t.Errorf("old leader's write after the takeover = %v, want fenced", err)
+	}
+	if err := dbB.Update(second.ctx, func(tx incidentbot.Tx) error { return tx.MarkDelivery("b1", time.Now()) }); err != nil {
+		t.Errorf("new leader's write: %v", err)
+	}
+	// A resumes, notices and steps down.
+	postgres.PauseForTest(a, false)
+	select {
+	case <-first.ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Error("the old leader's term did not end")
+	}
+	if err := dbA.View(ctx, func(tx incidentbot.Tx) error {
+		if seen, err := tx.SeenDelivery("a2"); err != nil || seen {
+			t.Errorf("the refused write is stored (%v, %v)", seen, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	wg.Wait()
+	if a.Leading() || b.Leading() {
+		t.Error("still leading after Run returned")
+	}
+}
