@@ -3,6 +3,7 @@ package incidentbot
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,52 +29,104 @@ type Cmd struct {
 	N          int // action done <n>
 	// ResponseURL lets a later job answer the person privately (declare).
 	ResponseURL string
+	// DeliveryKey identifies the signed request that carried the command
+	// (its signature): a replay of it is not applied again.
+	DeliveryKey string
 }
 
 // Reply is what the person who ran a command is told. InChannel makes it
-// visible to the channel; otherwise only they see it.
+// visible to the channel; otherwise only they see it. Replayed marks the
+// recorded answer to a request that was already applied.
 type Reply struct {
-	Text      string
-	InChannel bool
+	Text      string `json:"text"`
+	InChannel bool   `json:"in_channel,omitempty"`
+	Replayed  bool   `json:"-"`
 }
 
 // Restricted subcommands can be limited to responders (INCIDENTBOT_RESPONDERS).
-var restricted = map[string]bool{"severity": true, "resolve": true, "commander": true, "role": true}
+// What reaches the public (a public name, an update on a public incident,
+// a declaration at a public severity) is restricted too; adding to the
+// timeline is open to everyone.
+var restricted = map[string]bool{"severity": true, "resolve": true, "commander": true, "role": true, "public": true}
 
 // Run applies a command in one transaction: its timeline entry, its effect
 // on the incident and the jobs it causes (channel posts, PagerDuty calls).
-// Errors are *Error: EINVALID for bad arguments, ENOTFOUND when there is no
-// such incident, EFORBIDDEN when the actor may not do this.
+// A command with a DeliveryKey (a signed Slack request) is applied once: a
+// replay of it gets the first answer, marked Replayed. Errors are *Error:
+// EINVALID for bad arguments, ENOTFOUND when there is no such incident,
+// EFORBIDDEN when the actor may not do this.
 func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
-	if restricted[c.Name] && s.MayManage != nil && !s.MayManage(c.Actor.ID) {
+	if !s.mayManage(c.Actor) && (restricted[c.Name] || (c.Name == "declare" && slices.Contains(s.PublicSeverities, c.Severity))) {
 		return Reply{}, Errorf(EFORBIDDEN, "Only responders can %s. Ask an incident commander, or an admin to add you to INCIDENTBOT_RESPONDERS.", verbOf(c.Name))
 	}
 	switch c.Name {
-	case "declare":
-		return s.declare(ctx, c)
 	case "list":
 		return s.list(ctx)
 	case "timeline":
 		return s.timeline(ctx, c)
 	}
+	if c.DeliveryKey != "" {
+		if err := CheckID("the request's delivery key", c.DeliveryKey); err != nil {
+			return Reply{}, err
+		}
+	}
 	var out Reply
 	var incID string
 	err := s.update(ctx, func(w *txWork) error {
-		inc, err := w.target(c)
+		incID = ""
+		if c.DeliveryKey != "" {
+			ans, ok, err := w.DeliveryAnswer(c.DeliveryKey)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = Reply{}
+				if err := json.Unmarshal(ans, &out); err != nil {
+					return err
+				}
+				out.Replayed = true
+				return nil
+			}
+		}
+		var r Reply
+		if c.Name == "declare" {
+			inc, err := w.declare(c)
+			if err != nil {
+				return err
+			}
+			r, incID = declaredReply(inc), inc.ID
+		} else {
+			inc, err := w.target(c)
+			if err != nil {
+				return err
+			}
+			if r, err = w.run(inc, c); err != nil {
+				return err
+			}
+			incID = inc.ID
+			if err := w.save(inc); err != nil {
+				return err
+			}
+		}
+		out = r
+		if c.DeliveryKey == "" {
+			return nil
+		}
+		ans, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		r, err := w.run(inc, c)
-		if err != nil {
-			return err
-		}
-		out, incID = r, inc.ID
-		return w.save(inc)
+		return w.MarkAnswered(c.DeliveryKey, w.now, ans)
 	})
 	if err == nil {
-		s.logger().Info("slack command", "incident", incID, "subcommand", c.Name, "user", c.Actor.ID)
+		s.logger().Info("slack command", "incident", incID, "subcommand", c.Name, "user", c.Actor.ID, "replayed", out.Replayed)
 	}
 	return out, err
+}
+
+// mayManage reports whether a person may run the restricted subcommands.
+func (s *Service) mayManage(p Person) bool {
+	return s.MayManage == nil || s.MayManage(p.ID)
 }
 
 func verbOf(name string) string {
@@ -82,6 +135,12 @@ func verbOf(name string) string {
 		return "change the severity"
 	case "resolve":
 		return "resolve incidents"
+	case "public":
+		return "name incidents on the public status page"
+	case "declare":
+		return "declare incidents at a public severity"
+	case "status", "update":
+		return "publish updates about a public incident"
 	}
 	return "assign roles"
 }
@@ -307,6 +366,9 @@ func cmdPostmortem(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 
 // statusUpdate publishes an update, changing the status with "status".
 func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
+	if w.s.IsPublic(inc) && !w.s.mayManage(c.Actor) {
+		return Reply{}, Errorf(EFORBIDDEN, "Only responders can %s. Add a note instead (`/incident note ...`), or ask the incident commander.", verbOf(c.Name))
+	}
 	if inc.Status == StatusResolved {
 		return Reply{}, Errorf(ECONFLICT, "%s is resolved; reopen it in PagerDuty or declare a new incident.", inc.ID)
 	}
@@ -360,52 +422,51 @@ func mention(p Person) string {
 }
 
 // declare opens an incident without a page.
-func (s *Service) declare(ctx context.Context, c Cmd) (Reply, error) {
+func (w *txWork) declare(c Cmd) (*Incident, error) {
 	title := strings.TrimSpace(c.Text)
 	if title == "" {
-		return Reply{}, usageError("declare")
+		return nil, usageError("declare")
 	}
 	sev := cmp.Or(c.Severity, Sev3)
-	var out Reply
-	err := s.update(ctx, func(w *txWork) error {
-		n, err := w.NextIncidentNumber()
-		if err != nil {
-			return err
+	n, err := w.NextIncidentNumber()
+	if err != nil {
+		return nil, err
+	}
+	actor := c.Actor
+	inc := &Incident{
+		ID: IncidentID(n), Number: n, Title: title, Severity: sev, Status: StatusTriggered,
+		StatusAt: w.now, OpenedAt: w.now, RecordedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
+		Roles: map[Role]Person{RoleCommander: actor},
+	}
+	if c.Severity != "" {
+		inc.SeveritySetBy = cmp.Or(actor.ID, actor.Name)
+	}
+	w.scheduleFrom(inc, inc.OpenedAt)
+	if err := w.publish(inc); err != nil {
+		return nil, err
+	}
+	if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", actor.Display(), title, sev)}); err != nil {
+		return nil, err
+	}
+	if err := w.openChannel(inc); err != nil {
+		return nil, err
+	}
+	if actor.ID != "" {
+		if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: actor.ID}); err != nil {
+			return nil, err
 		}
-		actor := c.Actor
-		inc := &Incident{
-			ID: IncidentID(n), Number: n, Title: title, Severity: sev, Status: StatusTriggered,
-			StatusAt: w.now, OpenedAt: w.now, RecordedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
-			Roles: map[Role]Person{RoleCommander: actor},
+	}
+	if c.ResponseURL != "" {
+		// Rendered when the channel exists, to link it.
+		if err := w.enqueue(&Job{Kind: JobRespond, IncidentID: inc.ID, Lane: laneChannel(inc.ID), ResponseURL: c.ResponseURL}); err != nil {
+			return nil, err
 		}
-		if c.Severity != "" {
-			inc.SeveritySetBy = cmp.Or(actor.ID, actor.Name)
-		}
-		w.scheduleFrom(inc, inc.OpenedAt)
-		if err := w.publish(inc); err != nil {
-			return err
-		}
-		if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", actor.Display(), title, sev)}); err != nil {
-			return err
-		}
-		if err := w.openChannel(inc); err != nil {
-			return err
-		}
-		if actor.ID != "" {
-			if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: actor.ID}); err != nil {
-				return err
-			}
-		}
-		if c.ResponseURL != "" {
-			// Rendered when the channel exists, to link it.
-			if err := w.enqueue(&Job{Kind: JobRespond, IncidentID: inc.ID, Lane: laneChannel(inc.ID), ResponseURL: c.ResponseURL}); err != nil {
-				return err
-			}
-		}
-		out = Reply{Text: fmt.Sprintf("Declared %s (%s): %s. You are the incident commander; the channel is being opened.", inc.ID, sev, EscapeMrkdwn(title)), InChannel: true}
-		return w.save(inc)
-	})
-	return out, err
+	}
+	return inc, w.save(inc)
+}
+
+func declaredReply(inc *Incident) Reply {
+	return Reply{Text: fmt.Sprintf("Declared %s (%s): %s. You are the incident commander; the channel is being opened.", inc.ID, inc.Severity, EscapeMrkdwn(inc.Title)), InChannel: true}
 }
 
 func (s *Service) list(ctx context.Context) (Reply, error) {
@@ -469,9 +530,18 @@ func (s *Service) timeline(ctx context.Context, c Cmd) (Reply, error) {
 }
 
 // Notify queues a private answer to a person through a response_url (a
-// button's outcome that the channel does not show).
+// button's outcome that the channel does not show). The answer to a
+// button of an incident the database does not know (an old message after
+// a restore) is not tied to that incident: nothing is waited for.
 func (s *Service) Notify(ctx context.Context, incidentID, responseURL, text string) error {
 	return s.update(ctx, func(w *txWork) error {
-		return w.enqueue(&Job{Kind: JobRespond, IncidentID: incidentID, Lane: incidentID + "/respond", ResponseURL: responseURL, Message: &Message{Text: text}})
+		j := &Job{Kind: JobRespond, Lane: "respond", ResponseURL: responseURL, Message: &Message{Text: text}}
+		switch _, err := w.Incident(incidentID); {
+		case err == nil:
+			j.IncidentID, j.Lane = incidentID, incidentID+"/respond"
+		case ErrorCode(err) != ENOTFOUND:
+			return err
+		}
+		return w.enqueue(j)
 	})
 }

@@ -31,6 +31,9 @@ type Incident struct {
 
 	ChannelID   string `json:"channel_id"`
 	ChannelName string `json:"channel_name,omitempty"`
+	// Invited are the Slack users the bot invited to the channel: a later
+	// invitation of one of them is not sent again.
+	Invited []string `json:"invited,omitempty"`
 	// ChannelFailed is set when the channel could not be created for good;
 	// jobs that need the channel then fail instead of waiting.
 	ChannelFailed bool `json:"channel_failed,omitempty"`

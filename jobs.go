@@ -143,7 +143,7 @@ func (w *txWork) jobFailed(j *Job, cause error) error {
 	if j.IncidentID == "" {
 		return nil
 	}
-	return w.change(j.IncidentID, func(inc *Incident) error {
+	err := w.change(j.IncidentID, func(inc *Incident) error {
 		inc.Problems = append(inc.Problems, Problem{At: now, Job: j.Kind, Message: msg})
 		if i := pendingEcho(inc, j); i >= 0 {
 			// PagerDuty never took the action: nothing will echo it.
@@ -158,6 +158,12 @@ func (w *txWork) jobFailed(j *Job, cause error) error {
 		return w.enqueue(&Job{Kind: JobPost, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Notice: true,
 			Message: &Message{Text: "⚠️ Problem: " + EscapeMrkdwn(msg), Body: "⚠️ *Problem:* " + EscapeMrkdwn(msg)}})
 	})
+	if ErrorCode(err) == ENOTFOUND {
+		// The incident is gone (a database restored from an older
+		// backup): the dead letter alone tells of the failure.
+		return nil
+	}
+	return err
 }
 
 func describeJob(j *Job) string {
@@ -214,7 +220,11 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 	case JobSetTopic:
 		return nil, js.Chat.SetTopic(ctx, inc.ChannelID, inc.Topic())
 	case JobInvite:
-		return nil, js.invite(ctx, j, inc)
+		uid, err := js.invite(ctx, j, inc)
+		if err != nil || uid == "" {
+			return nil, err
+		}
+		return func(w *txWork) error { return w.invited(inc.ID, uid) }, nil
 	case JobPost:
 		_, err := js.Chat.Post(ctx, inc.ChannelID, *j.Message)
 		return nil, err
@@ -287,22 +297,27 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
 }
 
-func (js *Jobs) invite(ctx context.Context, j *Job, inc *Incident) error {
-	if j.SlackUser != "" {
-		return js.Chat.Invite(ctx, inc.ChannelID, j.SlackUser)
+// invite adds a person to the incident channel and returns their Slack
+// user ID; "" when they were invited before (the same request is not sent
+// twice).
+func (js *Jobs) invite(ctx context.Context, j *Job, inc *Incident) (string, error) {
+	uid := j.SlackUser
+	if uid == "" {
+		if js.Pager == nil {
+			return "", Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
+		}
+		email, err := js.Pager.UserEmail(ctx, j.Invitee.ID)
+		if err != nil {
+			return "", err
+		}
+		if uid, err = js.Chat.UserByEmail(ctx, email); err != nil {
+			return "", err
+		}
 	}
-	if js.Pager == nil {
-		return Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
+	if slices.Contains(inc.Invited, uid) {
+		return "", nil
 	}
-	email, err := js.Pager.UserEmail(ctx, j.Invitee.ID)
-	if err != nil {
-		return err
-	}
-	uid, err := js.Chat.UserByEmail(ctx, email)
-	if err != nil {
-		return err
-	}
-	return js.Chat.Invite(ctx, inc.ChannelID, uid)
+	return uid, js.Chat.Invite(ctx, inc.ChannelID, uid)
 }
 
 // pagerAction acknowledges, resolves or annotates the PagerDuty incident

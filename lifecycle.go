@@ -3,6 +3,7 @@ package incidentbot
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -149,6 +150,17 @@ func (w *txWork) invite(inc *Incident, p Person) error {
 		return nil
 	}
 	return w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), Invitee: &p})
+}
+
+// invited records a Slack user invited to the incident channel (an invite
+// job's result).
+func (w *txWork) invited(incID, userID string) error {
+	return w.change(incID, func(inc *Incident) error {
+		if !slices.Contains(inc.Invited, userID) {
+			inc.Invited = append(inc.Invited, userID)
+		}
+		return nil
+	})
 }
 
 // openChannel enqueues the channel, its topic, the kickoff message and the

@@ -49,6 +49,9 @@ type PagerEvent struct {
 	Text string `json:"text,omitempty"`
 	// Responder is the user asked to respond (responder.added).
 	Responder *Person `json:"responder,omitempty"`
+	// ClaimedAt is the time the event carried when it was too far in the
+	// future to believe; OccurredAt is then its arrival.
+	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
 }
 
 // PagerIncident is what PagerDuty tells about an incident, from a webhook's
@@ -120,12 +123,29 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 		return OutcomeIgnored, nil
 	}
 	if ev.IncidentID == "" {
-		return "", Errorf(EINVALID, "event %s (%s) names no incident", ev.ID, ev.Type)
+		return "", Errorf(EINVALID, "event %s (%s) names no incident", Clip(ev.ID), ev.Type)
 	}
+	for _, id := range []struct{ what, v string }{{"X-Webhook-Id", webhookID}, {"event.id", ev.ID}, {"the incident ID", ev.IncidentID}} {
+		if err := CheckID(id.what, id.v); err != nil {
+			return "", err
+		}
+	}
+	now := s.now()
 	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = s.now()
+		ev.OccurredAt = now
 	}
 	ev.OccurredAt = ev.OccurredAt.UTC()
+	if ev.OccurredAt.After(now.Add(MaxClockSkew)) {
+		// A clock far ahead (or a forged time) must not reorder the
+		// timeline: the event is recorded when it arrived.
+		claimed := ev.OccurredAt
+		ev.ClaimedAt, ev.OccurredAt = &claimed, now
+	}
+	if pi := ev.Incident; pi != nil && pi.CreatedAt.After(now.Add(MaxClockSkew)) {
+		cp := *pi
+		cp.CreatedAt = ev.OccurredAt
+		ev.Incident = &cp
+	}
 	var out Outcome
 	var incID string
 	err := s.update(ctx, func(w *txWork) error {
@@ -159,7 +179,7 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 	if err != nil {
 		return "", err
 	}
-	s.logger().Info("pagerduty event", "incident", incID, "pagerduty_id", ev.IncidentID, "type", ev.Type, "event_id", ev.ID, "outcome", out)
+	s.logger().Info("pagerduty event", "incident", incID, "pagerduty_id", ev.IncidentID, "type", ev.Type, "event_id", ev.ID, "outcome", out, "clock_ahead", ev.ClaimedAt != nil)
 	return out, nil
 }
 
@@ -373,6 +393,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	if err := w.followChange(inc, beforeStatus, beforeSeverity); err != nil {
 		return err
 	}
+	e.Text += skewNote(ev)
 	if err := w.recordPagerEntry(inc, ev, e, echo); err != nil {
 		return err
 	}
@@ -511,6 +532,14 @@ func onAnnotated(_ *txWork, _ *Incident, ev PagerEvent, e *Entry) (next, error) 
 func onStatusUpdatePublished(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error) {
 	e.Kind, e.Text, e.Status = EntryStatusUpdate, ev.Text, inc.Status
 	return nothingMore, w.publishUpdate(inc, *e)
+}
+
+// skewNote says that an event's own time was in the future ("" when not).
+func skewNote(ev PagerEvent) string {
+	if ev.ClaimedAt == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (PagerDuty stamped this %s, in the future; recorded when it arrived)", ev.ClaimedAt.Format("2006-01-02 15:04:05 UTC"))
 }
 
 // onResponderAdded records a responder request and invites the responder.

@@ -42,6 +42,11 @@ func TimeOfTS(ts string) (time.Time, bool) {
 // on the message (a pin and a 📌 reaction add one entry). Events outside
 // incident channels are ignored.
 func (s *Service) IngestSlackEvent(ctx context.Context, eventID string, ev SlackEvent) (Outcome, error) {
+	for _, id := range []struct{ what, v string }{{"event_id", eventID}, {"the channel", ev.Channel}, {"the message ts", ev.TS}} {
+		if err := CheckID(id.what, id.v); err != nil {
+			return "", err
+		}
+	}
 	var out Outcome
 	err := s.update(ctx, func(w *txWork) error {
 		key := "slack-event:" + eventID

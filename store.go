@@ -28,6 +28,14 @@ type Tx interface {
 	MarkDelivery(key string, at time.Time) error
 	// ForgetDelivery removes a delivery key.
 	ForgetDelivery(key string) error
+	// MarkAnswered records a delivery key with the answer it was given (a
+	// replayed signed request gets the same answer); it is pruned like
+	// MarkDelivery's keys.
+	MarkAnswered(key string, at time.Time, answer []byte) error
+	// DeliveryAnswer returns the answer recorded with MarkAnswered; ok is
+	// false when the key is not recorded (a key recorded with MarkDelivery
+	// has an empty answer).
+	DeliveryAnswer(key string) (answer []byte, ok bool, err error)
 
 	// NextIncidentNumber reserves the next incident number.
 	NextIncidentNumber() (int, error)

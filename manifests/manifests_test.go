@@ -684,6 +684,7 @@ func TestEveryAlertHasASeverityASummaryAndADescription(t *testing.T) {
 		`increase(incidentbot_pagerduty_signature_failures_total`,
 		`incidentbot_outbox_jobs_total{job="incidentbot", result="retry"}`,
 		`up{job="incidentbot"} == 0`,
+		`incidentbot_database_filesystem_free_bytes`,
 	} {
 		if !slices.ContainsFunc(rules, func(r rule) bool { return strings.Contains(r.Expr, want) }) {
 			t.Errorf("no alert on %s", want)

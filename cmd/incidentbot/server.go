@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,9 @@ type Main struct {
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// headers (5 s when 0): slow clients cannot hold connections.
 	ReadHeaderTimeout time.Duration
+	// MinFreeBytes is the readiness floor of free space on the database's
+	// filesystem (64 MiB when 0).
+	MinFreeBytes uint64
 	// ReconcileEvery is how often PagerDuty's open incidents are compared
 	// with the bot's (5 min when 0; negative: never); it also runs at start.
 	ReconcileEvery time.Duration
@@ -243,6 +247,13 @@ func (m *Main) Close() error {
 func (m *Main) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	// A full disk fails the deliveries before it fails a small heartbeat.
+	floor := cmp.Or(m.MinFreeBytes, minFreeBytes)
+	if free, err := freeBytes(m.DB.Path()); err == nil && free < floor {
+		m.Logger.Error("readyz: the database's filesystem is almost full", "free_bytes", free, "floor_bytes", floor)
+		http.Error(w, fmt.Sprintf("database filesystem almost full: %d bytes free, floor %d", free, floor), http.StatusServiceUnavailable)
+		return
+	}
 	if err := m.DB.Writable(ctx); err != nil {
 		m.Logger.Error("readyz: store not writable", "err", err)
 		http.Error(w, "store not writable", http.StatusServiceUnavailable)
@@ -324,6 +335,14 @@ func (m *Main) registerMetrics() {
 				return err
 			})
 			return float64(n)
+		}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_database_filesystem_free_bytes", Help: "Bytes free on the filesystem of the database file (readiness needs 64 MiB)."},
+		func() float64 {
+			free, err := freeBytes(m.DB.Path())
+			if err != nil {
+				return -1
+			}
+			return float64(free)
 		}))
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jobs := prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -39,14 +39,15 @@ type Performer interface {
 // uses the real clock; tests pass a manual one.
 type Clock interface {
 	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
+	// At returns a channel that receives once the clock reaches t (at once
+	// when it has).
+	At(t time.Time) <-chan time.Time
 }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Now() time.Time                  { return time.Now() }
+func (realClock) At(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
 
 // Results reported to Observe.
 const (
@@ -298,7 +299,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			return nil
 		}
-		timer := r.clock().After(max(next.Sub(now), time.Millisecond))
+		if next.Before(now.Add(time.Millisecond)) {
+			next = now.Add(time.Millisecond)
+		}
+		timer := r.clock().At(next)
 		select {
 		case <-ctx.Done():
 		case <-r.wake:
@@ -394,5 +398,5 @@ type NowClock func() time.Time
 // Now returns f().
 func (f NowClock) Now() time.Time { return f() }
 
-// After waits on a real timer.
-func (f NowClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// At waits on a real timer for the time between f() and t.
+func (f NowClock) At(t time.Time) <-chan time.Time { return time.After(t.Sub(f())) }

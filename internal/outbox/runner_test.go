@@ -35,11 +35,15 @@ func (c *manualClock) Now() time.Time {
 	return c.now
 }
 
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
+func (c *manualClock) At(t time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
+	if !t.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: t, ch: ch})
 	return ch
 }
 

@@ -102,14 +102,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason = "no X-PagerDuty-Signature header"
 		}
 		h.log.Error("PAGERDUTY WEBHOOK REFUSED: bad signature; check PAGERDUTY_WEBHOOK_SECRETS. PagerDuty disables a subscription after 3 dropped deliveries in a row",
-			"reason", reason, "webhook_id", r.Header.Get("X-Webhook-Id"), "subscription", r.Header.Get("X-Webhook-Subscription"), "remote", r.RemoteAddr)
+			"reason", reason, "webhook_id", incidentbot.Clip(r.Header.Get("X-Webhook-Id")), "subscription", incidentbot.Clip(r.Header.Get("X-Webhook-Subscription")), "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusUnauthorized, "error", "invalid signature")
 		return
 	}
 	ev, err := DecodeWebhook(body)
 	if err != nil {
 		h.metrics.deliveries.WithLabelValues("", "bad_request").Inc()
-		h.log.Warn("pagerduty webhook: malformed body", "err", err, "webhook_id", r.Header.Get("X-Webhook-Id"))
+		h.log.Warn("pagerduty webhook: malformed body", "err", err, "webhook_id", incidentbot.Clip(r.Header.Get("X-Webhook-Id")))
 		writeJSON(w, http.StatusBadRequest, "error", err.Error())
 		return
 	}
@@ -118,6 +118,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if incidentbot.ErrorCode(err) == incidentbot.EINVALID {
 			h.metrics.deliveries.WithLabelValues(typ, "bad_request").Inc()
+			h.log.Warn("pagerduty webhook: delivery refused as malformed", "reason", incidentbot.ErrorMessage(err), "webhook_id", incidentbot.Clip(r.Header.Get("X-Webhook-Id")))
 			writeJSON(w, http.StatusBadRequest, "error", incidentbot.ErrorMessage(err))
 			return
 		}
@@ -227,7 +228,7 @@ func DecodeWebhook(body []byte) (incidentbot.PagerEvent, error) {
 	if e.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		if err != nil {
-			return incidentbot.PagerEvent{}, fmt.Errorf("event.occurred_at %q is not an RFC 3339 time", e.OccurredAt)
+			return incidentbot.PagerEvent{}, fmt.Errorf("event.occurred_at %q is not an RFC 3339 time", incidentbot.Clip(e.OccurredAt))
 		}
 		ev.OccurredAt = t.UTC()
 	}
@@ -235,7 +236,7 @@ func DecodeWebhook(body []byte) (incidentbot.PagerEvent, error) {
 		ev.Agent = incidentbot.Person{ID: e.Agent.ID, Name: e.Agent.Summary}
 	}
 	if len(e.Data) == 0 || string(e.Data) == "null" {
-		return incidentbot.PagerEvent{}, fmt.Errorf("%s event has no data", e.EventType)
+		return incidentbot.PagerEvent{}, fmt.Errorf("%s event has no data", incidentbot.Clip(e.EventType))
 	}
 	var probe struct {
 		Type string `json:"type"`
@@ -260,10 +261,10 @@ func DecodeWebhook(body []byte) (incidentbot.PagerEvent, error) {
 	}
 	var d referenceData
 	if err := json.Unmarshal(e.Data, &d); err != nil {
-		return incidentbot.PagerEvent{}, fmt.Errorf("event.data (%s): %w", probe.Type, err)
+		return incidentbot.PagerEvent{}, fmt.Errorf("event.data (%s): %w", incidentbot.Clip(probe.Type), err)
 	}
 	if d.Incident == nil || d.Incident.ID == "" {
-		return incidentbot.PagerEvent{}, fmt.Errorf("event.data (%s) names no incident", probe.Type)
+		return incidentbot.PagerEvent{}, fmt.Errorf("event.data (%s) names no incident", incidentbot.Clip(probe.Type))
 	}
 	ev.IncidentID = d.Incident.ID
 	ev.Text = strings.TrimSpace(d.Content + d.Message)
@@ -280,14 +281,14 @@ func (d incidentData) domain() (*incidentbot.PagerIncident, error) {
 	if d.Number != "" {
 		n, err := strconv.Atoi(string(d.Number))
 		if err != nil {
-			return nil, fmt.Errorf("event.data.number %q is not an integer", d.Number)
+			return nil, fmt.Errorf("event.data.number %q is not an integer", incidentbot.Clip(string(d.Number)))
 		}
 		pi.Number = n
 	}
 	if d.CreatedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, d.CreatedAt)
 		if err != nil {
-			return nil, fmt.Errorf("event.data.created_at %q is not an RFC 3339 time", d.CreatedAt)
+			return nil, fmt.Errorf("event.data.created_at %q is not an RFC 3339 time", incidentbot.Clip(d.CreatedAt))
 		}
 		pi.CreatedAt = t.UTC()
 	}

@@ -25,8 +25,9 @@ import (
 type Client struct {
 	api *slack.Client
 	hc  *http.Client
-	// responseHosts are the hosts a response_url may point at.
-	responseHosts map[string]bool
+	// apiScheme and apiHost are the configured API URL's: response_url and
+	// upload URLs may point there besides Slack's own hosts.
+	apiScheme, apiHost string
 	// budget keeps calls inside Slack's rate tiers; nil: no limit.
 	budget *Budget
 
@@ -45,11 +46,23 @@ func NewClient(token, apiURL string, hc *http.Client) *Client {
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/"
 	}
-	hosts := map[string]bool{"hooks.slack.com": true}
+	c := &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc)), hc: hc}
 	if u, err := url.Parse(apiURL); err == nil && u.Host != "" {
-		hosts[u.Host] = true
+		c.apiScheme, c.apiHost = u.Scheme, u.Host
 	}
-	return &Client{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc)), hc: hc, responseHosts: hosts}
+	return c
+}
+
+// responseURLAllowed reports whether a slash command's response_url may be
+// used: https on hooks.slack.com, or the configured API URL's own scheme
+// and host (a GovSlack host, or a fake). Anything else could send a reply,
+// and the people's words in it, elsewhere.
+func (c *Client) responseURLAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "https" && u.Host == "hooks.slack.com") || (u.Scheme == c.apiScheme && u.Host == c.apiHost)
 }
 
 // SetBudget makes the client keep its calls inside b (nil: no limit).
@@ -296,9 +309,8 @@ func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.S
 // URL is used only when its host is hooks.slack.com or SLACK_API_URL's
 // host; it is never part of an error (it is a bearer secret).
 func (c *Client) Respond(ctx context.Context, responseURL string, msg incidentbot.Message) error {
-	u, err := url.Parse(responseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !c.responseHosts[u.Host] {
-		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "response_url host is not allowed"}
+	if !c.responseURLAllowed(responseURL) {
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "response_url is not on hooks.slack.com over https"}
 	}
 	body, _ := json.Marshal(map[string]any{"response_type": "ephemeral", "text": msg.Text, "blocks": Blocks(msg)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
@@ -330,11 +342,34 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 			return err
 		}
 	}
-	_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
-		Content: string(content), FileSize: len(content), Filename: filename, Title: title,
-		Channel: channelID, InitialComment: comment, SnippetType: "markdown",
+	u, err := c.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
+		FileName: filename, FileSize: len(content), SnippetType: "markdown",
+	})
+	if err != nil {
+		return c.done(ctx, "files.getUploadURLExternal", "", err)
+	}
+	// The content goes where Slack says, but only to Slack: a URL on
+	// another host will not become right by retrying.
+	if !c.uploadHostAllowed(u.UploadURL) {
+		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "files.getUploadURLExternal gave an upload URL on an unexpected host"}
+	}
+	if err := c.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: string(content), Filename: filename}); err != nil {
+		return classify(ctx, "files.upload", err)
+	}
+	_, err = c.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
+		Files: []slack.FileSummary{{ID: u.FileID, Title: title}}, Channel: channelID, InitialComment: comment,
 	})
 	return c.done(ctx, "files.completeUploadExternal", "", err)
+}
+
+// uploadHostAllowed reports whether an upload URL is Slack's: https on
+// files.slack.com, or the configured API URL's own scheme and host.
+func (c *Client) uploadHostAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "https" && u.Host == "files.slack.com") || (u.Scheme == c.apiScheme && u.Host == c.apiHost)
 }
 
 // OpenView opens a modal (views.open).

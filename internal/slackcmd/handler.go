@@ -2,12 +2,15 @@ package slackcmd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +80,17 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	return h
 }
 
+// deliveryKey identifies a signed request for the lifecycle: a replay of
+// it (the same signature, inside Slack's 5-minute window) is applied once.
+func deliveryKey(r *http.Request, part int) string {
+	sum := sha256.Sum256([]byte(r.Header.Get("X-Slack-Signature")))
+	key := "slack-request:" + hex.EncodeToString(sum[:16])
+	if part > 0 {
+		key += ":" + strconv.Itoa(part)
+	}
+	return key
+}
+
 // read returns the verified raw body, or answers the request and returns nil.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) []byte {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -140,11 +154,12 @@ func (h *Handler) Commands(w http.ResponseWriter, r *http.Request) {
 	c.ChannelID = form.Get("channel_id")
 	c.Actor = incidentbot.Person{ID: form.Get("user_id"), Name: form.Get("user_name")}
 	c.ResponseURL = form.Get("response_url")
+	c.DeliveryKey = deliveryKey(r, 0)
 	reply, err := h.svc.Run(r.Context(), c)
 	if err != nil {
 		h.reqs.WithLabelValues("commands", incidentbot.ErrorCode(err)).Inc()
 		if incidentbot.ErrorCode(err) == incidentbot.EINTERNAL {
-			h.log.Error("slash command failed", "subcommand", c.Name, "incident", c.IncidentID, "err", err)
+			h.log.Error("slash command failed", "subcommand", c.Name, "incident", incidentbot.Clip(c.IncidentID), "err", err)
 			ephemeral(w, "Sorry, that failed and nothing was recorded. Try again; if it keeps failing, check the bot's logs.")
 			return
 		}
@@ -201,19 +216,23 @@ func (h *Handler) Interactions(w http.ResponseWriter, r *http.Request) {
 	actor := incidentbot.Person{ID: cb.User.ID, Name: cb.User.Name}
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
-		for _, a := range cb.ActionCallback.BlockActions {
-			h.blockAction(r.Context(), cb, actor, a)
+		for i, a := range cb.ActionCallback.BlockActions {
+			h.blockAction(r.Context(), cb, actor, a, deliveryKey(r, i+1))
 		}
 		w.WriteHeader(http.StatusOK)
 	case slack.InteractionTypeViewSubmission:
-		h.viewSubmission(w, r.Context(), cb, actor)
+		h.viewSubmission(w, r.Context(), cb, actor, deliveryKey(r, 0))
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
 }
 
-func (h *Handler) blockAction(ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, a *slack.BlockAction) {
+func (h *Handler) blockAction(ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, a *slack.BlockAction, key string) {
 	incID := a.Value
+	if err := incidentbot.CheckID("the button's incident", incID); err != nil {
+		h.reqs.WithLabelValues("interactions", "bad_request").Inc()
+		return
+	}
 	var name string
 	switch a.ActionID {
 	case incidentbot.ActionAcknowledge:
@@ -233,12 +252,14 @@ func (h *Handler) blockAction(ctx context.Context, cb slack.InteractionCallback,
 	default:
 		return
 	}
-	reply, err := h.svc.Run(ctx, incidentbot.Cmd{Name: name, IncidentID: incID, ChannelID: cb.Channel.ID, Actor: actor})
+	reply, err := h.svc.Run(ctx, incidentbot.Cmd{Name: name, IncidentID: incID, ChannelID: cb.Channel.ID, Actor: actor, DeliveryKey: key})
 	h.reqs.WithLabelValues("interactions", orStr(incidentbot.ErrorCode(err), "ok")).Inc()
 	switch {
+	case reply.Replayed:
+		// Applied and answered the first time.
 	case err != nil:
 		if incidentbot.ErrorCode(err) == incidentbot.EINTERNAL {
-			h.log.Error("button failed", "incident", incID, "action", name, "err", err)
+			h.log.Error("button failed", "incident", incidentbot.Clip(incID), "action", name, "err", err)
 		}
 		h.notify(ctx, incID, cb.ResponseURL, incidentbot.ErrorMessage(err))
 	case !reply.InChannel:
@@ -255,7 +276,7 @@ func (h *Handler) notify(ctx context.Context, incID, responseURL, text string) {
 	}
 }
 
-func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person) {
+func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, key string) {
 	if cb.View.CallbackID != updateCallbackID {
 		w.WriteHeader(http.StatusOK)
 		return
@@ -263,7 +284,7 @@ func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb 
 	vals := cb.View.State.Values
 	msg := strings.TrimSpace(vals[blockMessage][blockMessage].Value)
 	st := vals[blockStatus][blockStatus].SelectedOption.Value
-	c := incidentbot.Cmd{Name: "update", IncidentID: cb.View.PrivateMetadata, Actor: actor, Text: msg}
+	c := incidentbot.Cmd{Name: "update", IncidentID: cb.View.PrivateMetadata, Actor: actor, Text: msg, DeliveryKey: key}
 	if st != "" {
 		c.Name, c.Status = "status", incidentbot.Status(st)
 	}
@@ -271,7 +292,7 @@ func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb 
 	if err != nil {
 		h.reqs.WithLabelValues("interactions", incidentbot.ErrorCode(err)).Inc()
 		if incidentbot.ErrorCode(err) == incidentbot.EINTERNAL {
-			h.log.Error("update submission failed", "incident", c.IncidentID, "err", err)
+			h.log.Error("update submission failed", "incident", incidentbot.Clip(c.IncidentID), "err", err)
 		}
 		writeJSON(w, map[string]any{"response_action": "errors", "errors": map[string]string{blockMessage: incidentbot.ErrorMessage(err)}})
 		return
@@ -363,6 +384,11 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
+	if err := incidentbot.CheckID("event_id", env.EventID); err != nil {
+		h.reqs.WithLabelValues("events", "bad_request").Inc()
+		http.Error(w, incidentbot.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
 	ev, ok := domainEvent(e)
 	if !ok {
 		w.WriteHeader(http.StatusOK)
@@ -370,6 +396,10 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := h.svc.IngestSlackEvent(r.Context(), env.EventID, ev)
 	if err != nil {
+		if incidentbot.ErrorCode(err) == incidentbot.EINVALID {
+			http.Error(w, incidentbot.ErrorMessage(err), http.StatusBadRequest)
+			return
+		}
 		h.log.Error("slack event could not be recorded; Slack will retry", "event_id", env.EventID, "err", err)
 		http.Error(w, "could not record the event", http.StatusServiceUnavailable)
 		return

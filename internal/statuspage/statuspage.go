@@ -177,13 +177,18 @@ func (c *Client) Publish(ctx context.Context, pi incidentbot.PublicIncident, ref
 		}
 		return c.update(ctx, found.ID, found, found.latestBody() == w.body, w)
 	}
-	id, sum, _ := strings.Cut(ref, "#")
+	id, sums, _ := strings.Cut(ref, "#")
+	sum, fieldsSum, _ := strings.Cut(sums, "#")
 	if sum == "" {
 		cur, err := c.get(ctx, id)
 		if err != nil {
 			return "", err
 		}
 		return c.update(ctx, id, cur, cur.latestBody() == w.body, w)
+	}
+	if sum == w.sum && fieldsSum == w.fieldsSum {
+		// Statuspage shows this already: the same request is not sent again.
+		return ref, nil
 	}
 	return c.update(ctx, id, nil, sum == w.sum, w)
 }
@@ -193,6 +198,9 @@ type wanted struct {
 	fields incidentFields // name, status and impact
 	body   string         // the latest update's text, or a neutral one
 	sum    string         // short hash of the latest update, kept in the ref
+	// fieldsSum is a short hash of the fields, kept in the ref too: a
+	// publication that changes neither sends nothing.
+	fieldsSum string
 }
 
 func wantedState(pi *incidentbot.PublicIncident) wanted {
@@ -214,6 +222,8 @@ func wantedState(pi *incidentbot.PublicIncident) wanted {
 	}
 	h := sha256.Sum256([]byte(updateID + "\n" + w.body))
 	w.sum = hex.EncodeToString(h[:6])
+	h = sha256.Sum256([]byte(w.fields.Name + "\n" + w.fields.Status + "\n" + w.fields.ImpactOverride))
+	w.fieldsSum = hex.EncodeToString(h[:6])
 	return w
 }
 
@@ -239,7 +249,7 @@ func (c *Client) create(ctx context.Context, id string, w wanted) (string, error
 	if created.ID == "" {
 		return "", &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "statuspage: create incident: the answer has no incident id"}
 	}
-	return created.ID + "#" + w.sum, nil
+	return created.ID + "#" + w.sum + "#" + w.fieldsSum, nil
 }
 
 // update patches incident id to w: with the update posted and notified
@@ -247,7 +257,7 @@ func (c *Client) create(ctx context.Context, id string, w wanted) (string, error
 // is the incident as Statuspage has it: nothing is sent when it already
 // shows w.
 func (c *Client) update(ctx context.Context, id string, cur *remoteIncident, sameUpdate bool, w wanted) (string, error) {
-	ref := id + "#" + w.sum
+	ref := id + "#" + w.sum + "#" + w.fieldsSum
 	f := w.fields
 	if !sameUpdate {
 		f.Body, f.DeliverNotifications = w.body, true

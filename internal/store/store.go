@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -22,7 +23,7 @@ var (
 	bucketTimeline   = []byte("timeline")   // 8-byte number → bucket: 8-byte seq → entry JSON
 	bucketOutbox     = []byte("outbox")     // 8-byte job ID → job JSON
 	bucketDead       = []byte("dead")       // 8-byte job ID → job JSON
-	bucketDeliveries = []byte("deliveries") // dedupe key → 8-byte unix nanoseconds
+	bucketDeliveries = []byte("deliveries") // dedupe key → 8-byte unix nanoseconds (+ the answer given, for a replayed request)
 	bucketPending    = []byte("pending")    // PagerDuty incident ID → bucket: seq → event JSON
 	bucketOpen       = []byte("open")       // 8-byte number of each open incident → nothing
 	bucketResolved   = []byte("resolved")   // 8-byte resolution unix ns + 8-byte number → nothing
@@ -69,7 +70,10 @@ type request struct {
 }
 
 // Open opens (creating if needed) the store file at path. It fails if
-// another process holds the file longer than Options.Timeout.
+// another process holds the file longer than Options.Timeout, and with an
+// error wrapping ErrDamaged, that says how to restore, when the file is
+// empty, truncated or fails bbolt's consistency check (which reads every
+// page once: its cost grows with the file's size, at start only).
 func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
@@ -77,12 +81,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	b, err := openChecked(path, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: the file is locked by another process (only one incidentbot may use a database file): %w", path, err)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	err = b.Update(func(btx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -154,8 +155,15 @@ func (db *DB) Update(ctx context.Context, fn func(incidentbot.Tx) error) error {
 	return <-req.done
 }
 
-// View runs fn in a read-only transaction.
-func (db *DB) View(ctx context.Context, fn func(incidentbot.Tx) error) error {
+// View runs fn in a read-only transaction. A page that cannot be read (a
+// file damaged while the bot runs) is an error, not a crash.
+func (db *DB) View(ctx context.Context, fn func(incidentbot.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: reading failed (is the file damaged?): %v", p)
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -52,6 +52,21 @@ func (t *tx) MarkDelivery(key string, at time.Time) error {
 	return t.btx.Bucket(bucketDeliveries).Put([]byte(key), u64(uint64(at.UnixNano())))
 }
 
+func (t *tx) MarkAnswered(key string, at time.Time, answer []byte) error {
+	return t.btx.Bucket(bucketDeliveries).Put([]byte(key), append(u64(uint64(at.UnixNano())), answer...))
+}
+
+func (t *tx) DeliveryAnswer(key string) ([]byte, bool, error) {
+	v := t.btx.Bucket(bucketDeliveries).Get([]byte(key))
+	if v == nil {
+		return nil, false, nil
+	}
+	if len(v) < 8 {
+		return nil, true, nil
+	}
+	return bytes.Clone(v[8:]), true, nil
+}
+
 func (t *tx) ForgetDelivery(key string) error {
 	return t.btx.Bucket(bucketDeliveries).Delete([]byte(key))
 }
@@ -526,7 +541,7 @@ func (db *DB) PruneDeliveries(cutoff time.Time) (int, error) {
 		var old [][]byte
 		limit := u64(uint64(cutoff.UnixNano()))
 		err := b.ForEach(func(k, v []byte) error {
-			if len(v) == 8 && bytes.Compare(v, limit) < 0 {
+			if len(v) >= 8 && bytes.Compare(v[:8], limit) < 0 {
 				old = append(old, bytes.Clone(k))
 			}
 			return nil
