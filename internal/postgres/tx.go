@@ -232,6 +232,37 @@ func (t *tx) MarkDelivery(key string, at time.Time) error {
 	return nil
 }
 
+func (t *tx) MarkAnswered(key string, at time.Time, answer []byte) error {
+	if t.err != nil {
+		return t.err
+	}
+	if answer == nil {
+		answer = []byte{}
+	}
+	// Inserted, never updated: a replay that raced the first reads the
+	// first's answer on its retry (the key's primary key decides).
+	delete(t.absent, key)
+	t.queue(nil, "INSERT INTO deliveries (key, at, answer) VALUES ($1, $2, $3)", []byte(key), at, answer)
+	return nil
+}
+
+func (t *tx) DeliveryAnswer(key string) ([]byte, bool, error) {
+	var answer []byte
+	seen := false
+	q := &pgx.QueuedQuery{SQL: "SELECT true, answer FROM deliveries WHERE key = $1", Arguments: []any{[]byte(key)}}
+	q.QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&seen, &answer)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err := t.send(q); err != nil {
+		return nil, false, err
+	}
+	return answer, seen, nil
+}
+
 func (t *tx) ForgetDelivery(key string) error {
 	if t.err != nil {
 		return t.err

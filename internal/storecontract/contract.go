@@ -51,6 +51,7 @@ var Cases = []Case{
 	{"Tx_NextIncidentNumber_ConcurrentAreUnique", numbersConcurrent},
 	{"Tx_SeenDelivery_ConcurrentCheckThenMarkLetsOneThrough", dedupeRace},
 	{"Tx_MarkDelivery_AgainAndForget", markAgainAndForget},
+	{"Tx_MarkAnswered_AReplayReadsTheAnswer", answers},
 	{"Tx_PutIncident_OnePerPagerDutyIncidentUnderConcurrentOpens", oneIncidentPerPagerDuty},
 	{"Tx_PutIncident_ConcurrentChangesAreNotLost", noLostUpdates},
 	{"Tx_PutIncident_ChangesReadFromAListAreNotLost", noLostUpdatesFromLists},
@@ -406,6 +407,67 @@ func markAgainAndForget(t *testing.T, s incidentbot.Store) {
 		}
 		return err
 	})
+}
+
+// answers: a key recorded with its answer reads back with it (and is seen
+// like any delivery); a key recorded with MarkDelivery has no answer; an
+// unknown key is not ok. Concurrent first answers: one wins, the others
+// read it on their retry.
+func answers(t *testing.T, s incidentbot.Store) {
+	update(t, s, func(tx incidentbot.Tx) error {
+		if err := tx.MarkAnswered("slack-request:a", i0, []byte(`{"text":"Noted."}`)); err != nil {
+			return err
+		}
+		return tx.MarkDelivery("plain", i0)
+	})
+	view(t, s, func(tx incidentbot.Tx) error {
+		ans, ok, err := tx.DeliveryAnswer("slack-request:a")
+		if err != nil {
+			return err
+		}
+		if !ok || string(ans) != `{"text":"Noted."}` {
+			t.Errorf("answer = %q, %v; want the recorded one", ans, ok)
+		}
+		if seen, err := tx.SeenDelivery("slack-request:a"); err != nil || !seen {
+			t.Errorf("an answered key is not seen (%v)", err)
+		}
+		if ans, ok, err := tx.DeliveryAnswer("plain"); err != nil || !ok || len(ans) != 0 {
+			t.Errorf("a plain delivery key: answer %q, ok %v, err %v; want empty, true, nil", ans, ok, err)
+		}
+		if _, ok, err := tx.DeliveryAnswer("unknown"); err != nil || ok {
+			t.Errorf("an unknown key: ok %v, err %v; want false, nil", ok, err)
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(context.Background(), func(tx incidentbot.Tx) error {
+				ans, ok, err := tx.DeliveryAnswer("slack-request:b")
+				if err != nil {
+					return err
+				}
+				if ok {
+					got[i] = string(ans)
+					return nil
+				}
+				got[i] = fmt.Sprintf("answer %d", i)
+				return tx.MarkAnswered("slack-request:b", i0, []byte(got[i]))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g != got[0] {
+			t.Fatalf("concurrent first answers: %q; want one answer for all", got)
+		}
+	}
 }
 
 // oneIncidentPerPagerDuty: transactions that each look the PagerDuty
@@ -1094,7 +1156,9 @@ func pruneDeliveries(t *testing.T, s incidentbot.Store) {
 }
 
 func writable(t *testing.T, s incidentbot.Store) {
-	w, ok := s.(interface{ Writable(ctx context.Context) error })
+	w, ok := s.(interface {
+		Writable(ctx context.Context) error
+	})
 	if !ok {
 		t.Fatalf("%T has no Writable", s)
 	}
