@@ -10,6 +10,7 @@ import (
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/postgres"
 )
 
 // Config is the whole configuration, read from the environment (names in
@@ -26,9 +27,12 @@ type Config struct {
 	PagerDutyFrom           string
 	PagerDutyAPIURL         string
 
-	Addr            string
-	AdminAddr       string
-	DB              string
+	Addr      string
+	AdminAddr string
+	DB        string
+	// DatabaseURL selects the PostgreSQL store instead of the bbolt file
+	// DB (INCIDENTBOT_DATABASE_URL, a secret: it holds a password).
+	DatabaseURL     string
 	ExportDir       string
 	AnnounceChannel string
 	ChannelPrefix   string
@@ -44,6 +48,10 @@ type Config struct {
 	StatuspageAPIKey string
 	StatuspagePageID string
 	StatuspageAPIURL string
+
+	// dbSet: INCIDENTBOT_DB was set (not defaulted), which conflicts with
+	// INCIDENTBOT_DATABASE_URL.
+	dbSet bool
 }
 
 // DefaultConfig returns the defaults of every setting that has one.
@@ -67,6 +75,7 @@ func DefaultConfig() Config {
 var secretNames = map[string]bool{
 	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
+	"INCIDENTBOT_DATABASE_URL": true,
 }
 
 // configFilePrefix marks a name asked of a getenv made by layerConfigFile:
@@ -166,7 +175,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.PagerDutyAPIURL, "PAGERDUTY_API_URL")
 	str(&c.Addr, "INCIDENTBOT_ADDR")
 	str(&c.AdminAddr, "INCIDENTBOT_ADMIN_ADDR")
-	str(&c.DB, "INCIDENTBOT_DB")
+	if v := get("INCIDENTBOT_DB"); v != "" {
+		c.DB, c.dbSet = v, true
+	}
+	str(&c.DatabaseURL, "INCIDENTBOT_DATABASE_URL")
 	str(&c.ExportDir, "INCIDENTBOT_EXPORT_DIR")
 	str(&c.AnnounceChannel, "INCIDENTBOT_ANNOUNCE_CHANNEL")
 	str(&c.ChannelPrefix, "INCIDENTBOT_CHANNEL_PREFIX")
@@ -219,6 +231,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// StoreDescription says which store the configuration selects, with any
+// password redacted (config check, logs).
+func (c Config) StoreDescription() string {
+	if c.DatabaseURL != "" {
+		return "PostgreSQL at " + postgres.Redact(c.DatabaseURL)
+	}
+	return "bbolt file " + c.DB
+}
+
 // Validate returns one error per missing or invalid setting.
 func (c Config) Validate() []error {
 	var errs []error
@@ -241,6 +262,15 @@ func (c Config) Validate() []error {
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("INCIDENTBOT_DB must not be empty"))
+	}
+	if c.DatabaseURL != "" {
+		if c.dbSet {
+			errs = append(errs, errors.New("INCIDENTBOT_DATABASE_URL and INCIDENTBOT_DB are both set: INCIDENTBOT_DATABASE_URL selects the PostgreSQL store, INCIDENTBOT_DB the bbolt file; set one"))
+		}
+		// The message never repeats the URL: it holds a password.
+		if err := postgres.ParseURL(c.DatabaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("INCIDENTBOT_DATABASE_URL: %v (postgres://user:password@host:5432/database?sslmode=require)", err))
+		}
 	}
 	if c.ChannelPrefix != strings.ToLower(c.ChannelPrefix) || strings.Trim(c.ChannelPrefix, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" || len(c.ChannelPrefix) > 20 {
 		errs = append(errs, fmt.Errorf("INCIDENTBOT_CHANNEL_PREFIX=%q: lowercase letters, digits, - and _ only, at most 20", c.ChannelPrefix))

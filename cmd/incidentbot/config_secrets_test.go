@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,25 @@ var secretFields = map[string]func(Config) string{
 	"PAGERDUTY_API_TOKEN":       func(c Config) string { return c.PagerDutyAPIToken },
 	"INCIDENTBOT_ADMIN_TOKEN":   func(c Config) string { return c.AdminToken },
 	"STATUSPAGE_API_KEY":        func(c Config) string { return c.StatuspageAPIKey },
+	// The database URL's secret is its password (asURL wraps the values).
+	"INCIDENTBOT_DATABASE_URL": func(c Config) string {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil {
+			return "unparsable"
+		}
+		pw, _ := u.User.Password()
+		return pw
+	},
+}
+
+// asURL makes a precedence case's value a database URL carrying it as the
+// password, when the secret under test is INCIDENTBOT_DATABASE_URL (whose
+// value must be a postgres:// URL).
+func asURL(secret, v string) string {
+	if secret != "INCIDENTBOT_DATABASE_URL" || v == "" || strings.HasPrefix(v, "$") {
+		return v
+	}
+	return "postgres://bot:" + v + "@db.example/incidents"
 }
 
 // loadLayered loads the configuration as serve --config reads it: a valid
@@ -114,8 +134,8 @@ func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error)
 	t.Helper()
 	dir := t.TempDir()
 	paths := strings.NewReplacer("$ENVFILE", filepath.Join(dir, "envfile"), "$YAMLFILE", filepath.Join(dir, "yamlfile"), "$MISSING", filepath.Join(dir, "missing"))
-	writeFile(t, filepath.Join(dir, "envfile"), []byte("envfile-SECRET-content\n"))
-	writeFile(t, filepath.Join(dir, "yamlfile"), []byte("yamlfile-SECRET-content\n"))
+	writeFile(t, filepath.Join(dir, "envfile"), []byte(asURL(secret, "envfile-SECRET-content")+"\n"))
+	writeFile(t, filepath.Join(dir, "yamlfile"), []byte(asURL(secret, "yamlfile-SECRET-content")+"\n"))
 	env := map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-base", "SLACK_SIGNING_SECRET": "sig-base", "PAGERDUTY_WEBHOOK_SECRETS": "wh-base",
 		"PAGERDUTY_API_TOKEN": "pd-base", "PAGERDUTY_FROM": "bot@example.com", "INCIDENTBOT_ADMIN_TOKEN": "admin-base",
@@ -123,11 +143,11 @@ func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error)
 	}
 	delete(env, secret)
 	for k, v := range tc.env {
-		env[k] = paths.Replace(v)
+		env[k] = paths.Replace(asURL(secret, v))
 	}
 	file := map[string]string{}
 	for k, v := range tc.file {
-		file[k] = paths.Replace(v)
+		file[k] = paths.Replace(asURL(secret, v))
 	}
 	b, err := yaml.Marshal(file)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,41 @@ func TestRun_ExitCodes(t *testing.T) {
 		if got := run(tt.args, envOf(tt.env), &out, &errb); got != tt.want {
 			t.Errorf("incidentbot %v = %d, want %d\n%s", tt.args, got, tt.want, errb.String())
 		}
+	}
+}
+
+func TestLoadConfig_DatabaseURL(t *testing.T) {
+	base := map[string]string{"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "s", "PAGERDUTY_WEBHOOK_SECRETS": "w"}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := LoadConfig(envOf(with("INCIDENTBOT_DATABASE_URL", "postgres://bot:pw-SECRET@db.example/incidents")))
+	if err != nil || c.DatabaseURL == "" {
+		t.Fatalf("a postgres URL: %q, %v", c.DatabaseURL, err)
+	}
+	if d := c.StoreDescription(); strings.Contains(d, "pw-SECRET") || !strings.Contains(d, "db.example") {
+		t.Errorf("store description %q", d)
+	}
+	_, err = LoadConfig(envOf(with("INCIDENTBOT_DATABASE_URL", "postgres://bot:pw-SECRET@db.example/incidents", "INCIDENTBOT_DB", "/data/incidentbot.db")))
+	if err == nil || !strings.Contains(err.Error(), "INCIDENTBOT_DATABASE_URL and INCIDENTBOT_DB are both set") {
+		t.Errorf("both set: %v", err)
+	}
+	for _, bad := range []string{"mysql://bot:pw-SECRET@db/x", "postgres://bot:pw-SECRET@db.example:port/x"} {
+		_, err = LoadConfig(envOf(with("INCIDENTBOT_DATABASE_URL", bad)))
+		if err == nil || !strings.Contains(err.Error(), "INCIDENTBOT_DATABASE_URL") || strings.Contains(err.Error(), "pw-SECRET") {
+			t.Errorf("bad URL %q: %v", bad, err)
+		}
+	}
+	// config check says which store, without the password.
+	var out, errOut strings.Builder
+	if code := run([]string{"config", "check"}, envOf(with("INCIDENTBOT_DATABASE_URL", "postgres://bot:pw-SECRET@db.example/incidents")), &out, &errOut); code != 0 {
+		t.Fatalf("config check = %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "pw-SECRET") || !strings.Contains(out.String(), "store: PostgreSQL at postgres://bot:xxxxx@db.example/incidents") {
+		t.Errorf("config check said %q", out.String())
 	}
 }

@@ -26,6 +26,11 @@ Usage:
   incidentbot postmortem INC-n [-o FILE]
                              fetch an incident's draft postmortem from the running server
   incidentbot backup FILE    download a consistent, checked copy of the running server's database
+  incidentbot migrate [--config FILE]
+                             apply the PostgreSQL schema's migrations (INCIDENTBOT_DATABASE_URL) and exit
+  incidentbot copy --from SRC --to DST
+                             copy every incident, timeline, job and dead letter between stores
+                             (each a bbolt file path or a postgres:// URL) and check the counts
   incidentbot config check [--config FILE]
                              validate the configuration without starting
   incidentbot version        print the version
@@ -71,11 +76,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "configuration is invalid:\n%s", indent(err))
 			return 2
 		}
-		if _, err := LoadConfig(getenv); err != nil {
+		cfg, err := LoadConfig(getenv)
+		if err != nil {
 			fmt.Fprintf(stderr, "configuration is invalid:\n%s\n", indent(err))
 			return 2
 		}
 		fmt.Fprintln(stdout, "configuration is valid")
+		fmt.Fprintln(stdout, "store:", cfg.StoreDescription())
 		return 0
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)
@@ -83,6 +90,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return postmortemCmd(args[1:], getenv, stdout, stderr)
 	case "backup":
 		return backupCmd(args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], getenv, stdout, stderr)
+	case "copy":
+		return copyCmd(args[1:], stdout, stderr)
 	case "serve":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 			fmt.Fprint(stdout, "usage: incidentbot serve [--config FILE]\n\nRuns the server until SIGTERM or SIGINT. Configuration comes from the environment (README.md\nlists every variable) over an optional YAML file whose keys are the same names in lower case.\nExit codes: 0 stopped, 1 runtime failure, 2 invalid configuration.\n")

@@ -54,12 +54,23 @@ type harness struct {
 	// dbFiles are the database files the server has opened, checked for
 	// consistency when the test ends.
 	dbFiles []string
+	// leaseTTL is the PostgreSQL leader lease's lifetime (default when 0).
+	leaseTTL time.Duration
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
 
 // newHarnessWith starts the server with a clock (nil: the real one).
 func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
+	t.Helper()
+	h := prepareHarness(t, clock)
+	h.start()
+	return h
+}
+
+// prepareHarness is newHarnessWith without starting the server: a test
+// changes h.cfg first (the PostgreSQL store), then calls h.start.
+func prepareHarness(t *testing.T, clock *flowingClock) *harness {
 	t.Helper()
 	h := &harness{t: t, slack: slackfake.New(), pd: pagerfake.New(), clock: clock}
 	t.Cleanup(h.slack.Close)
@@ -91,12 +102,20 @@ func newHarnessWith(t *testing.T, clock *flowingClock) *harness {
 	cfg.AdminToken = testAdminToken
 	cfg.AnnounceChannel = "#incidents"
 	h.cfg = cfg
-	h.start()
 	return h
 }
 
 // start opens a Main on the harness's configuration (and database file).
 func (h *harness) start() {
+	h.t.Helper()
+	m := h.open()
+	h.m = m
+	h.send = &pagerfake.Sender{URL: m.URL() + "/webhooks/pagerduty", Secrets: []string{webhookSecret}}
+}
+
+// open opens another Main on the harness's configuration, closed when the
+// test ends: a second replica, with the PostgreSQL store.
+func (h *harness) open() *Main {
 	h.t.Helper()
 	var log *slog.Logger
 	if h.logs != nil {
@@ -118,6 +137,7 @@ func (h *harness) start() {
 	if !slices.Contains(h.dbFiles, h.cfg.DB) {
 		h.dbFiles = append(h.dbFiles, h.cfg.DB)
 	}
+	m.LeaseTTL = h.leaseTTL
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}
@@ -126,8 +146,7 @@ func (h *harness) start() {
 			h.t.Errorf("closing the server: %v", err)
 		}
 	})
-	h.m = m
-	h.send = &pagerfake.Sender{URL: m.URL() + "/webhooks/pagerduty", Secrets: []string{webhookSecret}}
+	return m
 }
 
 // verifyDBFiles checks every database file the server opened, once no

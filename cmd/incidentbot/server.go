@@ -17,6 +17,7 @@ import (
 	"github.com/incidentbot/incidentbot/internal/export"
 	"github.com/incidentbot/incidentbot/internal/outbox"
 	"github.com/incidentbot/incidentbot/internal/pager"
+	"github.com/incidentbot/incidentbot/internal/postgres"
 	"github.com/incidentbot/incidentbot/internal/slackcmd"
 	"github.com/incidentbot/incidentbot/internal/statuspage"
 	"github.com/incidentbot/incidentbot/internal/store"
@@ -56,7 +57,15 @@ type Main struct {
 	// with the bot's (5 min when 0; negative: never); it also runs at start.
 	ReconcileEvery time.Duration
 
-	DB      *store.DB
+	// LeaseTTL is the PostgreSQL leader lease's lifetime (5 s when 0).
+	LeaseTTL time.Duration
+
+	// DB is the store: the bbolt file, or PostgreSQL when
+	// INCIDENTBOT_DATABASE_URL is set.
+	DB database
+	// Lease elects the leader among replicas (PostgreSQL only; nil with
+	// bbolt, where this process always leads).
+	Lease   *postgres.Lease
 	Service *incidentbot.Service
 	// Jobs gives outbox jobs their meaning; Outbox runs them.
 	Jobs   *incidentbot.Jobs
@@ -74,6 +83,35 @@ type Main struct {
 	cadenceMisses    prometheus.Counter
 }
 
+// database is what Main needs of a store beyond transactions.
+type database interface {
+	incidentbot.Store
+	// Writable commits a heartbeat through the write path (readiness).
+	Writable(ctx context.Context) error
+	// PruneDeliveries deletes dedupe records older than cutoff.
+	PruneDeliveries(cutoff time.Time) (int, error)
+	Close() error
+}
+
+// openDatabase opens the configured store: PostgreSQL (migrated) when
+// INCIDENTBOT_DATABASE_URL is set, else the bbolt file.
+func openDatabase(cfg Config, log *slog.Logger) (database, *postgres.DB, error) {
+	if cfg.DatabaseURL == "" {
+		db, err := store.Open(cfg.DB, store.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Migrate: true, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("INCIDENTBOT_DATABASE_URL: %w", err)
+	}
+	return db, db, nil
+}
+
 // NewMain returns a Main with the given configuration.
 func NewMain(cfg Config, log *slog.Logger) *Main {
 	if log == nil {
@@ -85,11 +123,14 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 // Open opens the database, starts the outbox worker and the listeners.
 func (m *Main) Open() error {
 	cfg := m.Config
-	db, err := store.Open(cfg.DB, store.Options{})
+	db, pg, err := openDatabase(cfg, m.Logger)
 	if err != nil {
 		return err
 	}
 	m.DB = db
+	if pg != nil {
+		m.Lease = &postgres.Lease{DB: pg, TTL: m.LeaseTTL, Logger: m.Logger}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 
@@ -146,7 +187,11 @@ func (m *Main) Open() error {
 		adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	}
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	adminMux.Handle("/api/", api.New(db, m.Service, db, cfg.AdminToken, m.Logger))
+	var backup api.Backuper = api.BackupElsewhere("this server keeps its data in PostgreSQL: back it up with pg_dump (docs/operations.md), not GET /api/backup")
+	if b, ok := db.(api.Backuper); ok {
+		backup = b
+	}
+	adminMux.Handle("/api/", api.New(db, m.Service, backup, cfg.AdminToken, m.Logger))
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		m.Close()
@@ -163,17 +208,36 @@ func (m *Main) Open() error {
 		m.serve(m.admin, m.adminLn)
 	}
 
-	if m.Jobs.Pager != nil && m.ReconcileEvery >= 0 {
-		m.wg.Add(1)
-		go func() { defer m.wg.Done(); m.reconcile(ctx) }()
+	// The outbox, the update cadence, reconciliation and pruning run on
+	// the leader only: with bbolt this process, with PostgreSQL the
+	// replica holding the lease, with a context that fences its writes.
+	lead := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		if m.Jobs.Pager != nil && m.ReconcileEvery >= 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); m.reconcile(ctx) }()
+		}
+		wg.Add(3)
+		go func() { defer wg.Done(); m.Outbox.Run(ctx) }()
+		go func() { defer wg.Done(); m.cadence(ctx) }()
+		go func() { defer wg.Done(); m.janitor(ctx) }()
+		wg.Wait()
 	}
-	m.wg.Add(5)
-	go func() { defer m.wg.Done(); m.Status.Run(ctx) }()
-	go func() { defer m.wg.Done(); m.Outbox.Run(ctx) }()
-	go func() { defer m.wg.Done(); m.cadence(ctx) }()
+	m.wg.Add(2)
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
-	go func() { defer m.wg.Done(); m.janitor(ctx) }()
-	m.Logger.Info("incidentbot serving", "addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr, "db", cfg.DB)
+	if pg == nil {
+		go func() { defer m.wg.Done(); lead(ctx) }()
+	} else {
+		go func() { defer m.wg.Done(); m.Lease.Run(ctx, lead) }()
+		// Commits on any replica that enqueued jobs wake this one's runner.
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); pg.Listen(ctx, m.Outbox.Wake) }()
+	}
+	where := []any{"db", cfg.DB}
+	if pg != nil {
+		where = []any{"database", postgres.Redact(cfg.DatabaseURL), "instance", pg.Instance()}
+	}
+	m.Logger.Info("incidentbot serving", append([]any{"addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr}, where...)...)
 	return nil
 }
 
@@ -247,12 +311,15 @@ func (m *Main) Close() error {
 func (m *Main) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	// A full disk fails the deliveries before it fails a small heartbeat.
+	// A full disk fails the deliveries before it fails a small heartbeat
+	// (a bbolt file; PostgreSQL's disk is the server's to watch).
 	floor := cmp.Or(m.MinFreeBytes, minFreeBytes)
-	if free, err := freeBytes(m.DB.Path()); err == nil && free < floor {
-		m.Logger.Error("readyz: the database's filesystem is almost full", "free_bytes", free, "floor_bytes", floor)
-		http.Error(w, fmt.Sprintf("database filesystem almost full: %d bytes free, floor %d", free, floor), http.StatusServiceUnavailable)
-		return
+	if f, ok := m.DB.(interface{ Path() string }); ok {
+		if free, err := freeBytes(f.Path()); err == nil && free < floor {
+			m.Logger.Error("readyz: the database's filesystem is almost full", "free_bytes", free, "floor_bytes", floor)
+			http.Error(w, fmt.Sprintf("database filesystem almost full: %d bytes free, floor %d", free, floor), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	if err := m.DB.Writable(ctx); err != nil {
 		m.Logger.Error("readyz: store not writable", "err", err)
@@ -336,14 +403,30 @@ func (m *Main) registerMetrics() {
 			})
 			return float64(n)
 		}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_database_filesystem_free_bytes", Help: "Bytes free on the filesystem of the database file (readiness needs 64 MiB)."},
+	if f, ok := m.DB.(interface{ Path() string }); ok {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_database_filesystem_free_bytes", Help: "Bytes free on the filesystem of the database file (readiness needs 64 MiB)."},
+			func() float64 {
+				free, err := freeBytes(f.Path())
+				if err != nil {
+					return -1
+				}
+				return float64(free)
+			}))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_leader", Help: "1 when this replica runs the outbox, the update cadence and reconciliation (holds the PostgreSQL lease; always 1 with bbolt), else 0."},
 		func() float64 {
-			free, err := freeBytes(m.DB.Path())
-			if err != nil {
-				return -1
+			if m.Lease == nil || m.Lease.Leading() {
+				return 1
 			}
-			return float64(free)
-		}))
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_leader_epoch", Help: "The PostgreSQL lease epoch this replica leads in (0 when it does not lead; 0 with bbolt)."},
+			func() float64 {
+				if m.Lease == nil {
+					return 0
+				}
+				return float64(m.Lease.Epoch())
+			}))
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jobs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "incidentbot_outbox_jobs_total",

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,6 +39,14 @@ type Drafter interface {
 type Backuper interface {
 	WriteTo(w io.Writer) (int64, error)
 }
+
+// BackupElsewhere is the Backuper of a store whose backups are another
+// tool's job (PostgreSQL: pg_dump): GET /api/backup answers 501 Not
+// Implemented with its text instead of a file.
+type BackupElsewhere string
+
+// WriteTo writes nothing and fails with the text.
+func (b BackupElsewhere) WriteTo(io.Writer) (int64, error) { return 0, errors.New(string(b)) }
 
 // New returns the API over a store, guarded by token ("" disables the API).
 // backup may be nil (no /api/backup).
@@ -187,6 +196,10 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) backupDB(w http.ResponseWriter, r *http.Request) {
 	if h.backup == nil {
 		writeError(w, http.StatusNotFound, "backup is not available")
+		return
+	}
+	if msg, ok := h.backup.(BackupElsewhere); ok {
+		writeError(w, http.StatusNotImplemented, string(msg))
 		return
 	}
 	tmp, err := os.CreateTemp("", "incidentbot-backup-*.db")

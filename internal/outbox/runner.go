@@ -271,8 +271,17 @@ func (r *Runner) finish(d jobDone) {
 }
 
 // Run performs jobs until ctx is done, then waits for the jobs in flight.
+// Each Run starts from what the store holds: a runner that stopped (a
+// replica that lost the leader lease) and runs again forgets the jobs it
+// held, which another runner may have done meanwhile.
 func (r *Runner) Run(ctx context.Context) error {
 	r.init()
+	r.mu.Lock()
+	clear(r.lanes)
+	clear(r.busy)
+	clear(r.known)
+	r.lastID, r.running = 0, 0
+	r.mu.Unlock()
 	limit := r.Concurrency
 	if limit <= 0 {
 		limit = 8

@@ -418,13 +418,18 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 		t.queue(nil, `UPDATE incidents SET pagerduty_id = $2, channel_id = $3, is_open = $4, in_storm = $5, resolved_at = $6, doc = $7,
 			version = version + 1 WHERE number = $1`, n, pdID, chID, open, storm, resolvedAt, doc)
 	default:
-		// Not read: a new incident, or a blind write of one (as bbolt's Put).
-		t.queue(nil, `INSERT INTO incidents (number, pagerduty_id, channel_id, is_open, in_storm, resolved_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		// Not read: a new incident (perhaps with entries appended already),
+		// or a blind write of one (as bbolt's Put).
+		if r == nil {
+			r = &rowState{}
+			t.rows[n] = r
+		}
+		t.queue(nil, `INSERT INTO incidents (number, pagerduty_id, channel_id, is_open, in_storm, resolved_at, doc, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (number) DO UPDATE SET pagerduty_id = excluded.pagerduty_id, channel_id = excluded.channel_id, is_open = excluded.is_open,
-			in_storm = excluded.in_storm, resolved_at = excluded.resolved_at, doc = excluded.doc, version = incidents.version + 1`,
-			n, pdID, chID, open, storm, resolvedAt, doc)
-		r = &rowState{exists: true}
-		t.rows[n] = r
+			in_storm = excluded.in_storm, resolved_at = excluded.resolved_at, doc = excluded.doc, version = incidents.version + 1,
+			last_seq = greatest(incidents.last_seq, excluded.last_seq)`,
+			n, pdID, chID, open, storm, resolvedAt, doc, r.lastSeq)
+		r.exists, r.seqDirty = true, false
 	}
 	for _, sk := range incidentbot.ServiceKeys(inc) {
 		if slices.Contains(r.services, sk) {
@@ -566,10 +571,18 @@ func (t *tx) lockRow(n int) (*rowState, error) {
 	if err := t.send(q); err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, notFound("incident %s not found", incidentbot.IncidentID(n))
-	}
 	r := t.rows[n]
+	if !found {
+		// Not stored yet: this transaction is creating it (its number came
+		// from the counter, which no other transaction can hand out). The
+		// timeline's key and its deferred foreign key catch anything else.
+		if r == nil {
+			r = &rowState{}
+			t.rows[n] = r
+		}
+		r.locked = true
+		return r, nil
+	}
 	if r != nil && r.version != 0 && r.version != version {
 		// Read earlier without a lock, changed since.
 		t.fail(errChanged)
@@ -671,8 +684,8 @@ func (t *tx) Enqueue(j *incidentbot.Job) error {
 	t.lanes[j.Lane] = true
 	j.ID = uint64(id)
 	t.enqueued = true
-	// The stored document carries its ID like bbolt's.
-	return t.PutJob(j)
+	// The stored document's id is stale (0): readers take the column's.
+	return nil
 }
 
 func (t *tx) PutJob(j *incidentbot.Job) error {

@@ -64,6 +64,7 @@ var Cases = []Case{
 	{"Tx_OpenIncidents_NewestFirst", openIncidents},
 	{"Tx_AppendEntry_ConsecutiveSeqsUnderConcurrentWriters", appendConcurrent},
 	{"Tx_AppendEntry_RolledBackTakesNoSeq", appendRolledBack},
+	{"Tx_AppendEntry_BeforeItsIncidentIsPut", appendBeforePut},
 	{"Tx_Jobs_EnqueueUpdateDeleteInIDOrder", jobsBasics},
 	{"Tx_Jobs_ALaneIsNeverSeenWithAGapThatFillsLater", laneOrder},
 	{"Tx_DeadLetters_Kept", deadLetters},
@@ -895,6 +896,46 @@ func appendRolledBack(t *testing.T, s incidentbot.Store) {
 	if e.Seq != 1 {
 		t.Errorf("seq after a rolled-back append = %d, want 1", e.Seq)
 	}
+}
+
+// appendBeforePut: opening an incident appends its first entry before it
+// writes the incident, in one transaction.
+func appendBeforePut(t *testing.T, s incidentbot.Store) {
+	update(t, s, func(tx incidentbot.Tx) error {
+		n, err := tx.NextIncidentNumber()
+		if err != nil {
+			return err
+		}
+		id := incidentbot.IncidentID(n)
+		if err := tx.AppendEntry(id, &incidentbot.Entry{Kind: incidentbot.EntryPaged, Text: "paged"}); err != nil {
+			return err
+		}
+		if err := tx.PutIncident(&incidentbot.Incident{ID: id, Number: n, Status: incidentbot.StatusTriggered}); err != nil {
+			return err
+		}
+		return tx.AppendEntry(id, &incidentbot.Entry{Kind: incidentbot.EntryNote, Text: "after"})
+	})
+	update(t, s, func(tx incidentbot.Tx) error {
+		inc, err := tx.Incident("INC-1")
+		if err != nil {
+			return err
+		}
+		e := incidentbot.Entry{Text: "later"}
+		if err := tx.AppendEntry(inc.ID, &e); err != nil {
+			return err
+		}
+		if e.Seq != 3 {
+			t.Errorf("third entry has seq %d, want 3", e.Seq)
+		}
+		return tx.PutIncident(inc)
+	})
+	view(t, s, func(tx incidentbot.Tx) error {
+		tl, err := tx.Timeline("INC-1")
+		if err == nil && (len(tl) != 3 || tl[0].Text != "paged" || tl[2].Seq != 3) {
+			t.Errorf("timeline = %+v", tl)
+		}
+		return err
+	})
 }
 
 func jobsBasics(t *testing.T, s incidentbot.Store) {
