@@ -35,6 +35,8 @@ var contract = map[string]bool{
 	"INCIDENTBOT_ADDR":              true,
 	"INCIDENTBOT_ADMIN_ADDR":        true,
 	"INCIDENTBOT_DB":                true,
+	"INCIDENTBOT_DATABASE_URL":      true,
+	"INCIDENTBOT_DATABASE_URL_FILE": true,
 	"INCIDENTBOT_EXPORT_DIR":        true,
 	"INCIDENTBOT_ANNOUNCE_CHANNEL":  true,
 	"INCIDENTBOT_CHANNEL_PREFIX":    true,
@@ -1006,4 +1008,98 @@ func show[T any](p *T) string {
 		return "unset"
 	}
 	return fmt.Sprint(*p)
+}
+
+// The HA overlay (manifests/kubernetes-ha): two or more replicas rolled
+// without downtime, a disruption budget, no volume claim, and the
+// database URL from the mounted Secret instead of INCIDENTBOT_DB.
+func TestTheHAOverlayRunsSeveralReplicasOnPostgreSQL(t *testing.T) {
+	docs := loadAll(t)
+	var k struct {
+		Resources []string `yaml:"resources"`
+		Patches   []struct {
+			Patch  string `yaml:"patch"`
+			Target struct {
+				Kind string `yaml:"kind"`
+			} `yaml:"target"`
+		} `yaml:"patches"`
+	}
+	find(t, docs, "kubernetes-ha/kustomization.yaml", "Kustomization", "").decode(t, &k)
+	if !slices.Contains(k.Resources, "../kubernetes") || !slices.Contains(k.Resources, "pdb.yaml") {
+		t.Errorf("resources = %v, want the base (../kubernetes) and pdb.yaml", k.Resources)
+	}
+	var deletesPVC, deploymentPatched bool
+	for _, p := range k.Patches {
+		var doc map[string]any
+		if err := yaml.Unmarshal([]byte(p.Patch), &doc); err != nil {
+			t.Fatalf("patch is not YAML: %v", err)
+		}
+		switch doc["kind"] {
+		case "PersistentVolumeClaim":
+			deletesPVC = doc["$patch"] == "delete"
+		case "Deployment":
+			deploymentPatched = true
+			var d struct {
+				Spec struct {
+					Replicas int `yaml:"replicas"`
+					Strategy struct {
+						Type          string `yaml:"type"`
+						RollingUpdate struct {
+							MaxUnavailable int `yaml:"maxUnavailable"`
+						} `yaml:"rollingUpdate"`
+					} `yaml:"strategy"`
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Env []map[string]string `yaml:"env"`
+							} `yaml:"containers"`
+							Volumes []map[string]any `yaml:"volumes"`
+						} `yaml:"spec"`
+					} `yaml:"template"`
+				} `yaml:"spec"`
+			}
+			if err := yaml.Unmarshal([]byte(p.Patch), &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Spec.Replicas < 2 || d.Spec.Strategy.Type != "RollingUpdate" || d.Spec.Strategy.RollingUpdate.MaxUnavailable != 0 {
+				t.Errorf("replicas %d, strategy %q (maxUnavailable %d): want at least 2, RollingUpdate, 0", d.Spec.Replicas, d.Spec.Strategy.Type, d.Spec.Strategy.RollingUpdate.MaxUnavailable)
+			}
+			var dropsDB, urlFromSecret bool
+			for _, c := range d.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					dropsDB = dropsDB || (e["name"] == "INCIDENTBOT_DB" && e["$patch"] == "delete")
+					urlFromSecret = urlFromSecret || (e["name"] == "INCIDENTBOT_DATABASE_URL_FILE" && strings.HasPrefix(e["value"], "/run/secrets/incidentbot/"))
+				}
+			}
+			if !dropsDB || !urlFromSecret {
+				t.Errorf("env: INCIDENTBOT_DB deleted %v, INCIDENTBOT_DATABASE_URL_FILE from the Secret %v; want both", dropsDB, urlFromSecret)
+			}
+			noClaim := false
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				if v["name"] == "data" {
+					pvc, _ := v["persistentVolumeClaim"].(map[string]any)
+					_, empty := v["emptyDir"]
+					noClaim = pvc["$patch"] == "delete" && empty
+				}
+			}
+			if !noClaim {
+				t.Error("the data volume still uses the PVC; want an emptyDir")
+			}
+		}
+	}
+	if !deletesPVC || !deploymentPatched {
+		t.Errorf("PVC deleted %v, Deployment patched %v", deletesPVC, deploymentPatched)
+	}
+	var pdb struct {
+		Spec struct {
+			MinAvailable int `yaml:"minAvailable"`
+			Selector     struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+		} `yaml:"spec"`
+	}
+	find(t, docs, "kubernetes-ha/pdb.yaml", "PodDisruptionBudget", "incidentbot").decode(t, &pdb)
+	if pdb.Spec.MinAvailable < 1 || pdb.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != "incidentbot" || pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"] != "server" {
+		t.Errorf("PodDisruptionBudget = %+v, want minAvailable ≥ 1 selecting the server pods", pdb.Spec)
+	}
 }
