@@ -515,3 +515,37 @@ func TestAPlainIDRefStillWorksAndDoesNotRepostTheUpdate(t *testing.T) {
 		t.Fatalf("incident = %+v", inc)
 	}
 }
+
+// Publishing what Statuspage already shows sends nothing: after a
+// resolution the bot used to send the same PATCH four times.
+func TestPublishingTheSameStateAgainSendsNothing(t *testing.T) {
+	fake, c := fastStatuspage(t)
+	at := time.Date(2025, 11, 3, 2, 0, 0, 0, time.UTC)
+	pi := incidentbot.PublicIncident{ID: "INC-1", Name: "Checkout errors", Severity: incidentbot.Sev1, Status: incidentbot.StatusResolved,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-1-resolved", At: at, Status: incidentbot.StatusResolved, Text: "This incident has been resolved."}}}
+	ref, err := c.Publish(ctx(t), pi, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := len(fake.Calls())
+	for range 3 {
+		again, err := c.Publish(ctx(t), pi, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != ref {
+			t.Errorf("ref changed from %q to %q with nothing new", ref, again)
+		}
+	}
+	if n := len(fake.Calls()) - sent; n != 0 {
+		t.Errorf("%d more requests for the same state, want none", n)
+	}
+	// A change of name alone is one PATCH.
+	pi.Name = "Checkout slow"
+	if _, err := c.Publish(ctx(t), pi, ref); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Calls()) - sent; n != 1 {
+		t.Errorf("%d requests for a new name, want 1", n)
+	}
+}

@@ -1,0 +1,121 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/store"
+)
+
+// damagedFile writes a database with enough incidents to span many pages,
+// closes it and returns its path.
+func damagedFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "incidentbot.db")
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putIncidents(t, db, 400, func(inc *incidentbot.Incident) {
+		inc.Title = strings.Repeat("pool exhausted on the primary ", 20)
+		inc.Service = "Checkout"
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func openDamaged(t *testing.T, path, want string) {
+	t.Helper()
+	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	if err == nil {
+		db.Close()
+		t.Fatalf("Open of a damaged file succeeded")
+	}
+	msg := err.Error()
+	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(msg, want) || !strings.Contains(msg, "incidentbot backup") || strings.Contains(msg, "\n") {
+		t.Errorf("Open: %q; want one line, ErrDamaged, saying %q and how to restore", msg, want)
+	}
+}
+
+func TestOpen_EmptyFile_IsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "incidentbot.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openDamaged(t, path, "is empty (0 bytes)")
+}
+
+// A truncated copy used to kill the process with SIGBUS on the first read
+// past its end.
+func TestOpen_TruncatedFile_IsRefused(t *testing.T) {
+	path := damagedFile(t)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= 100_000 {
+		t.Fatalf("the file is only %d bytes; the test needs more than 100,000", fi.Size())
+	}
+	if err := os.Truncate(path, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	openDamaged(t, path, "is truncated")
+}
+
+// Random bytes in pages 2 to 4 (the freelist and the first data pages)
+// used to start "serving", then panic in a background goroutine.
+func TestOpen_RandomBytesInPages2To4_AreRefused(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		path := damagedFile(t)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junk := make([]byte, 3*4096)
+		rand.New(rand.NewSource(seed)).Read(junk)
+		if _, err := f.WriteAt(junk, 2*4096); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		openDamaged(t, path, "")
+	}
+}
+
+func TestOpen_NotABoltFile_IsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "incidentbot.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("this is a postmortem, not a database\n", 400)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openDamaged(t, path, "not an incidentbot database")
+}
+
+// A sound file still opens, with its data.
+func TestOpen_SoundFile_Opens(t *testing.T) {
+	path := damagedFile(t)
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(context.Background(), func(tx incidentbot.Tx) error {
+		incs, err := tx.ListIncidents(0, 0, "")
+		if err == nil && len(incs) != 400 {
+			t.Errorf("%d incidents, want 400", len(incs))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
