@@ -95,9 +95,12 @@ func (c *Client) take(ctx context.Context, method, key string) error {
 
 // done classifies a call's error; a 429 pauses the method in the budget.
 func (c *Client) done(ctx context.Context, method, key string, err error) error {
-	var rl *slack.RateLimitedError
-	if c.budget != nil && errors.As(err, &rl) {
-		c.budget.Pause(method, key, rl.RetryAfter)
+	if c.budget != nil {
+		c.budget.Done(method, key)
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) {
+			c.budget.Pause(method, key, rl.RetryAfter)
+		}
 	}
 	return classify(ctx, method, err)
 }
@@ -345,15 +348,18 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 	u, err := c.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
 		FileName: filename, FileSize: len(content), SnippetType: "markdown",
 	})
-	if err != nil {
-		return c.done(ctx, "files.getUploadURLExternal", "", err)
+	if err := c.done(ctx, "files.getUploadURLExternal", "", err); err != nil {
+		c.budget.Done("files.completeUploadExternal", "") // taken, not made
+		return err
 	}
 	// The content goes where Slack says, but only to Slack: a URL on
 	// another host will not become right by retrying.
 	if !c.uploadHostAllowed(u.UploadURL) {
+		c.budget.Done("files.completeUploadExternal", "")
 		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "files.getUploadURLExternal gave an upload URL on an unexpected host"}
 	}
 	if err := c.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: string(content), Filename: filename}); err != nil {
+		c.budget.Done("files.completeUploadExternal", "")
 		return classify(ctx, "files.upload", err)
 	}
 	_, err = c.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{

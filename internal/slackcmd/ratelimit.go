@@ -29,8 +29,10 @@ var tiers = map[string]float64{
 // Budget keeps the bot's calls inside Slack's rate tiers instead of
 // earning 429s: per method (and per channel for chat.postMessage) at most
 // N calls in any rolling window (a minute for the tiers, a second for
-// chat.postMessage), N scaled by INCIDENTBOT_SLACK_RATE_SCALE. A 429 that
-// still comes back pauses the method for its Retry-After. Use NewBudget.
+// chat.postMessage), N scaled by INCIDENTBOT_SLACK_RATE_SCALE, as Slack
+// counts them: at arrival, which is only known to lie between sending and
+// the answer (see slot), with a margin. A 429 that still comes back pauses
+// the method for its Retry-After. Use NewBudget.
 type Budget struct {
 	scale float64
 	now   func() time.Time
@@ -39,13 +41,27 @@ type Budget struct {
 	buckets map[string]*window
 }
 
-// window remembers the times of the last calls of one method (and key).
+// window remembers the last calls of one method (and key).
 type window struct {
 	n          int
 	span       time.Duration
-	calls      []time.Time // oldest first, at most n
+	calls      []slot // oldest first, at most n
 	pauseUntil time.Time
 }
+
+// slot is one call in a window. Slack counts a call when it arrives, which
+// is some time between the bot sending it and the answer coming back: a
+// call counts from when it was sent until its answer came (Done), then
+// from that answer, so the window's edge is never earlier than Slack's.
+type slot struct {
+	at   time.Time
+	done bool
+}
+
+// margin is how much longer than Slack's window the budget waits (250 ms
+// on a minute, 4 ms on a second): clock jitter and network delay never put
+// one call too many in a window as Slack measures it.
+func margin(span time.Duration) time.Duration { return span / 240 }
 
 // NewBudget returns a budget with the tiers multiplied by scale
 // (values ≤ 0 mean 1). now may be nil (time.Now).
@@ -88,13 +104,36 @@ func (b *Budget) Reserve(method, key string) time.Duration {
 		return w.pauseUntil.Sub(now)
 	}
 	if len(w.calls) == w.n {
-		if free := w.calls[0].Add(w.span); now.Before(free) {
+		if free := w.calls[0].at.Add(w.span + margin(w.span)); now.Before(free) {
 			return free.Sub(now)
 		}
 		w.calls = w.calls[1:]
 	}
-	w.calls = append(w.calls, now)
+	w.calls = append(w.calls, slot{at: now})
 	return 0
+}
+
+// Done marks the oldest call of method (for key) still in flight as
+// answered now: from here on it counts from its answer.
+func (b *Budget) Done(method, key string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.window(method, key)
+	for i := range w.calls {
+		if !w.calls[i].done {
+			w.calls[i] = slot{at: b.now(), done: true}
+			break
+		}
+	}
+	// Answers may come back out of order: keep the slots in time order.
+	for i := 1; i < len(w.calls); i++ {
+		for j := i; j > 0 && w.calls[j].at.Before(w.calls[j-1].at); j-- {
+			w.calls[j], w.calls[j-1] = w.calls[j-1], w.calls[j]
+		}
+	}
 }
 
 func (b *Budget) window(method, key string) *window {
@@ -102,7 +141,7 @@ func (b *Budget) window(method, key string) *window {
 	w := b.buckets[id]
 	if w == nil {
 		n, span := b.Limit(method)
-		w = &window{n: n, span: span, calls: make([]time.Time, 0, n)}
+		w = &window{n: n, span: span, calls: make([]slot, 0, n)}
 		b.buckets[id] = w
 	}
 	return w
