@@ -91,6 +91,15 @@ type Tx interface {
 	AddPending(pdID string, ev PagerEvent) (bool, error)
 	// TakePending removes and returns the events kept for an incident.
 	TakePending(pdID string) ([]PagerEvent, error)
+
+	// Cursor returns the position a poller recorded under name with
+	// SetCursor, "" when none is recorded. Positions are opaque to the
+	// store and never pruned.
+	Cursor(name string) (string, error)
+	// SetCursor records a poller's position under name, replacing any
+	// earlier one; written in the transaction that applies what the
+	// position covers, so a restart neither misses nor repeats it.
+	SetCursor(name, value string) error
 }
 
 // ServiceKeys are the index keys of an incident's service: its PagerDuty

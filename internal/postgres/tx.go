@@ -263,6 +263,32 @@ func (t *tx) DeliveryAnswer(key string) ([]byte, bool, error) {
 	return answer, seen, nil
 }
 
+// --- cursors
+
+func (t *tx) Cursor(name string) (string, error) {
+	var value string
+	q := &pgx.QueuedQuery{SQL: "SELECT value FROM cursors WHERE name = $1", Arguments: []any{name}}
+	q.QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&value)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err := t.send(q); err != nil {
+		return "", err
+	}
+	return value, nil
+}
+
+func (t *tx) SetCursor(name, value string) error {
+	if t.err != nil {
+		return t.err
+	}
+	t.queue(nil, "INSERT INTO cursors (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value)
+	return nil
+}
+
 func (t *tx) ForgetDelivery(key string) error {
 	if t.err != nil {
 		return t.err

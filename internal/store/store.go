@@ -30,7 +30,8 @@ var (
 	bucketResolvedAt = []byte("resolvedat") // 8-byte number → its key in bucketResolved
 	bucketServices   = []byte("services")   // service key + 0x00 + 8-byte number → nothing
 	bucketStorm      = []byte("storm")      // 8-byte number of each incident waiting for a digest → nothing
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm}
+	bucketCursors    = []byte("cursors")    // poller name → its position (opaque text)
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors}
 )
 
 // schemaVersion is the layout version in the meta bucket. Version 2 added

@@ -71,6 +71,14 @@ func (t *tx) ForgetDelivery(key string) error {
 	return t.btx.Bucket(bucketDeliveries).Delete([]byte(key))
 }
 
+func (t *tx) Cursor(name string) (string, error) {
+	return string(t.btx.Bucket(bucketCursors).Get([]byte(name))), nil
+}
+
+func (t *tx) SetCursor(name, value string) error {
+	return t.btx.Bucket(bucketCursors).Put([]byte(name), []byte(value))
+}
+
 func (t *tx) NextIncidentNumber() (int, error) {
 	n, err := t.btx.Bucket(bucketIncidents).NextSequence()
 	return int(n), err

@@ -69,6 +69,7 @@ var Cases = []Case{
 	{"Tx_Jobs_ALaneIsNeverSeenWithAGapThatFillsLater", laneOrder},
 	{"Tx_DeadLetters_Kept", deadLetters},
 	{"Tx_Pending_TakeRemovesThem", pendingEvents},
+	{"Tx_SetCursor_KeptWithItsTransactionOnly", cursors},
 	{"View_LongReadStopsWhenItsContextEnds", longReadStops},
 	{"Store_PruneDeliveries_KeepsRecent", pruneDeliveries},
 	{"Store_Writable", writable},
@@ -1206,4 +1207,59 @@ func writable(t *testing.T, s incidentbot.Store) {
 	if err := w.Writable(context.Background()); err != nil {
 		t.Errorf("Writable = %v", err)
 	}
+}
+
+// cursors: a poller's position is "" until set, replaced by a later set,
+// kept per name, and rolled back with a failed transaction (it is written
+// with the events it covers).
+func cursors(t *testing.T, s incidentbot.Store) {
+	read := func(name string) string {
+		t.Helper()
+		var v string
+		view(t, s, func(tx incidentbot.Tx) error {
+			var err error
+			v, err = tx.Cursor(name)
+			return err
+		})
+		return v
+	}
+	if got := read("pagerduty-log"); got != "" {
+		t.Fatalf("a cursor never set = %q, want \"\"", got)
+	}
+	update(t, s, func(tx incidentbot.Tx) error { return tx.SetCursor("pagerduty-log", "2025-06-01T09:00:00Z") })
+	update(t, s, func(tx incidentbot.Tx) error {
+		if err := tx.SetCursor("pagerduty-log", "2025-06-01T09:00:15Z"); err != nil {
+			return err
+		}
+		// Read back inside the transaction that wrote it.
+		if v, err := tx.Cursor("pagerduty-log"); err != nil || v != "2025-06-01T09:00:15Z" {
+			t.Errorf("inside its transaction the cursor = %q (%v), want the value just set", v, err)
+		}
+		return tx.SetCursor("other", "x")
+	})
+	boom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx incidentbot.Tx) error {
+		if err := tx.MarkDelivery("pd-log:Q1", i0); err != nil {
+			return err
+		}
+		if err := tx.SetCursor("pagerduty-log", "2025-06-01T09:00:30Z"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	if got := read("pagerduty-log"); got != "2025-06-01T09:00:15Z" {
+		t.Errorf("after a failed transaction the cursor = %q, want the last committed one", got)
+	}
+	if got := read("other"); got != "x" {
+		t.Errorf("another cursor = %q, want x", got)
+	}
+	view(t, s, func(tx incidentbot.Tx) error {
+		if seen, err := tx.SeenDelivery("pd-log:Q1"); err != nil || seen {
+			t.Errorf("the failed transaction's delivery key is seen (%v)", err)
+		}
+		return nil
+	})
 }
