@@ -55,6 +55,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,7 @@ type options struct {
 	rounds      int
 	batchDelay  time.Duration
 	slackScale  float64
+	history     []int // -mode history: the sizes
 }
 
 func main() {
@@ -84,7 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("incidentbot-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only")
+	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only; history: costs against stored history (see -history)")
+	sizes := fs.String("history", "1000,10000,100000", "-mode history: the numbers of stored incidents to measure, comma-separated")
 	fs.StringVar(&o.bin, "bin", "", "incidentbot binary to measure; empty builds ./cmd/incidentbot into a temporary directory")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of each run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each window, not counted")
@@ -96,7 +99,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands") || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(stderr, "incidentbot-load: -history %q: want positive numbers\n", *sizes)
+			return 2
+		}
+		o.history = append(o.history, n)
+	}
+	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands" && o.mode != "history") || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
 		fmt.Fprintln(stderr, "incidentbot-load: bad arguments (see -h)")
 		return 2
 	}
@@ -146,6 +157,11 @@ func bench(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	secret := randomHex(16)
 	incs := makeIncidents(o.incidents)
+	if o.mode == "history" {
+		fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, data in %s\n",
+			runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
+		return benchHistory(ctx, o, bin, dir, secret, out)
+	}
 
 	if o.mode == "commands" {
 		fmt.Fprintf(out, "incidentbot-load: /incident note slash commands, %d senders, %d open incidents, warm-up %s, window %s, %d rounds, Slack rate scale %g, no baseline\n",
