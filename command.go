@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,8 +25,11 @@ type Cmd struct {
 	Status     Status
 	Role       Role
 	User       *Person   // role holder
-	At         time.Time // started
-	Action     *ActionItem
+	// At is the time a command names: started, mitigated, a backdated note
+	// (zero: none named).
+	At      time.Time
+	Percent float64 // affected
+	Action  *ActionItem
 	N          int // action done <n>
 	// ResponseURL lets a later job answer the person privately (declare).
 	ResponseURL string
@@ -183,6 +187,8 @@ var commands = map[string]func(w *txWork, inc *Incident, c Cmd) (Reply, error){
 	"commander":   cmdCommander,
 	"role":        cmdCommander,
 	"started":     cmdStarted,
+	"mitigated":   cmdMitigated,
+	"affected":    cmdAffected,
 	"impact":      cmdImpact,
 	"rootcause":   cmdImpact,
 	"action":      cmdAction,
@@ -204,15 +210,53 @@ func cmdAck(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
 }
 
-// cmdNote adds a note to the timeline and to PagerDuty.
+// cmdNote adds a note to the timeline and to PagerDuty. A note with a
+// time (/incident note 09:45 Redis node down) is backdated to it: it sits
+// in the timeline at that time, and keeps when it was typed.
 func cmdNote(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if c.Text == "" {
 		return Reply{}, usageError("note")
 	}
-	if err := w.record(inc, w.slackEntry(inc, c, EntryNote, c.Text)); err != nil {
+	e := w.slackEntry(inc, c, EntryNote, c.Text)
+	pagerText := c.Text
+	reply := "Noted on the " + inc.ID + " timeline."
+	if !c.At.IsZero() {
+		at, err := w.pastTime(inc, c.At, "A backdated note")
+		if err != nil {
+			return Reply{}, err
+		}
+		e.backdate(at, w.now)
+		pagerText = "[" + clock(at) + "] " + c.Text
+		reply = "Noted on the " + inc.ID + " timeline at " + clock(at) + "."
+	}
+	if err := w.record(inc, e); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Text: "Noted on the " + inc.ID + " timeline."}, w.pagerAction(inc, c, JobPagerNote, c.Text)
+	return Reply{Text: reply}, w.pagerAction(inc, c, JobPagerNote, pagerText)
+}
+
+// backdate places an entry at another time than now, keeping now as when
+// it was recorded.
+func (e *Entry) backdate(at, now time.Time) {
+	e.At = at.UTC()
+	if !at.Equal(now) {
+		rec := now
+		e.RecordedAt = &rec
+	}
+}
+
+// pastTime checks a time a person named for an incident: not in the
+// future, and not before the day (UTC) the incident was detected.
+func (w *txWork) pastTime(inc *Incident, at time.Time, what string) (time.Time, error) {
+	at = at.UTC()
+	if at.After(w.now) {
+		return at, Errorf(EINVALID, "%s cannot be in the future: %s is after now (%s). Times are UTC.", what, clock(at), clock(w.now))
+	}
+	o := inc.OpenedAt.UTC()
+	if day := time.Date(o.Year(), o.Month(), o.Day(), 0, 0, 0, 0, time.UTC); at.Before(day) {
+		return at, Errorf(EINVALID, "%s must fall on or after the day %s was detected (%s UTC); %s is earlier. Times are UTC.", what, inc.ID, o.Format("2006-01-02"), at.Format("2006-01-02 15:04:05"))
+	}
+	return at, nil
 }
 
 // cmdSeverity changes the severity; the update cadence follows.
@@ -261,14 +305,74 @@ func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
 }
 
-// cmdStarted records when impact began.
+// cmdStarted records when impact began; its entry sits in the timeline at
+// that time.
 func cmdStarted(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	at := c.At.UTC()
+	if at.After(w.now) {
+		return Reply{}, Errorf(EINVALID, "Impact cannot start in the future: %s is after now (%s). Times are UTC.", at.Format("2006-01-02 15:04 UTC"), clock(w.now))
+	}
+	if end := inc.ImpactEndedAt; end != nil && at.After(*end) {
+		return Reply{}, Errorf(EINVALID, "Impact cannot start after it ended (recorded with `/incident mitigated` at %s).", end.Format("2006-01-02 15:04 UTC"))
+	}
 	inc.ImpactStartedAt = &at
-	if err := w.record(inc, w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))); err != nil {
+	e := w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))
+	e.backdate(at, w.now)
+	if err := w.record(inc, e); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Text: "Recorded: impact started at " + at.Format("2006-01-02 15:04 UTC") + "."}, nil
+	return Reply{Text: "Recorded: impact started at " + at.Format("2006-01-02 15:04 UTC") + "."}, w.publish(inc)
+}
+
+// cmdMitigated records when impact ended (now, or the time named): the
+// end of downtime in the postmortem and on the public page, instead of the
+// first monitoring status.
+func cmdMitigated(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	at := w.now
+	if !c.At.IsZero() {
+		var err error
+		if at, err = w.pastTime(inc, c.At, "The end of impact"); err != nil {
+			return Reply{}, err
+		}
+	}
+	from, what := inc.OpenedAt, "it was detected"
+	if inc.ImpactStartedAt != nil {
+		from, what = *inc.ImpactStartedAt, "it started"
+	}
+	if at.Before(from) {
+		return Reply{}, Errorf(EINVALID, "Impact cannot end (%s) before %s (%s). If it started earlier, record that first with `/incident started HH:MM`.", clock(at), what, clock(from))
+	}
+	text := "Impact ended at " + clock(at)
+	if prev := inc.ImpactEndedAt; prev != nil && !prev.Equal(at) {
+		text += " (recorded before as " + clock(*prev) + ")"
+	}
+	inc.ImpactEndedAt = &at
+	e := w.slackEntry(inc, c, EntryMitigated, text)
+	e.backdate(at, w.now)
+	if err := w.record(inc, e); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: "Recorded: impact ended at " + clock(at) + ". The postmortem counts downtime up to then."}, w.publish(inc)
+}
+
+// cmdAffected records the share of users or requests affected, which
+// weighs the downtime against the error budget.
+func cmdAffected(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	if !(c.Percent > 0 && c.Percent <= 100) {
+		return Reply{}, usageError("affected")
+	}
+	p := c.Percent
+	inc.AffectedPercent = &p
+	pct := FormatPercent(p)
+	if err := w.record(inc, w.slackEntry(inc, c, EntryAffected, "Affected: "+pct+" of users or requests")); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: "Recorded: " + pct + " of users or requests affected. The postmortem weighs the downtime by it against the error budget."}, nil
+}
+
+// FormatPercent writes a percentage as people do: "85%", "12.5%".
+func FormatPercent(p float64) string {
+	return strconv.FormatFloat(p, 'f', -1, 64) + "%"
 }
 
 // cmdImpact records postmortem material: the impact or the root cause.

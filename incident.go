@@ -50,6 +50,13 @@ type Incident struct {
 	IdentifiedAt    *time.Time `json:"identified_at"`
 	MitigatedAt     *time.Time `json:"mitigated_at"`
 	ResolvedAt      *time.Time `json:"resolved_at"`
+	// ImpactEndedAt is when impact ended, as recorded with /incident
+	// mitigated; it wins over MitigatedAt (the first monitoring) wherever
+	// the end of impact is meant.
+	ImpactEndedAt *time.Time `json:"impact_ended_at,omitempty"`
+	// AffectedPercent is the share of users or requests affected (0 < p ≤
+	// 100), recorded with /incident affected; nil when nobody said.
+	AffectedPercent *float64 `json:"affected_percent,omitempty"`
 
 	// Roles maps "commander", "comms" and "scribe" to who holds them.
 	Roles map[Role]Person `json:"roles,omitempty"`
@@ -138,6 +145,15 @@ type Problem struct {
 	At      time.Time `json:"at"`
 	Job     JobKind   `json:"job"`
 	Message string    `json:"message"`
+}
+
+// ImpactEnd returns when impact ended: the time recorded with /incident
+// mitigated, else the first time the incident reached monitoring, else nil.
+func (inc *Incident) ImpactEnd() *time.Time {
+	if inc.ImpactEndedAt != nil {
+		return inc.ImpactEndedAt
+	}
+	return inc.MitigatedAt
 }
 
 // IncidentID returns "INC-<n>".

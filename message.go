@@ -103,7 +103,7 @@ var entryIcons = map[EntryKind]string{
 	EntryEscalated: "⏫", EntryReassigned: "🔀", EntryDelegated: "🔀", EntryResponderAdded: "🙋",
 	EntryNote: "📝", EntryStatusUpdate: "📢", EntrySeverityChanged: "🚦", EntryPriorityChanged: "🚦",
 	EntryResolved: "✅", EntryReopened: "🔁", EntryProblem: "⚠️",
-	EntryRoleAssigned: "🧑‍🚒", EntryImpactStarted: "⏱️", EntryImpact: "💥", EntryRootCause: "🔍",
+	EntryRoleAssigned: "🧑‍🚒", EntryImpactStarted: "⏱️", EntryMitigated: "🩹", EntryAffected: "👥", EntryImpact: "💥", EntryRootCause: "🔍",
 	EntryActionItem: "☑️", EntryPublicName: "🌐", EntryPinned: "📌", EntryCadenceMissed: "⏰",
 }
 
@@ -116,6 +116,10 @@ func entryMessage(inc *Incident, e Entry) *Message {
 	src := ""
 	if e.Source == SourcePagerDuty {
 		src = " via PagerDuty"
+	}
+	if e.RecordedAt != nil {
+		// A backdated entry says when it was typed, too.
+		src += " · recorded " + clock(*e.RecordedAt)
 	}
 	body := fmt.Sprintf("%s *%s*  %s", icon, strings.ReplaceAll(string(e.Kind), "_", " "), EscapeMrkdwn(e.Text))
 	return &Message{

@@ -70,8 +70,8 @@ func publicIncident(inc *Incident, tl []Entry) PublicIncident {
 		p.ResolvedAt = inc.ResolvedAt
 	}
 	switch {
-	case inc.MitigatedAt != nil:
-		p.ImpactTo = inc.MitigatedAt
+	case inc.ImpactEnd() != nil:
+		p.ImpactTo = inc.ImpactEnd()
 	case inc.Status == StatusResolved:
 		p.ImpactTo = inc.ResolvedAt
 	}

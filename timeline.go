@@ -24,6 +24,8 @@ const (
 	EntryProblem         EntryKind = "problem"
 	EntryRoleAssigned    EntryKind = "role_assigned"
 	EntryImpactStarted   EntryKind = "impact_started"
+	EntryMitigated       EntryKind = "mitigated"
+	EntryAffected        EntryKind = "affected"
 	EntryImpact          EntryKind = "impact"
 	EntryRootCause       EntryKind = "root_cause"
 	EntryActionItem      EntryKind = "action_item"
@@ -45,7 +47,8 @@ const (
 
 // Entry is one line of an incident's timeline. The timeline is
 // append-only: Seq orders entries as they were recorded, At is when the
-// thing happened (PagerDuty's occurred_at for PagerDuty events).
+// thing happened (PagerDuty's occurred_at for PagerDuty events, the time a
+// backdated note or /incident started names).
 type Entry struct {
 	Seq     uint64    `json:"seq"`
 	At      time.Time `json:"at"`
@@ -63,6 +66,9 @@ type Entry struct {
 	// Supersedes is the Seq of an earlier entry this one corrects (an edited
 	// pinned message) or retracts (a deleted one).
 	Supersedes uint64 `json:"supersedes,omitempty"`
+	// RecordedAt is when an entry whose At names another time (a backdated
+	// note, an impact start or end) was typed; nil when it is At.
+	RecordedAt *time.Time `json:"recorded_at,omitempty"`
 }
 
 // Current returns the timeline as it now reads: entries superseded by a

@@ -14,6 +14,10 @@ var (
 	// Slack's escaped references in free text: users, channels, groups, links.
 	refRe = regexp.MustCompile(`<([@#!]?)([^|>]+)(?:\|([^>]*))?>`)
 	dueRe = regexp.MustCompile(`^due:(\d{4}-\d{2}-\d{2})$`)
+	// clockRe is what reads as a time of day, valid or not: "note 25:61
+	// x" is an error, not a note that starts with a number.
+	clockRe   = regexp.MustCompile(`^\d{1,2}:\d{2}(:\d{2})?$`)
+	percentRe = regexp.MustCompile(`^(\d{1,3}(?:\.\d+)?)\s*%?$`)
 )
 
 // ParseCommand reads the text of an /incident command (as Slack sends it,
@@ -57,11 +61,45 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 		if c.Text == "" {
 			return bad()
 		}
-	case "note", "update", "impact", "rootcause", "public":
+	case "note":
+		// A leading time of day backdates the note.
+		if len(args) > 0 && clockRe.MatchString(args[0]) {
+			t, ok := parseClock(args[0], now)
+			if !ok {
+				return c, incidentbot.Errorf(incidentbot.EINVALID, "%q is not a time of day (HH:MM or HH:MM:SS, UTC). Usage: `%s`", args[0], incidentbot.UsageOf(c.Name))
+			}
+			c.At, rest = t, plain(strings.Join(args[1:], " "))
+		}
 		if rest == "" {
 			return bad()
 		}
 		c.Text = rest
+	case "update", "impact", "rootcause", "public":
+		if rest == "" {
+			return bad()
+		}
+		c.Text = rest
+	case "mitigated":
+		if len(args) > 1 {
+			return bad()
+		}
+		if len(args) == 1 {
+			t, ok := parseStarted(args[0], now)
+			if !ok {
+				return bad()
+			}
+			c.At = t
+		}
+	case "affected":
+		m := percentRe.FindStringSubmatch(strings.Join(args, ""))
+		if m == nil {
+			return bad()
+		}
+		p, err := strconv.ParseFloat(m[1], 64)
+		if err != nil || p <= 0 || p > 100 {
+			return c, incidentbot.Errorf(incidentbot.EINVALID, "The share affected is a percentage above 0 and at most 100, like `85%%`. Usage: `%s`", incidentbot.UsageOf(c.Name))
+		}
+		c.Percent = p
 	case "resolve":
 		c.Text = rest
 	case "status":
@@ -231,18 +269,31 @@ func orStr(a, b string) string {
 	return b
 }
 
-// parseStarted reads "HH:MM" (UTC, the latest such time not after now) or
-// an RFC 3339 time.
+// parseStarted reads "HH:MM" or "HH:MM:SS" (UTC, the latest such time not
+// after now) or an RFC 3339 time.
 func parseStarted(s string, now time.Time) (time.Time, bool) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), true
 	}
-	hm, err := time.Parse("15:04", s)
+	return parseClock(s, now)
+}
+
+// parseClock reads "HH:MM" or "HH:MM:SS" (UTC) as the latest such time not
+// after now.
+func parseClock(s string, now time.Time) (time.Time, bool) {
+	if !clockRe.MatchString(s) {
+		return time.Time{}, false
+	}
+	layout := "15:04"
+	if strings.Count(s, ":") == 2 {
+		layout = "15:04:05"
+	}
+	hm, err := time.Parse(layout, s)
 	if err != nil {
 		return time.Time{}, false
 	}
 	now = now.UTC()
-	t := time.Date(now.Year(), now.Month(), now.Day(), hm.Hour(), hm.Minute(), 0, 0, time.UTC)
+	t := time.Date(now.Year(), now.Month(), now.Day(), hm.Hour(), hm.Minute(), hm.Second(), 0, time.UTC)
 	if t.After(now) {
 		t = t.AddDate(0, 0, -1)
 	}

@@ -44,6 +44,16 @@ func TestParseCommand(t *testing.T) {
 		{"started 03:10", incidentbot.Cmd{Name: "started", At: time.Date(2025, 10, 14, 3, 10, 0, 0, time.UTC)}},
 		{"started 23:50", incidentbot.Cmd{Name: "started", At: time.Date(2025, 10, 13, 23, 50, 0, 0, time.UTC)}},
 		{"started 2025-10-14T03:00:00+02:00", incidentbot.Cmd{Name: "started", At: time.Date(2025, 10, 14, 1, 0, 0, 0, time.UTC)}},
+		{"started 03:10:30", incidentbot.Cmd{Name: "started", At: time.Date(2025, 10, 14, 3, 10, 30, 0, time.UTC)}},
+		{"note 03:05 Redis node down", incidentbot.Cmd{Name: "note", At: time.Date(2025, 10, 14, 3, 5, 0, 0, time.UTC), Text: "Redis node down"}},
+		{"note INC-4 22:59:30 deploy <@U0BOB|bob>", incidentbot.Cmd{Name: "note", IncidentID: "INC-4", At: time.Date(2025, 10, 13, 22, 59, 30, 0, time.UTC), Text: "deploy @bob"}},
+		{"note at 03:05 it broke", incidentbot.Cmd{Name: "note", Text: "at 03:05 it broke"}},
+		{"mitigated", incidentbot.Cmd{Name: "mitigated"}},
+		{"mitigated 03:36", incidentbot.Cmd{Name: "mitigated", At: time.Date(2025, 10, 14, 3, 36, 0, 0, time.UTC)}},
+		{"mitigated INC-2 2025-10-14T03:30:00Z", incidentbot.Cmd{Name: "mitigated", IncidentID: "INC-2", At: time.Date(2025, 10, 14, 3, 30, 0, 0, time.UTC)}},
+		{"affected 85%", incidentbot.Cmd{Name: "affected", Percent: 85}},
+		{"affected 12.5 %", incidentbot.Cmd{Name: "affected", Percent: 12.5}},
+		{"affected 100", incidentbot.Cmd{Name: "affected", Percent: 100}},
 		{"impact 100% of API users", incidentbot.Cmd{Name: "impact", Text: "100% of API users"}},
 		{"rootcause leak in sync job", incidentbot.Cmd{Name: "rootcause", Text: "leak in sync job"}},
 		{"action Add pool alert <@U0BOB|bob> due:2025-10-20 p1", incidentbot.Cmd{Name: "action", Action: &incidentbot.ActionItem{Text: "Add pool alert", Owner: bob, Due: "2025-10-20", Priority: "p1"}}},
@@ -73,7 +83,7 @@ func TestParseCommand_BadInputShowsTheRightForm(t *testing.T) {
 		"frobnicate":            "Unknown subcommand",
 		"declare":               "/incident declare <title>",
 		"declare sev1":          "/incident declare <title>",
-		"note":                  "/incident note <text>",
+		"note":                  "/incident note [HH:MM[:SS]] <text>",
 		"status fixed":          "/incident status <investigating|identified|monitoring>",
 		"severity critical":     "/incident severity <sev1|sev2|sev3|sev4>",
 		"role boss <@U1>":       "/incident role <commander|comms|scribe>",
@@ -82,6 +92,14 @@ func TestParseCommand_BadInputShowsTheRightForm(t *testing.T) {
 		"action done x":         "/incident action done <n>",
 		"action due:2025-13-40": "/incident action <text>",
 		"ack now please":        "/incident ack",
+		"note 09:45":            "/incident note [HH:MM[:SS]] <text>",
+		"note 25:61 x":          "is not a time of day",
+		"mitigated soon":        "/incident mitigated [HH:MM]",
+		"mitigated 03:00 03:10": "/incident mitigated [HH:MM]",
+		"affected":              "/incident affected <N%>",
+		"affected most":         "/incident affected <N%>",
+		"affected 0%":           "above 0 and at most 100",
+		"affected 150%":         "above 0 and at most 100",
 	}
 	for text, want := range tests {
 		_, err := ParseCommand(text, now)
@@ -114,7 +132,7 @@ func TestHelp_Golden(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"declare x sev1", "note INC-1 <@U1|a> &amp;", "action a <@U1> due:2025-01-01 p3", "started 12:00", "role scribe <@W1>", "status identified x"} {
+	for _, s := range []string{"declare x sev1", "note INC-1 <@U1|a> &amp;", "action a <@U1> due:2025-01-01 p3", "started 12:00", "role scribe <@W1>", "status identified x", "note 09:45:10 x", "mitigated 10:30", "affected 85%"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -130,6 +148,12 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		if c.Name == "action" && (c.Action == nil || c.Action.Text == "") {
 			t.Fatalf("action without text: %+v", c)
+		}
+		if c.Name == "note" && (c.Text == "" || c.At.After(now)) {
+			t.Fatalf("note without text or in the future: %+v", c)
+		}
+		if c.Name == "affected" && !(c.Percent > 0 && c.Percent <= 100) {
+			t.Fatalf("affected share out of range: %+v", c)
 		}
 	})
 }
