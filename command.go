@@ -24,13 +24,13 @@ type Cmd struct {
 	Severity   Severity
 	Status     Status
 	Role       Role
-	User       *Person   // role holder
+	User       *Person // role holder
 	// At is the time a command names: started, mitigated, a backdated note
 	// (zero: none named).
 	At      time.Time
 	Percent float64 // affected
 	Action  *ActionItem
-	N          int // action done <n>
+	N       int // action done <n>
 	// ResponseURL lets a later job answer the person privately (declare).
 	ResponseURL string
 	// DeliveryKey identifies the signed request that carried the command
