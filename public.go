@@ -55,13 +55,15 @@ func (s *Service) IsPublic(inc *Incident) bool {
 
 // publicIncident builds the public view from an incident and its timeline.
 func publicIncident(inc *Incident, tl []Entry) PublicIncident {
+	// Text from PagerDuty and Slack is cleaned once here for every public
+	// page, feed and publisher.
 	p := PublicIncident{
-		ID: inc.ID, Name: inc.Title, Service: inc.Service, Severity: inc.Severity, Impact: ImpactOf(inc.Severity),
+		ID: inc.ID, Name: CleanLine(inc.Title), Service: CleanLine(inc.Service), Severity: inc.Severity, Impact: ImpactOf(inc.Severity),
 		Status: PublicStatus(inc.Status), StartedAt: inc.OpenedAt, UpdatedAt: inc.UpdatedAt,
 		ImpactFrom: inc.OpenedAt, Updates: []PublicUpdate{},
 	}
 	if inc.PublicName != "" {
-		p.Name = inc.PublicName
+		p.Name = CleanLine(inc.PublicName)
 	}
 	if inc.ImpactStartedAt != nil && inc.ImpactStartedAt.Before(p.ImpactFrom) {
 		p.ImpactFrom = *inc.ImpactStartedAt
@@ -81,7 +83,7 @@ func publicIncident(inc *Incident, tl []Entry) PublicIncident {
 			continue
 		}
 		st := PublicStatus(cmpStatus(e.Status, inc.Status))
-		p.Updates = append(p.Updates, PublicUpdate{ID: inc.ID + "-" + itoa(e.Seq), At: e.At, Status: st, Text: e.Text})
+		p.Updates = append(p.Updates, PublicUpdate{ID: inc.ID + "-" + itoa(e.Seq), At: e.At, Status: st, Text: CleanText(e.Text)})
 	}
 	if inc.Status == StatusResolved && inc.ResolvedAt != nil {
 		// The resolution is an update the page shows, worded for the public.

@@ -163,6 +163,9 @@ func resolvedAt(pi *incidentbot.PublicIncident) time.Time {
 // normalise returns a copy of the incident with UTC times and its updates
 // newest first.
 func normalise(pi incidentbot.PublicIncident) incidentbot.PublicIncident {
+	// Control and bidi characters never reach the page, the JSON or the
+	// feed, whoever built the incident.
+	pi.ID, pi.Name, pi.Service = incidentbot.CleanLine(pi.ID), incidentbot.CleanLine(pi.Name), incidentbot.CleanLine(pi.Service)
 	pi.Impact = impactOf(&pi)
 	pi.Status = incidentbot.PublicStatus(pi.Status)
 	pi.StartedAt = pi.StartedAt.UTC()
@@ -180,6 +183,7 @@ func normalise(pi incidentbot.PublicIncident) incidentbot.PublicIncident {
 	for i, u := range pi.Updates {
 		u.At = u.At.UTC()
 		u.Status = incidentbot.PublicStatus(u.Status)
+		u.ID, u.Text = incidentbot.CleanLine(u.ID), incidentbot.CleanText(u.Text)
 		ups[i] = u
 	}
 	slices.SortStableFunc(ups, func(a, b incidentbot.PublicUpdate) int { return b.At.Compare(a.At) })
@@ -193,7 +197,7 @@ func build(in SiteInput) model {
 		now = time.Now()
 	}
 	now = now.UTC()
-	m := model{title: in.Title, now: now, indicator: "none"}
+	m := model{title: incidentbot.CleanLine(in.Title), now: now, indicator: "none"}
 	since := now.Add(-Window)
 	var shown []incidentbot.PublicIncident
 	for _, raw := range in.Incidents {

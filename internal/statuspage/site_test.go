@@ -388,3 +388,31 @@ func TestDirWritesAllThreeFilesAndLeavesNoTemporaryOnes(t *testing.T) {
 		}
 	}
 }
+
+// hostile carries NUL, ESC, a C1 control and bidi overrides in every text
+// a public incident has.
+func hostile() incidentbot.PublicIncident {
+	pi := activeCritical()
+	pi.Name = "Check\x00out \x1b[31mdown\u202e gnp.exe"
+	pi.Service = "Pay\u2066ments\u2069\u0085"
+	pi.Updates[0].Text = "Rolling back\x00 the \u202adeploy\u202c\x1b]0;title\a."
+	return pi
+}
+
+func TestControlAndBidiCharactersReachNoPageJSONOrFeed(t *testing.T) {
+	s := render(t, statuspage.SiteInput{Incidents: []incidentbot.PublicIncident{hostile()}})
+	for name, b := range map[string][]byte{"index.html": s.HTML, "status.json": s.JSON, "status.atom": s.Atom} {
+		for _, r := range string(b) {
+			if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+				t.Errorf("%s carries %U", name, r)
+			}
+		}
+		if !strings.Contains(string(b), "Checkout [31mdown gnp.exe") {
+			t.Errorf("%s lacks the cleaned name", name)
+		}
+	}
+	var f struct{}
+	if err := xml.Unmarshal(s.Atom, &f); err != nil {
+		t.Errorf("the feed is not well-formed XML: %v", err)
+	}
+}

@@ -206,7 +206,7 @@ type wanted struct {
 func wantedState(pi *incidentbot.PublicIncident) wanted {
 	status := incidentbot.PublicStatus(pi.Status)
 	w := wanted{
-		fields: incidentFields{Name: pi.Name, Status: string(status), ImpactOverride: impactOf(pi)},
+		fields: incidentFields{Name: incidentbot.CleanLine(pi.Name), Status: string(status), ImpactOverride: impactOf(pi)},
 		body:   neutralBody(status),
 	}
 	if w.fields.Name == "" {
@@ -218,7 +218,7 @@ func wantedState(pi *incidentbot.PublicIncident) wanted {
 	// said (resolved in PagerDuty) is told with the neutral text, notified.
 	if latest, ok := latestUpdate(pi.Updates); ok && strings.TrimSpace(latest.Text) != "" &&
 		(latest.Status == "" || incidentbot.PublicStatus(latest.Status) == status) {
-		w.body, updateID = latest.Text, latest.ID
+		w.body, updateID = incidentbot.CleanText(latest.Text), latest.ID
 	}
 	h := sha256.Sum256([]byte(updateID + "\n" + w.body))
 	w.sum = hex.EncodeToString(h[:6])

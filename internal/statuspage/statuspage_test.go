@@ -107,6 +107,21 @@ func TestCreateThenTwoUpdatesMapStatusAndImpactWithoutEverHittingTheRateLimit(t 
 	}
 }
 
+func TestControlAndBidiCharactersAreNotSentToStatuspage(t *testing.T) {
+	fake, c := fastStatuspage(t)
+	pi := incidentbot.PublicIncident{
+		ID: "INC-4", Name: "API\x00 errors\u202e", Severity: incidentbot.Sev1, Impact: "critical", Status: incidentbot.StatusIdentified,
+		Updates: []incidentbot.PublicUpdate{{ID: "INC-4-2", At: time.Now(), Status: incidentbot.StatusIdentified, Text: "A bad\x1b[2J deploy\u2066; rolling back."}},
+	}
+	if _, err := c.Publish(ctx(t), pi, ""); err != nil {
+		t.Fatal(err)
+	}
+	incs := fake.Incidents()
+	if len(incs) != 1 || incs[0].Name != "API errors" || len(incs[0].Updates) != 1 || incs[0].Updates[0].Body != "A bad[2J deploy; rolling back." {
+		t.Errorf("Statuspage got %+v", incs)
+	}
+}
+
 func TestTheFakeRateLimitsASecondRequestWithinASecond(t *testing.T) {
 	fake := statuspagefake.New(apiKey, "page1")
 	defer fake.Close()
