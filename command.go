@@ -107,6 +107,7 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 			if r, err = w.run(inc, c); err != nil {
 				return err
 			}
+			r = w.quiet(inc, c, r)
 			incID = inc.ID
 			if err := w.save(inc); err != nil {
 				return err
@@ -126,6 +127,17 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 		s.logger().Info("slack command", "incident", incID, "subcommand", c.Name, "user", c.Actor.ID, "replayed", out.Replayed)
 	}
 	return out, err
+}
+
+// quiet drops the private answer to a command run in the incident's own
+// channel when the command posted there: one visible message per action.
+// Run elsewhere (`/incident note INC-3 ...` in another channel), the
+// person is told, since the post lands where they are not looking.
+func (w *txWork) quiet(inc *Incident, c Cmd, r Reply) Reply {
+	if !r.InChannel && c.ChannelID != "" && c.ChannelID == inc.ChannelID && w.posted[inc.ID] {
+		r.Text = ""
+	}
+	return r
 }
 
 // mayManage reports whether a person may run the restricted subcommands.
@@ -173,7 +185,7 @@ func (w *txWork) run(inc *Incident, c Cmd) (Reply, error) {
 	if f, ok := commands[c.Name]; ok {
 		return f(w, inc, c)
 	}
-	return Reply{}, Errorf(EINVALID, "Unknown subcommand %q. `/incident help` lists them.", c.Name)
+	return Reply{}, UnknownSubcommand(c.Name)
 }
 
 // commands are the subcommands that act on one incident, each applied in
@@ -453,7 +465,7 @@ func cmdResolve(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if err := w.queuePostmortem(inc); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Text: fmt.Sprintf("%s resolved.", inc.ID), InChannel: true}, w.updateAnnouncement(inc)
+	return Reply{Text: fmt.Sprintf("Resolved %s; its channel and the stakeholders are told.", inc.ID)}, w.updateAnnouncement(inc)
 }
 
 // cmdPostmortem (re)drafts the postmortem unless the draft is unchanged.

@@ -96,6 +96,8 @@ type txWork struct {
 	s        *Service
 	now      time.Time
 	enqueued bool
+	// posted marks the incidents whose channel this transaction posts to.
+	posted map[string]bool
 }
 
 // save writes an incident: the only place incidents are put.
@@ -117,6 +119,12 @@ func (w *txWork) change(id string, fn func(inc *Incident) error) error {
 func (w *txWork) enqueue(j *Job) error {
 	j.CreatedAt, j.NextAt = w.now, w.now
 	w.enqueued = true
+	if j.Kind == JobPost && j.IncidentID != "" && j.Lane == laneChannel(j.IncidentID) {
+		if w.posted == nil {
+			w.posted = map[string]bool{}
+		}
+		w.posted[j.IncidentID] = true
+	}
 	return w.Enqueue(j)
 }
 

@@ -107,24 +107,43 @@ var entryIcons = map[EntryKind]string{
 	EntryActionItem: "☑️", EntryPublicName: "🌐", EntryPinned: "📌", EntryCadenceMissed: "⏰",
 }
 
-// entryMessage is the channel post of a timeline entry.
+// entryLabels name the entries whose text is someone's own words (a note
+// needs no label: its icon says it). Other entries' texts are sentences
+// that say what happened, shown without a label that would repeat them.
+var entryLabels = map[EntryKind]string{
+	EntryStatusUpdate: "Status update", EntryImpact: "Impact", EntryRootCause: "Root cause", EntryPinned: "Pinned",
+}
+
+// entryMessage is the channel post of a timeline entry: its icon and text,
+// and a context line with the time and who did it (left out when the text
+// already names them).
 func entryMessage(inc *Incident, e Entry) *Message {
 	icon := entryIcons[e.Kind]
 	if icon == "" {
 		icon = "•"
 	}
-	src := ""
+	label := entryLabels[e.Kind]
+	if e.Kind == EntryStatusUpdate && e.Status != "" {
+		label += " (" + string(e.Status) + ")"
+	}
+	body := icon + " " + EscapeMrkdwn(e.Text)
+	if label != "" {
+		body = icon + " *" + label + ":* " + EscapeMrkdwn(e.Text)
+	}
+	ctx := clock(e.At)
+	if who := e.Actor.Display(); !strings.Contains(e.Text, who) {
+		ctx += " · " + EscapeMrkdwn(who)
+	}
 	if e.Source == SourcePagerDuty {
-		src = " via PagerDuty"
+		ctx += " · via PagerDuty"
 	}
 	if e.RecordedAt != nil {
 		// A backdated entry says when it was typed, too.
-		src += " · recorded " + clock(*e.RecordedAt)
+		ctx += " · recorded " + clock(*e.RecordedAt)
 	}
-	body := fmt.Sprintf("%s *%s*  %s", icon, strings.ReplaceAll(string(e.Kind), "_", " "), EscapeMrkdwn(e.Text))
 	return &Message{
-		Text:    fmt.Sprintf("%s %s: %s", inc.ID, e.Kind, EscapeMrkdwn(e.Text)),
+		Text:    fmt.Sprintf("%s: %s", inc.ID, EscapeMrkdwn(e.Text)),
 		Body:    body,
-		Context: fmt.Sprintf("%s · %s%s", clock(e.At), EscapeMrkdwn(e.Actor.Display()), src),
+		Context: ctx,
 	}
 }

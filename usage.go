@@ -46,6 +46,69 @@ func usageError(name string) error {
 	return Errorf(EINVALID, "Usage: `%s`", UsageOf(name))
 }
 
+// UnknownSubcommand is the EINVALID error for a subcommand that does not
+// exist: it shows the usage of the closest one (a typo, or the start of a
+// name), or the whole help when none is close.
+func UnknownSubcommand(name string) error {
+	shown := EscapeMrkdwn(Clip(name))
+	if best := closestSubcommand(name); best != "" {
+		return Errorf(EINVALID, "There is no subcommand “%s”. Did you mean `%s`?", shown, UsageOf(best))
+	}
+	return Errorf(EINVALID, "There is no subcommand “%s”.\n%s", shown, Help())
+}
+
+// closestSubcommand returns the subcommand name is most likely a typo or a
+// start of ("" when none is close): one that begins with it (at least two
+// letters), else the nearest by edit distance, at most one edit per four
+// letters (and at least one).
+func closestSubcommand(name string) string {
+	name = strings.ToLower(name)
+	if name == "" || len(name) > 40 {
+		return ""
+	}
+	if len(name) >= 2 {
+		for _, u := range Usage {
+			if strings.HasPrefix(u.Name, name) {
+				return u.Name
+			}
+		}
+	}
+	best, bestD := "", max(1, len(name)/4)+1
+	for _, u := range Usage {
+		if d := editDistance(name, u.Name); d < bestD {
+			best, bestD = u.Name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of neighbours each count
+// one ("resovle" is one edit from "resolve"). Bytes: the names are ASCII.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
 // Help returns the help text.
 func Help() string {
 	var b strings.Builder

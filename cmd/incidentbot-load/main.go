@@ -31,9 +31,9 @@
 // (POST /slack/commands, the form body Slack sends, signed v0 with
 // SLACK_SIGNING_SECRET at the current time) in the incident channels in
 // turn. Each command is committed (a timeline entry, a Slack post and a
-// PagerDuty note queued) before it is answered. An answer other than a 200
-// whose JSON text is the "Noted on the INC-n timeline." confirmation is an
-// error. It prints the rounds, a Markdown table with the medians and the
+// PagerDuty note queued) before it is answered. An answer other than an
+// empty 200 (a note run in its channel is answered by its post there, with
+// no private confirmation) is an error. It prints the rounds, a Markdown table with the medians and the
 // p99 against the target of 50 ms; there is no baseline in this mode.
 //
 // -baseline-batch-delay changes the baseline's bbolt MaxBatchDelay (default
@@ -374,7 +374,7 @@ func warnings(out io.Writer, all []measurement) {
 			100*maxOtherCPU, strings.Join(busy, ", "))
 	}
 	if total > 0 {
-		fmt.Fprintf(out, "ERRORS: %d requests failed (transport, non-2xx, or for a command not the Noted confirmation); see the rounds above\n", total)
+		fmt.Fprintf(out, "ERRORS: %d requests failed (transport, non-2xx, or for a command an answer instead of the empty 200); see the rounds above\n", total)
 	}
 }
 

@@ -336,7 +336,7 @@ func TestMain_PageToChannel_EndToEnd(t *testing.T) {
 	for _, m := range msgs[1:] {
 		kinds = append(kinds, m.Text)
 	}
-	if len(msgs) != 5 || !strings.Contains(msgs[4].Text, "postmortem of INC-1") || !strings.Contains(msgs[1].Text, "acknowledged") || !strings.Contains(msgs[2].Text, "leaking connections") || !strings.Contains(msgs[3].Text, "resolved") {
+	if len(msgs) != 5 || !strings.Contains(msgs[4].Text, "postmortem of INC-1") || !strings.Contains(msgs[1].Text, "Acknowledged") || !strings.Contains(msgs[2].Text, "leaking connections") || !strings.Contains(msgs[3].Text, "Resolved") {
 		t.Errorf("channel posts after kickoff = %q, want ack, note, resolve in order", kinds)
 	}
 

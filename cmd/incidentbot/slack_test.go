@@ -35,6 +35,9 @@ func (h *harness) command(user, channel, text string) cmdReply {
 		h.t.Fatalf("/incident %s: %d %v %s", text, status, err, body)
 	}
 	var r cmdReply
+	if len(bytes.TrimSpace(body)) == 0 {
+		return r // the quiet answer: the command's post in the channel says it all
+	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		h.t.Fatalf("/incident %s: %v in %s", text, err, body)
 	}
@@ -77,8 +80,10 @@ func TestSlack_Commands_RunTheIncidentBothWays(t *testing.T) {
 	inc, ch := h.paged("PCMD")
 	general := h.slack.CreateChannelDirect("general", "UHUMAN", false)
 
-	if r := h.command("UALICE", ch, "ack"); !strings.Contains(r.Text, "acknowledged INC-1") || r.ResponseType != "ephemeral" {
-		t.Errorf("ack reply = %+v", r)
+	// One visible message per action: the channel's post, no private
+	// confirmation besides it.
+	if r := h.command("UALICE", ch, "ack"); r != (cmdReply{}) {
+		t.Errorf("ack reply = %+v, want none (the channel post says it)", r)
 	}
 	h.waitIdle()
 	if got, _ := h.pd.Incident("PCMD"); got.Status != "acknowledged" {
@@ -93,8 +98,8 @@ func TestSlack_Commands_RunTheIncidentBothWays(t *testing.T) {
 	h.command("UALICE", ch, "note pool at 100/100 &amp; climbing")
 	h.command("UBOB", general.ID, "note INC-1 from elsewhere")
 	h.command("UALICE", ch, "status identified background job leaking connections")
-	if r := h.command("UALICE", ch, "severity sev2"); !strings.Contains(r.Text, "sev1 → sev2") {
-		t.Errorf("severity reply = %+v", r)
+	if r := h.command("UALICE", ch, "severity sev2"); r != (cmdReply{}) {
+		t.Errorf("severity reply = %+v, want none", r)
 	}
 	h.command("UALICE", ch, "role comms <@UBOB|bob>")
 	h.command("UALICE", ch, "started 2025-10-14T03:10:00Z")
@@ -118,7 +123,7 @@ func TestSlack_Commands_RunTheIncidentBothWays(t *testing.T) {
 	if r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "pool at 100/100 &amp; climbing") || !strings.Contains(r.Text, "from elsewhere") {
 		t.Errorf("timeline reply = %s", r.Text)
 	}
-	if r := h.command("UALICE", ch, "resolve restarted the API pods"); r.ResponseType != "in_channel" {
+	if r := h.command("UALICE", ch, "resolve restarted the API pods"); r != (cmdReply{}) {
 		t.Errorf("resolve reply = %+v", r)
 	}
 	if r := h.command("UALICE", ch, "resolve"); !strings.Contains(r.Text, "already resolved") {
@@ -221,7 +226,7 @@ func TestSlack_BadRequests(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d", name, status, err, tc.want)
 		}
 	}
-	if r := h.command("UALICE", "CNONE", "frobnicate"); !strings.Contains(r.Text, "Unknown subcommand") || r.ResponseType != "ephemeral" {
+	if r := h.command("UALICE", "CNONE", "frobnicate"); !strings.Contains(r.Text, "There is no subcommand “frobnicate”") || !strings.Contains(r.Text, "/incident declare <title>") || r.ResponseType != "ephemeral" {
 		t.Errorf("unknown subcommand = %+v", r)
 	}
 	if r := h.command("UALICE", "CNONE", "severity"); !strings.Contains(r.Text, "/incident severity <sev1|sev2|sev3|sev4>") {
@@ -253,15 +258,16 @@ func TestSlack_Responders_RestrictSeverityResolveRoles(t *testing.T) {
 			t.Errorf("alice %q = %+v, want a refusal", text, r)
 		}
 	}
-	if r := h.command("UALICE", ch, "note anyone may add to the timeline"); !strings.Contains(r.Text, "Noted") {
+	if r := h.command("UALICE", ch, "note anyone may add to the timeline"); r != (cmdReply{}) {
 		t.Errorf("note = %+v", r)
 	}
-	if r := h.command("UBOB", ch, "severity sev3"); !strings.Contains(r.Text, "→ sev3") {
+	if r := h.command("UBOB", ch, "severity sev3"); r != (cmdReply{}) {
 		t.Errorf("listed user = %+v", r)
 	}
 	// Group membership arrives through the background refresh.
 	waitFor(t, "carol's group to be known", func() bool {
-		return strings.Contains(h.command("UCAROL", ch, "commander").Text, "commander of INC-1")
+		// Refused until then; accepted, it is answered by the channel post.
+		return h.command("UCAROL", ch, "commander") == (cmdReply{})
 	})
 	if len(h.slack.CallsTo("usergroups.users.list")) == 0 {
 		t.Error("group membership never fetched")
@@ -401,5 +407,49 @@ func TestSlack_PagerDutyFailure_RetriedThenReported(t *testing.T) {
 	}
 	if !shown {
 		t.Error("the PagerDuty failure was not told in the channel")
+	}
+}
+
+// One visible message per action: a command run in its incident's channel
+// is answered by its post there and nothing else; run elsewhere, the person
+// is told privately where it went. No post's label repeats its text.
+func TestSlack_Commands_OneVisibleMessagePerAction(t *testing.T) {
+	h := newHarness(t)
+	_, ch := h.paged("PQUIET")
+	general := h.slack.CreateChannelDirect("general", "UHUMAN", false)
+	before := len(h.slack.Messages(ch))
+	for _, text := range []string{"ack", "note pool exhausted", "severity sev2", "role scribe <@UBOB|bob>", "impact checkout down", "resolve rolled back"} {
+		if r := h.command("UALICE", ch, text); r != (cmdReply{}) {
+			t.Errorf("/incident %s answered %+v besides its post", text, r)
+		}
+	}
+	if r := h.command("UALICE", general.ID, "note INC-1 from elsewhere"); r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "INC-1") {
+		t.Errorf("a note from another channel = %+v, want a private confirmation naming INC-1", r)
+	}
+	h.waitIdle()
+	var posts []string
+	for _, m := range h.slack.Messages(ch)[before:] {
+		if m.ThreadTS == "" && len(m.Files) == 0 {
+			posts = append(posts, renderBlocks(m))
+		}
+	}
+	// ack, note, severity, role, impact, resolve, the note from elsewhere:
+	// one post each.
+	if len(posts) != 7 {
+		t.Fatalf("%d posts, want 7:\n%s", len(posts), strings.Join(posts, "\n"))
+	}
+	for _, p := range posts {
+		words := strings.Fields(strings.ToLower(strings.NewReplacer("*", "", ":", "").Replace(p)))
+		for i := 1; i+1 < len(words); i++ {
+			if words[i] == words[i+1] && len(words[i]) > 3 {
+				t.Errorf("post repeats %q: %s", words[i], p)
+			}
+		}
+	}
+	if !strings.Contains(posts[0], "Acknowledged by alice") {
+		t.Errorf("ack post = %s", posts[0])
+	}
+	if n := len(h.slack.Messages(general.ID)); n != 0 {
+		t.Errorf("%d messages in #general, want none (the confirmation is private)", n)
 	}
 }

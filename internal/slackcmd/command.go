@@ -35,7 +35,7 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 		c.Name, args = "action done", args[1:]
 	}
 	if incidentbot.UsageOf(c.Name) == "" {
-		return c, incidentbot.Errorf(incidentbot.EINVALID, "Unknown subcommand %q. `/incident help` lists them.", fields[0])
+		return c, incidentbot.UnknownSubcommand(fields[0])
 	}
 	if c.Name != "declare" && c.Name != "list" && c.Name != "help" && len(args) > 0 {
 		if _, ok := incidentbot.ParseIncidentID(args[0]); ok {

@@ -80,7 +80,11 @@ func TestParseCommand(t *testing.T) {
 
 func TestParseCommand_BadInputShowsTheRightForm(t *testing.T) {
 	tests := map[string]string{
-		"frobnicate":            "Unknown subcommand",
+		"frobnicate":            "• `/incident declare <title>", // nothing close: the whole help
+		"notee":                 "Did you mean `/incident note <text>`",
+		"sever":                 "Did you mean `/incident severity <sev1|sev2|sev3|sev4>`",
+		"resovle":               "Did you mean `/incident resolve [summary]`",
+		"timelime INC-2":        "Did you mean `/incident timeline`",
 		"declare":               "/incident declare <title>",
 		"declare sev1":          "/incident declare <title>",
 		"note":                  "/incident note [HH:MM[:SS]] <text>",

@@ -167,6 +167,12 @@ func (h *Handler) Commands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reqs.WithLabelValues("commands", "ok").Inc()
+	if reply.Text == "" {
+		// The command's effect is visible in the channel: an empty 200
+		// shows nothing more (no private confirmation besides the post).
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	writeJSON(w, map[string]any{"response_type": responseType(reply.InChannel), "text": reply.Text})
 }
 
@@ -262,7 +268,7 @@ func (h *Handler) blockAction(ctx context.Context, cb slack.InteractionCallback,
 			h.log.Error("button failed", "incident", incidentbot.Clip(incID), "action", name, "err", err)
 		}
 		h.notify(ctx, incID, cb.ResponseURL, incidentbot.ErrorMessage(err))
-	case !reply.InChannel:
+	case !reply.InChannel && reply.Text != "":
 		h.notify(ctx, incID, cb.ResponseURL, reply.Text)
 	}
 }
