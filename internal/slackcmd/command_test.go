@@ -81,7 +81,7 @@ func TestParseCommand(t *testing.T) {
 func TestParseCommand_BadInputShowsTheRightForm(t *testing.T) {
 	tests := map[string]string{
 		"frobnicate":            "• `/incident declare <title>", // nothing close: the whole help
-		"notee":                 "Did you mean `/incident note <text>`",
+		"notee":                 "Did you mean `/incident note [HH:MM[:SS]] <text>`",
 		"sever":                 "Did you mean `/incident severity <sev1|sev2|sev3|sev4>`",
 		"resovle":               "Did you mean `/incident resolve [summary]`",
 		"timelime INC-2":        "Did you mean `/incident timeline`",
