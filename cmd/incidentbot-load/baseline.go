@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/internal/pager"
+	"github.com/jackc/pgx/v5/pgxpool"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -51,8 +52,61 @@ func serveBaseline(args []string) int {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		return 1
 	}
+	return serveBaselineHTTP(addr, verified(secret, func(eventID string, body []byte) error {
+		return db.Batch(func(tx *bolt.Tx) error {
+			return tx.Bucket(baselineBucket).Put([]byte(eventID), body)
+		})
+	}))
+}
+
+// serveBaselinePG is the hidden mode "-serve-baseline-pg ADDR URL SECRET
+// POOL": the same least work as serveBaseline, with the delivery kept in
+// PostgreSQL: one INSERT of event.id, the time and the body in its own
+// transaction (autocommit) on a pool of POOL connections, then 202. The
+// URL's search_path selects the schema; fsync and synchronous_commit are
+// the server's (on unless the server says otherwise).
+func serveBaselinePG(args []string) int {
+	if len(args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: incidentbot-load -serve-baseline-pg ADDR URL SECRET POOL")
+		return 2
+	}
+	addr, rawURL, secret := args[0], args[1], args[2]
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		return 2
+	}
+	if _, err := fmt.Sscan(args[3], &cfg.MaxConns); err != nil || cfg.MaxConns < 1 {
+		fmt.Fprintln(os.Stderr, "baseline: POOL: want a positive number")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		return 1
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "CREATE TABLE IF NOT EXISTS baseline_deliveries (key bytea PRIMARY KEY, at timestamptz NOT NULL, body json NOT NULL)"); err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		return 1
+	}
+	var sync string
+	if err := pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sync); err == nil {
+		fmt.Fprintf(os.Stderr, "baseline: PostgreSQL, pool of %d connections, synchronous_commit %s\n", cfg.MaxConns, sync)
+	}
+	return serveBaselineHTTP(addr, verified(secret, func(eventID string, body []byte) error {
+		_, err := pool.Exec(context.Background(), "INSERT INTO baseline_deliveries (key, at, body) VALUES ($1, now(), $2)", []byte(eventID), body)
+		return err
+	}))
+}
+
+// serveBaselineHTTP serves POST /webhooks/pagerduty with h and GET /readyz
+// on addr until SIGINT or SIGTERM.
+func serveBaselineHTTP(addr string, h http.Handler) int {
 	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks/pagerduty", baselineHandler(db, secret))
+	mux.Handle("POST /webhooks/pagerduty", h)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ready") })
 	// The real server's timeouts (cmd/incidentbot newHTTPServer).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
@@ -80,7 +134,10 @@ func serveBaseline(args []string) int {
 	return 0
 }
 
-func baselineHandler(db *bolt.DB, secret string) http.HandlerFunc {
+// verified is the baseline's handler: it reads the body (capped as the
+// real server does), verifies the signature, decodes event.id, keeps the
+// delivery with keep and answers 202.
+func verified(secret string, keep func(eventID string, body []byte) error) http.HandlerFunc {
 	secrets := []string{secret}
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pager.MaxBody))
@@ -101,10 +158,7 @@ func baselineHandler(db *bolt.DB, secret string) http.HandlerFunc {
 			http.Error(w, "no event.id", http.StatusBadRequest)
 			return
 		}
-		err = db.Batch(func(tx *bolt.Tx) error {
-			return tx.Bucket(baselineBucket).Put([]byte(env.Event.ID), body)
-		})
-		if err != nil {
+		if err := keep(env.Event.ID, body); err != nil {
 			http.Error(w, "could not record the delivery", http.StatusServiceUnavailable)
 			return
 		}

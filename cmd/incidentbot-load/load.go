@@ -99,11 +99,12 @@ type loadResult struct {
 	Latencies []time.Duration
 	// Start and End bound the measured window.
 	Start, End time.Time
-	// ServerCPU and ToolCPU are the CPU the server process and this process
-	// (load generator and fakes) used in the window, and OtherCPU what the
-	// rest of the machine used, in cores (1.5 = 150% of one core); negative
-	// when unknown.
-	ServerCPU, ToolCPU, OtherCPU float64
+	// ServerCPU and ToolCPU are the CPU the server process(es) and this
+	// process (load generator and fakes) used in the window, DBCPU what the
+	// PostgreSQL server used (0 without one), and OtherCPU what the rest of
+	// the machine used, in cores (1.5 = 150% of one core); negative when
+	// unknown.
+	ServerCPU, ToolCPU, DBCPU, OtherCPU float64
 }
 
 // Rate returns the deliveries accepted per second in the window.
@@ -165,12 +166,49 @@ func failure(status int, err error, expected bool) (string, error) {
 // after it are not counted, except as OutsideErrors. It only talks to
 // 127.0.0.1. serverPID is the process whose CPU use is measured.
 func runLoad(ctx context.Context, target string, serverPID int, w workload, concurrency int, warmup, window time.Duration) (loadResult, error) {
-	if u, err := url.Parse(target); err != nil || u.Hostname() != "127.0.0.1" {
-		return loadResult{}, fmt.Errorf("refusing to load %q: only 127.0.0.1 is allowed", target)
+	return runLoadOn(ctx, meters{targets: []string{target}, server: pidsCPU(serverPID)}, w, concurrency, warmup, window)
+}
+
+// meters says where a load goes and whose CPU it measures.
+type meters struct {
+	// targets are the base URLs the workload sends to (each must be on
+	// 127.0.0.1).
+	targets []string
+	// server and db return the CPU time used so far by the server(s) and
+	// by the database server (nil: none), or -1 when unknown.
+	server, db func() time.Duration
+}
+
+// pidsCPU returns the CPU used so far by the processes pids, added up.
+func pidsCPU(pids ...int) func() time.Duration {
+	return func() time.Duration {
+		var sum time.Duration
+		for _, pid := range pids {
+			c := cpuTime(pid)
+			if c < 0 {
+				return -1
+			}
+			sum += c
+		}
+		return sum
+	}
+}
+
+// runLoadOn is runLoad against several servers (the workload spreads the
+// requests over m.targets) with the CPU of m's processes measured.
+func runLoadOn(ctx context.Context, m meters, w workload, concurrency int, warmup, window time.Duration) (loadResult, error) {
+	for _, target := range m.targets {
+		if u, err := url.Parse(target); err != nil || u.Hostname() != "127.0.0.1" {
+			return loadResult{}, fmt.Errorf("refusing to load %q: only 127.0.0.1 is allowed", target)
+		}
+	}
+	db := m.db
+	if db == nil {
+		db = func() time.Duration { return 0 }
 	}
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        concurrency,
+		MaxIdleConns:        concurrency * len(m.targets),
 		MaxIdleConnsPerHost: concurrency,
 		MaxConnsPerHost:     concurrency,
 		IdleConnTimeout:     30 * time.Second,
@@ -184,9 +222,10 @@ func runLoad(ctx context.Context, target string, serverPID int, w workload, conc
 	ctx, cancel := context.WithDeadline(ctx, end.Add(15*time.Second))
 	defer cancel()
 
-	// CPU used so far by the server and by this process, at start and end.
-	cpu := make(chan [3]time.Duration, 2)
-	sample := func() { cpu <- [3]time.Duration{cpuTime(serverPID), cpuTime(0), machineCPU()} }
+	// CPU used so far by the server, this process, the machine and the
+	// database server, at start and end.
+	cpu := make(chan [4]time.Duration, 2)
+	sample := func() { cpu <- [4]time.Duration{m.server(), cpuTime(0), machineCPU(), db()} }
 	defer time.AfterFunc(time.Until(start), sample).Stop()
 	defer time.AfterFunc(time.Until(end), sample).Stop()
 
@@ -242,9 +281,9 @@ func runLoad(ctx context.Context, target string, serverPID int, w workload, conc
 		}
 		return (c1[i] - c0[i]).Seconds() / window.Seconds()
 	}
-	r := loadResult{Kinds: map[string]int{}, Start: start, End: end, ServerCPU: cores(0), ToolCPU: cores(1), OtherCPU: -1}
-	if r.ServerCPU >= 0 && r.ToolCPU >= 0 && cores(2) >= 0 {
-		r.OtherCPU = max(cores(2)-r.ServerCPU-r.ToolCPU, 0)
+	r := loadResult{Kinds: map[string]int{}, Start: start, End: end, ServerCPU: cores(0), ToolCPU: cores(1), DBCPU: cores(3), OtherCPU: -1}
+	if r.ServerCPU >= 0 && r.ToolCPU >= 0 && r.DBCPU >= 0 && cores(2) >= 0 {
+		r.OtherCPU = max(cores(2)-r.ServerCPU-r.ToolCPU-r.DBCPU, 0)
 	}
 	for _, st := range stats {
 		r.OK += st.ok

@@ -162,3 +162,39 @@ func TestRunLoad_Commands(t *testing.T) {
 		t.Errorf("OK %d, AllOK %d, errors %d+%d, %d latencies; the server confirmed %d", r.OK, r.AllOK, r.Errors, r.OutsideErrors, len(r.Latencies), cs.noted)
 	}
 }
+
+// With two replicas the deliveries alternate between them, each signed
+// and distinct, and the baseline's handler keeps exactly the verified ones.
+func TestSpreadWebhooks_AlternatesBetweenServers(t *testing.T) {
+	const secret = "s3cret"
+	var mu sync.Mutex
+	kept := map[string]int{} // event ID → times kept
+	perServer := [2]int{}
+	var servers [2]*httptest.Server
+	for i := range servers {
+		h := verified(secret, func(eventID string, body []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			kept[eventID]++
+			perServer[i]++
+			return nil
+		})
+		servers[i] = httptest.NewServer(h)
+		defer servers[i].Close()
+	}
+	prepare := spreadWebhooks([]string{servers[0].URL, servers[1].URL}, secret, makeIncidents(3))(http.DefaultClient)
+	for n := range uint64(10) {
+		if kind, err := prepare(n)(context.Background()); kind != "" || err != nil {
+			t.Fatalf("delivery %d: %q %v", n, kind, err)
+		}
+	}
+	if perServer != [2]int{5, 5} || len(kept) != 10 {
+		t.Errorf("deliveries per server %v, %d distinct event IDs; want 5 and 5, 10", perServer, len(kept))
+	}
+	if kind, err := spreadWebhooks([]string{servers[0].URL}, "wrong", makeIncidents(1))(http.DefaultClient)(0)(context.Background()); err != nil || kind != "HTTP 401" {
+		t.Errorf("wrongly signed delivery: %q %v, want HTTP 401", kind, err)
+	}
+	if len(kept) != 10 {
+		t.Errorf("a wrongly signed delivery was kept")
+	}
+}

@@ -23,7 +23,7 @@
 //
 // Usage (from the repository):
 //
-//	go run ./cmd/incidentbot-load [-mode webhooks|commands] [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
+//	go run ./cmd/incidentbot-load [-mode webhooks|commands|history|postgres] [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
 //
 // In the command mode (-mode commands) it measures the real server alone,
 // with the same setup: once the incidents are open, the senders send
@@ -35,6 +35,14 @@
 // empty 200 (a note run in its channel is answered by its post there, with
 // no private confirmation) is an error. It prints the rounds, a Markdown table with the medians and the
 // p99 against the target of 50 ms; there is no baseline in this mode.
+//
+// In the PostgreSQL mode (-mode postgres; postgres.go) it measures the same
+// webhook load on the PostgreSQL store with one and with two replicas (the
+// deliveries alternate between them), next to a bare baseline on the same
+// PostgreSQL server (net/http, the HMAC check, one INSERT of the delivery in
+// its own transaction, 202), then times the takeover after SIGKILL of the
+// leader (-takeovers, default 5). The server is -database-url, or a
+// throwaway cluster from .ci/pg-start.
 //
 // -baseline-batch-delay changes the baseline's bbolt MaxBatchDelay (default
 // bbolt's 10 ms), to see how much the comparison owes to it.
@@ -73,11 +81,18 @@ type options struct {
 	batchDelay  time.Duration
 	slackScale  float64
 	history     []int // -mode history: the sizes
+	// -mode postgres
+	databaseURL  string
+	baselinePool int
+	takeovers    int
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-serve-baseline" {
 		os.Exit(serveBaseline(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "-serve-baseline-pg" {
+		os.Exit(serveBaselinePG(os.Args[2:]))
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -86,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("incidentbot-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only; history: costs against stored history (see -history)")
+	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only; history: costs against stored history (see -history); postgres: webhook ingestion on PostgreSQL with one and two replicas against a bare PostgreSQL baseline, then the takeover after SIGKILL of the leader")
 	sizes := fs.String("history", "1000,10000,100000", "-mode history: the numbers of stored incidents to measure, comma-separated")
 	fs.StringVar(&o.bin, "bin", "", "incidentbot binary to measure; empty builds ./cmd/incidentbot into a temporary directory")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of each run")
@@ -96,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of baseline then real server (commands: of the real server)")
 	fs.Float64Var(&o.slackScale, "slack-rate-scale", 1000, "INCIDENTBOT_SLACK_RATE_SCALE of the real server: the Slack fake has no rate limits, so the bot's budgets (Slack's tiers) are lifted by default; 1 keeps Slack's real tiers")
 	fs.DurationVar(&o.batchDelay, "baseline-batch-delay", 10*time.Millisecond, "the baseline's bbolt MaxBatchDelay (default: bbolt's own default); change it only to see how much the comparison owes to it")
+	fs.StringVar(&o.databaseURL, "database-url", "", "-mode postgres: the PostgreSQL server (a superuser's URL, on this machine); empty starts a throwaway cluster with .ci/pg-start")
+	fs.IntVar(&o.baselinePool, "baseline-pool", 16, "-mode postgres: the baseline's connection pool (16: the store's default)")
+	fs.IntVar(&o.takeovers, "takeovers", 5, "-mode postgres: SIGKILLs of the leader to time (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -107,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.history = append(o.history, n)
 	}
-	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands" && o.mode != "history") || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
+	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands" && o.mode != "history" && o.mode != "postgres") || o.baselinePool < 1 || o.takeovers < 0 || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
 		fmt.Fprintln(stderr, "incidentbot-load: bad arguments (see -h)")
 		return 2
 	}
@@ -161,6 +179,11 @@ func bench(ctx context.Context, o options, out io.Writer) (err error) {
 		fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, data in %s\n",
 			runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
 		return benchHistory(ctx, o, bin, dir, secret, out)
+	}
+	if o.mode == "postgres" {
+		fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, logs in %s\n",
+			runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
+		return benchPostgres(ctx, o, bin, self, dir, secret, out)
 	}
 
 	if o.mode == "commands" {

@@ -70,3 +70,54 @@ func machineCPU() time.Duration {
 	}
 	return time.Duration(busy) * 10 * time.Millisecond
 }
+
+// treeCPU returns the CPU time used so far by process pid and its
+// children: those running (a PostgreSQL server's backends, found through
+// their parent PID in /proc) and those that exited (the cutime and cstime
+// of pid). -1 if unknown.
+func treeCPU(pid int) time.Duration {
+	own := statFields(pid)
+	if len(own) < 15 {
+		return -1
+	}
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+		n, err := strconv.ParseInt(string(own[i]), 10, 64)
+		if err != nil {
+			return -1
+		}
+		ticks += n
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		f := statFields(child)
+		// After "(comm)": state ppid ...; utime and stime at 11 and 12.
+		if len(f) < 13 || string(f[1]) != strconv.Itoa(pid) {
+			continue
+		}
+		u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+		s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+		if err1 == nil && err2 == nil {
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// statFields returns the fields of /proc/pid/stat after "pid (comm)", or
+// nil.
+func statFields(pid int) [][]byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := bytes.LastIndexByte(b, ')')
+	if err != nil || i < 0 {
+		return nil
+	}
+	return bytes.Fields(b[i+1:])
+}

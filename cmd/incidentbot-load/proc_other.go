@@ -16,3 +16,6 @@ func cpuTime(int) time.Duration { return -1 }
 
 // machineCPU is unknown (-1) outside Linux.
 func machineCPU() time.Duration { return -1 }
+
+// treeCPU is unknown (-1) outside Linux.
+func treeCPU(int) time.Duration { return -1 }

@@ -35,13 +35,15 @@ type proc struct {
 	name    string
 	pid     int
 	logPath string
+	cmd     *exec.Cmd
 	cancel  context.CancelFunc
 	exited  chan struct{}
 	err     error // cmd.Wait's, valid once exited is closed
 }
 
 func startProc(ctx context.Context, name, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	logf, err := os.Create(logPath)
+	// Appended to: a replica restarted after a kill keeps one log.
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +59,7 @@ func startProc(ctx context.Context, name, logPath string, env []string, bin stri
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, pid: cmd.Process.Pid, logPath: logPath, cancel: cancel, exited: make(chan struct{})}
+	p := &proc{name: name, pid: cmd.Process.Pid, logPath: logPath, cmd: cmd, cancel: cancel, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		if cmd.ProcessState != nil && cmd.ProcessState.Success() {
@@ -74,6 +76,21 @@ func (p *proc) stop() error {
 	p.cancel()
 	<-p.exited
 	return p.err
+}
+
+// kill SIGKILLs the process and waits until it is gone; it returns when
+// the signal was sent.
+func (p *proc) kill() (time.Time, error) {
+	at := time.Now()
+	if err := p.cmd.Process.Kill(); err != nil {
+		return at, fmt.Errorf("SIGKILL %s: %w", p.name, err)
+	}
+	select {
+	case <-p.exited:
+		return at, nil
+	case <-time.After(10 * time.Second):
+		return at, fmt.Errorf("%s did not die within 10 s of SIGKILL", p.name)
+	}
 }
 
 // childEnv is a minimal environment (so that no INCIDENTBOT_* or SLACK_*
@@ -160,63 +177,110 @@ func startBaseline(ctx context.Context, self, dir, secret string, delay time.Dur
 }
 
 // realServer is the incidentbot binary with in-process Slack and PagerDuty
-// fakes.
+// fakes: one process on a bbolt file, or one or more replicas on one
+// PostgreSQL schema (startReplicas).
 type realServer struct {
-	proc          *proc
-	base          string
+	proc          *proc  // the first replica
+	base          string // its URL
+	procs         []*proc
+	bases         []string
+	names         []string   // each replica's name (and log file's)
+	envs          [][]string // each replica's environment, to restart it
+	bin, dir      string
 	adminToken    string
 	signingSecret string // SLACK_SIGNING_SECRET
 	slack         *slackfake.Server
 	pd            *pagerfake.Server
 }
 
-// startReal starts the server with its own fakes. slackRateScale is
-// INCIDENTBOT_SLACK_RATE_SCALE, the multiplier of the bot's Slack rate
-// budgets.
+// startReal starts the server with its own fakes, on a fresh bbolt file in
+// dir. slackRateScale is INCIDENTBOT_SLACK_RATE_SCALE, the multiplier of the
+// bot's Slack rate budgets.
 func startReal(ctx context.Context, bin, dir, secret string, slackRateScale float64) (*realServer, error) {
-	s := &realServer{adminToken: "load-admin-" + newUUID(), signingSecret: randomHex(16), slack: slackfake.New(), pd: pagerfake.New()}
+	return startReplicas(ctx, bin, dir, secret, slackRateScale, "", 1)
+}
+
+// startReplicas starts n replicas of the server with shared fakes: on the
+// PostgreSQL database at databaseURL (INCIDENTBOT_DATABASE_URL), or with
+// databaseURL empty one process on a fresh bbolt file in dir. It returns
+// once every replica is ready.
+func startReplicas(ctx context.Context, bin, dir, secret string, slackRateScale float64, databaseURL string, n int) (*realServer, error) {
+	s := &realServer{bin: bin, dir: dir, adminToken: "load-admin-" + newUUID(), signingSecret: randomHex(16), slack: slackfake.New(), pd: pagerfake.New()}
 	s.slack.AddUser(slackUserID, slackUserName, agentEmail)
 	s.pd.AddUser(pagerfake.User{ID: agentID, Name: agentName, Email: agentEmail})
-	addr, err := freeAddr()
-	if err != nil {
-		s.close()
-		return nil, err
+	for i := range n {
+		addr, err := freeAddr()
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		name, storeVar := "incidentbot", "INCIDENTBOT_DB="+filepath.Join(dir, "incidentbot.db")
+		if databaseURL != "" {
+			storeVar = "INCIDENTBOT_DATABASE_URL=" + databaseURL
+			name = fmt.Sprintf("incidentbot-%d", i+1)
+		}
+		env := childEnv(
+			"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
+			"SLACK_API_URL="+s.slack.URL(),
+			"SLACK_SIGNING_SECRET="+s.signingSecret,
+			"PAGERDUTY_WEBHOOK_SECRETS="+secret,
+			"PAGERDUTY_API_TOKEN="+s.pd.Token(),
+			"PAGERDUTY_API_URL="+s.pd.URL(),
+			"PAGERDUTY_FROM="+agentEmail,
+			"INCIDENTBOT_ADDR="+addr,
+			storeVar,
+			"INCIDENTBOT_EXPORT_DIR="+filepath.Join(dir, name+"-postmortems"),
+			"INCIDENTBOT_ADMIN_TOKEN="+s.adminToken,
+			"INCIDENTBOT_SLACK_RATE_SCALE="+strconv.FormatFloat(slackRateScale, 'g', -1, 64),
+		)
+		s.names = append(s.names, name)
+		s.procs = append(s.procs, nil)
+		s.bases = append(s.bases, "http://"+addr)
+		s.envs = append(s.envs, env)
 	}
-	env := childEnv(
-		"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
-		"SLACK_API_URL="+s.slack.URL(),
-		"SLACK_SIGNING_SECRET="+s.signingSecret,
-		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
-		"PAGERDUTY_API_TOKEN="+s.pd.Token(),
-		"PAGERDUTY_API_URL="+s.pd.URL(),
-		"PAGERDUTY_FROM="+agentEmail,
-		"INCIDENTBOT_ADDR="+addr,
-		"INCIDENTBOT_DB="+filepath.Join(dir, "incidentbot.db"),
-		"INCIDENTBOT_EXPORT_DIR="+filepath.Join(dir, "postmortems"),
-		"INCIDENTBOT_ADMIN_TOKEN="+s.adminToken,
-		"INCIDENTBOT_SLACK_RATE_SCALE="+strconv.FormatFloat(slackRateScale, 'g', -1, 64),
-	)
-	if s.proc, err = startProc(ctx, "incidentbot", filepath.Join(dir, "incidentbot.log"), env, bin, "serve"); err != nil {
-		s.close()
-		return nil, err
+	for i := range s.procs {
+		if err := s.startReplica(ctx, i); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
-	s.base = "http://" + addr
-	if err := waitReady(ctx, s.proc, s.base); err != nil {
-		s.close()
-		return nil, err
-	}
+	s.proc, s.base = s.procs[0], s.bases[0]
 	return s, nil
 }
 
-// close stops the server, then the fakes; it returns how the server exited.
+// startReplica starts replica i (again, after a kill: its log is appended
+// to) and waits until it is ready.
+func (s *realServer) startReplica(ctx context.Context, i int) error {
+	name := s.names[i]
+	p, err := startProc(ctx, name, filepath.Join(s.dir, name+".log"), s.envs[i], s.bin, "serve")
+	if err != nil {
+		return err
+	}
+	s.procs[i] = p
+	if i == 0 {
+		s.proc = p
+	}
+	if err := waitReady(ctx, p, s.bases[i]); err != nil {
+		p.stop()
+		return err
+	}
+	return nil
+}
+
+// close stops the servers, then the fakes; it returns how the servers
+// exited.
 func (s *realServer) close() error {
-	var err error
-	if s.proc != nil {
-		err = s.proc.stop()
+	var errs []error
+	for _, p := range s.procs {
+		if p != nil {
+			if err := p.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+			}
+		}
 	}
 	s.slack.Close()
 	s.pd.Close()
-	return err
+	return errors.Join(errs...)
 }
 
 // seed opens incs: each is added to the PagerDuty fake and paged with an
