@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -122,12 +123,34 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 	if !HandlesPagerEvent(ev.Type) {
 		return OutcomeIgnored, nil
 	}
-	if ev.IncidentID == "" {
-		return "", Errorf(EINVALID, "event %s (%s) names no incident", Clip(ev.ID), ev.Type)
+	ev, err := s.checkPagerEvent(ev, "X-Webhook-Id", webhookID, "event.id")
+	if err != nil {
+		return "", err
 	}
-	for _, id := range []struct{ what, v string }{{"X-Webhook-Id", webhookID}, {"event.id", ev.ID}, {"the incident ID", ev.IncidentID}} {
+	var out Outcome
+	var incID string
+	err = s.update(ctx, func(w *txWork) error {
+		var err error
+		out, incID, err = w.ingestOnce(DeliveryKeys(webhookID, ev.ID), ev)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.logger().Info("pagerduty event", "incident", incID, "pagerduty_id", ev.IncidentID, "type", ev.Type, "event_id", ev.ID, "outcome", out, "clock_ahead", ev.ClaimedAt != nil)
+	return out, nil
+}
+
+// checkPagerEvent refuses an event without an incident or with oversized
+// identifiers, and settles its time: PagerDuty's, in UTC, unless it is
+// absent or too far ahead to believe (then its arrival).
+func (s *Service) checkPagerEvent(ev PagerEvent, keyName, key, idName string) (PagerEvent, error) {
+	if ev.IncidentID == "" {
+		return ev, Errorf(EINVALID, "event %s (%s) names no incident", Clip(ev.ID), ev.Type)
+	}
+	for _, id := range []struct{ what, v string }{{keyName, key}, {idName, ev.ID}, {"the incident ID", ev.IncidentID}} {
 		if err := CheckID(id.what, id.v); err != nil {
-			return "", err
+			return ev, err
 		}
 	}
 	now := s.now()
@@ -146,41 +169,75 @@ func (s *Service) IngestPagerDuty(ctx context.Context, webhookID string, ev Page
 		cp.CreatedAt = ev.OccurredAt
 		ev.Incident = &cp
 	}
-	var out Outcome
-	var incID string
-	err := s.update(ctx, func(w *txWork) error {
-		incID = ""
-		keys := DeliveryKeys(webhookID, ev.ID)
-		for _, k := range keys {
-			seen, err := w.SeenDelivery(k)
-			if err != nil {
-				return err
-			}
-			if seen {
-				out = OutcomeDuplicate
-				// Remember the other key too, so a third copy under either is caught.
-				for _, k2 := range keys {
-					if err := w.MarkDelivery(k2, w.now); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
+	return ev, nil
+}
+
+// ingestOnce applies an event unless one of its delivery keys, or the
+// happening it reports (see happeningKeys), was recorded before: then it
+// records the keys it did not have and changes nothing else.
+func (w *txWork) ingestOnce(keys []string, ev PagerEvent) (Outcome, string, error) {
+	mark, similar := happeningKeys(ev)
+	seenAny := false
+	for _, k := range append(slices.Clip(keys), similar...) {
+		seen, err := w.SeenDelivery(k)
+		if err != nil {
+			return "", "", err
 		}
-		for _, k := range keys {
-			if err := w.MarkDelivery(k, w.now); err != nil {
-				return err
-			}
+		if seen {
+			seenAny = true
+			break
 		}
-		o, id, err := w.ingest(ev)
-		out, incID = o, id
-		return err
-	})
-	if err != nil {
-		return "", err
 	}
-	s.logger().Info("pagerduty event", "incident", incID, "pagerduty_id", ev.IncidentID, "type", ev.Type, "event_id", ev.ID, "outcome", out, "clock_ahead", ev.ClaimedAt != nil)
-	return out, nil
+	if mark != "" {
+		keys = append(slices.Clip(keys), mark)
+	}
+	// Remember every key, also of a duplicate, so a third copy under any
+	// of them is caught.
+	for _, k := range keys {
+		if err := w.MarkDelivery(k, w.now); err != nil {
+			return "", "", err
+		}
+	}
+	if seenAny {
+		return OutcomeDuplicate, "", nil
+	}
+	return w.ingest(ev)
+}
+
+// happeningKeys identify what happened independently of how PagerDuty
+// reported it: a v3 webhook's event.id and the ID of the log entry behind
+// it differ, and neither carries the other. Both sources give the incident,
+// the kind of change and PagerDuty's time of it (the webhook's occurred_at
+// with milliseconds, the log entry's created_at in seconds), and a note's
+// text: the key is (incident, type, second[, note]). mark is the key to
+// record; similar are the keys that make ev a duplicate: the same second
+// and the ones either side, since the two times may straddle a second
+// boundary. Two reports of one type within a second of each other on one
+// incident are taken as one happening (a second acknowledgement in the
+// same second changes nothing anyway). A reopening counts as a trigger:
+// PagerDuty's log reports it as one. Reconciliation's stand-ins have none:
+// the real event must still replace them.
+func happeningKeys(ev PagerEvent) (mark string, similar []string) {
+	if isCatchUp(ev) || ev.IncidentID == "" {
+		return "", nil
+	}
+	typ := ev.Type
+	if typ == EventReopened {
+		typ = EventTriggered
+	}
+	suffix := ""
+	if ev.Type == EventAnnotated || ev.Type == EventStatusUpdatePublished {
+		text := strings.Join(strings.Fields(ev.Text), " ")
+		if r := []rune(text); len(r) > 100 {
+			text = string(r[:100]) // a log entry may shorten a long note
+		}
+		suffix = ":" + echoText(text)
+	}
+	key := func(sec int64) string {
+		return "pd-happening:" + ev.IncidentID + ":" + typ + ":" + strconv.FormatInt(sec, 10) + suffix
+	}
+	sec := ev.OccurredAt.Unix()
+	return key(sec), []string{key(sec - 1), key(sec), key(sec + 1)}
 }
 
 func (w *txWork) ingest(ev PagerEvent) (Outcome, string, error) {
@@ -446,8 +503,14 @@ func (w *txWork) recordPagerEntry(inc *Incident, ev PagerEvent, e Entry, echo *E
 }
 
 // onTriggered: the incident was opened from this event's data or from an
-// earlier one's; its "paged" entry is already on the timeline.
-func onTriggered(*txWork, *Incident, PagerEvent, *Entry) (next, error) {
+// earlier one's; its "paged" entry is already on the timeline. A trigger
+// stamped after the incident's resolution is its reopening: PagerDuty's
+// log entries have no reopen type (a webhook's trigger is an incident's
+// first event and never comes after its resolution).
+func onTriggered(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error) {
+	if inc.Status == StatusResolved && inc.ResolvedAt != nil && ev.OccurredAt.After(*inc.ResolvedAt) {
+		return onReopened(w, inc, ev, e)
+	}
 	return nothingMore, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/pager"
 	"github.com/incidentbot/incidentbot/internal/postgres"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	PagerDutyAPIToken       string
 	PagerDutyFrom           string
 	PagerDutyAPIURL         string
+	// PagerDutyPoll turns on pull mode: PagerDuty's log entries are read
+	// this often (INCIDENTBOT_PAGERDUTY_POLL; 0: webhooks only).
+	PagerDutyPoll time.Duration
 
 	Addr      string
 	AdminAddr string
@@ -173,6 +177,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.PagerDutyAPIToken, "PAGERDUTY_API_TOKEN")
 	str(&c.PagerDutyFrom, "PAGERDUTY_FROM")
 	str(&c.PagerDutyAPIURL, "PAGERDUTY_API_URL")
+	if v := get("INCIDENTBOT_PAGERDUTY_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INCIDENTBOT_PAGERDUTY_POLL=%q: want a Go duration of at least 10s, like 15s", v))
+		} else {
+			c.PagerDutyPoll = d
+		}
+	}
 	str(&c.Addr, "INCIDENTBOT_ADDR")
 	str(&c.AdminAddr, "INCIDENTBOT_ADMIN_ADDR")
 	if v := get("INCIDENTBOT_DB"); v != "" {
@@ -249,8 +261,13 @@ func (c Config) Validate() []error {
 	if c.SlackSigningSecret == "" {
 		errs = append(errs, errors.New("SLACK_SIGNING_SECRET is required (the Slack app's signing secret, for /incident and buttons)"))
 	}
-	if len(c.PagerDutyWebhookSecrets) == 0 {
-		errs = append(errs, errors.New("PAGERDUTY_WEBHOOK_SECRETS is required (the v3 webhook subscription's signing secret; comma-separated during rotation)"))
+	switch {
+	case c.PagerDutyPoll == 0 && len(c.PagerDutyWebhookSecrets) == 0:
+		errs = append(errs, errors.New("PAGERDUTY_WEBHOOK_SECRETS is required (the v3 webhook subscription's signing secret; comma-separated during rotation), unless INCIDENTBOT_PAGERDUTY_POLL turns on pull mode (no inbound port)"))
+	case c.PagerDutyPoll != 0 && c.PagerDutyPoll < pager.MinPollInterval:
+		errs = append(errs, fmt.Errorf("INCIDENTBOT_PAGERDUTY_POLL=%s: at least %s (PagerDuty's REST limit is shared with the bot's other calls)", c.PagerDutyPoll, pager.MinPollInterval))
+	case c.PagerDutyPoll != 0 && c.PagerDutyAPIToken == "":
+		errs = append(errs, errors.New("INCIDENTBOT_PAGERDUTY_POLL needs PAGERDUTY_API_TOKEN (pull mode reads PagerDuty's log entries over its REST API)"))
 	}
 	for name, v := range map[string]string{"SLACK_API_URL": c.SlackAPIURL, "PAGERDUTY_API_URL": c.PagerDutyAPIURL, "STATUSPAGE_API_URL": c.StatuspageAPIURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -253,6 +253,32 @@ func copyAll(ctx context.Context, src, dst copyStore) (map[string]int, error) {
 	if err := flush(); err != nil {
 		return nil, fmt.Errorf("copying delivery records: %w", err)
 	}
+	// Pollers' positions (pull mode's place in PagerDuty's log).
+	cursors := map[string]string{}
+	if err := src.View(ctx, func(tx incidentbot.Tx) error {
+		for _, name := range incidentbot.Cursors {
+			v, err := tx.Cursor(name)
+			if err != nil {
+				return err
+			}
+			cursors[name] = v
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading cursors: %w", err)
+	}
+	if err := dst.Update(ctx, func(tx incidentbot.Tx) error {
+		for name, v := range cursors {
+			if v != "" {
+				if err := tx.SetCursor(name, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("copying cursors: %w", err)
+	}
 	want, err := src.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)

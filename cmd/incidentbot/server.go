@@ -72,6 +72,9 @@ type Main struct {
 	Outbox *outbox.Runner
 	// Status is the public status page's current rendering.
 	Status *statuspage.Page
+	// Poller reads PagerDuty's log entries in pull mode (nil without
+	// INCIDENTBOT_PAGERDUTY_POLL); it runs on the leader only.
+	Poller *pager.Poller
 
 	server, admin    *http.Server
 	ln, adminLn      net.Listener
@@ -148,8 +151,10 @@ func (m *Main) Open() error {
 	}
 	m.Jobs.Lanes = m.Outbox
 	responders := slackcmd.NewResponders(cfg.Responders, slackClient.GroupMembers, m.Logger)
+	var pagerClient *pager.Client
 	if cfg.PagerDutyAPIToken != "" {
-		m.Jobs.Pager = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, calls.client("pagerduty", base, 10*time.Second))
+		pagerClient = pager.NewClient(cfg.PagerDutyAPIToken, cfg.PagerDutyAPIURL, calls.client("pagerduty", base, 10*time.Second))
+		m.Jobs.Pager = pagerClient
 	}
 	m.Service = &incidentbot.Service{
 		Store: db, Now: m.Now, ChannelPrefix: cfg.ChannelPrefix, AnnounceChannel: cfg.AnnounceChannel,
@@ -158,6 +163,10 @@ func (m *Main) Open() error {
 		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: true, DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
 	}
 	m.Jobs.Service = m.Service
+	if cfg.PagerDutyPoll > 0 && pagerClient != nil {
+		m.Poller = &pager.Poller{Source: pagerClient, Ingest: m.Service, Every: cfg.PagerDutyPoll, Now: m.Now, Logger: m.Logger}
+		m.Poller.Register(m.Registry)
+	}
 	if cfg.StatuspageAPIKey != "" {
 		m.Jobs.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
 	}
@@ -216,6 +225,11 @@ func (m *Main) Open() error {
 		if m.Jobs.Pager != nil && m.ReconcileEvery >= 0 {
 			wg.Add(1)
 			go func() { defer wg.Done(); m.reconcile(ctx) }()
+		}
+		if m.Poller != nil {
+			// One poller, on the leader: its cursor writes are fenced.
+			wg.Add(1)
+			go func() { defer wg.Done(); m.Poller.Run(ctx) }()
 		}
 		wg.Add(3)
 		go func() { defer wg.Done(); m.Outbox.Run(ctx) }()

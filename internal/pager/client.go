@@ -27,7 +27,13 @@ func NewClient(token, baseURL string, hc *http.Client) *Client {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	c := pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(strings.TrimRight(baseURL, "/")))
-	c.HTTPClient = hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	wrapped := *hc
+	wrapped.Transport = retryAfterTransport{base: base}
+	c.HTTPClient = &wrapped
 	return &Client{pd: c}
 }
 

@@ -6,7 +6,10 @@
 //     127.0.0.1, meant to be driven by the real go-pagerduty client:
 //     pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(srv.URL())). It
 //     checks the token and the From header as PagerDuty does, keeps users,
-//     incidents, notes, status updates and on-call entries in memory, records
+//     incidents, notes, status updates and on-call entries in memory, keeps
+//     each incident's log entries as its changes happen (GET /log_entries,
+//     GET /incidents/{id}/log_entries, GET /log_entries/{id}, with
+//     Server.WebhookFor giving the webhook of the same happening), records
 //     every call, and can inject faults (429 with Retry-After, 5xx, delays,
 //     dropped connections, answers lost after the request took effect).
 //   - The v3 webhook helpers: [Sign] for the X-PagerDuty-Signature header,

@@ -3,6 +3,7 @@ package pagerfake
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -98,6 +99,7 @@ type incidentRecord struct {
 	updatedAt          time.Time
 	notes              []Note
 	updates            []StatusUpdate
+	log                []LogEntry
 }
 
 type ack struct {
@@ -188,6 +190,7 @@ func (s *Server) AddIncident(inc Incident) Incident {
 	}
 
 	rec, ok := s.incidents[inc.ID]
+	fresh := !ok
 	if !ok {
 		rec = &incidentRecord{}
 		s.incidents[inc.ID] = rec
@@ -206,6 +209,26 @@ func (s *Server) AddIncident(inc Incident) Incident {
 		}
 	case "resolved":
 		rec.resolvedAt = inc.CreatedAt
+	}
+	if fresh {
+		// PagerDuty logs a new incident's trigger and its first assignment
+		// (by the escalation policy); one stored already acknowledged or
+		// resolved gets those entries too.
+		status := inc.Status
+		rec.inc.Status = "triggered"
+		s.addLog(rec, LogEntry{Type: "trigger_log_entry", Summary: "Triggered through the API", CreatedAt: inc.CreatedAt})
+		if len(inc.AssigneeIDs) > 0 {
+			s.addLog(rec, LogEntry{Type: "assign_log_entry", Summary: "Assigned to " + s.userName(inc.AssigneeIDs[0]) + ".", AssigneeIDs: inc.AssigneeIDs, CreatedAt: inc.CreatedAt, Initial: true})
+		}
+		rec.inc.Status = status
+		switch status {
+		case "acknowledged":
+			for _, id := range inc.AssigneeIDs {
+				s.addLog(rec, LogEntry{Type: "acknowledge_log_entry", AgentID: id, Summary: "Acknowledged by " + s.userName(id) + ".", CreatedAt: inc.CreatedAt})
+			}
+		case "resolved":
+			s.addLog(rec, LogEntry{Type: "resolve_log_entry", Summary: "Resolved through the API.", CreatedAt: inc.CreatedAt})
+		}
 	}
 	return copyIncident(inc)
 }
@@ -584,9 +607,12 @@ func (s *Server) applyChange(rec *incidentRecord, c incidentChange, userID strin
 	if c.Title != "" {
 		inc.Title = c.Title
 	}
-	if c.Priority != nil {
+	if c.Priority != nil && c.Priority.ID != inc.PriorityID {
+		old := inc.PriorityName
 		inc.PriorityID = c.Priority.ID
 		inc.PriorityName = s.priorityName(c.Priority.ID)
+		s.addLog(rec, LogEntry{Type: "priority_change_log_entry", AgentID: userID, CreatedAt: now, OldPriority: old, NewPriority: inc.PriorityName,
+			Summary: fmt.Sprintf("Priority changed from %q to %q.", old, inc.PriorityName)})
 	}
 	if c.EscalationPolicy != nil && c.EscalationPolicy.ID != "" {
 		inc.EscalationPolicyID = c.EscalationPolicy.ID
@@ -607,19 +633,22 @@ func (s *Server) applyChange(rec *incidentRecord, c incidentChange, userID strin
 			rec.acks = nil
 			rec.lastStatusChangeAt, rec.lastStatusChangeBy = now, userID
 		}
+		s.addLog(rec, LogEntry{Type: "assign_log_entry", AgentID: userID, CreatedAt: now, AssigneeIDs: inc.AssigneeIDs, Summary: "Reassigned to " + s.userName(inc.AssigneeIDs[0]) + "."})
 	}
 	switch c.Status {
 	case "acknowledged":
 		inc.Status = "acknowledged"
 		rec.acks = append(rec.acks, ack{userID: userID, at: now})
 		rec.lastStatusChangeAt, rec.lastStatusChangeBy = now, userID
+		s.addLog(rec, LogEntry{Type: "acknowledge_log_entry", AgentID: userID, CreatedAt: now, Summary: "Acknowledged by " + s.userName(userID) + "."})
 	case "resolved":
 		inc.Status = "resolved"
 		inc.AssigneeIDs = nil // PagerDuty clears assignments on resolution
 		rec.resolvedAt = now
 		rec.lastStatusChangeAt, rec.lastStatusChangeBy = now, userID
+		s.addLog(rec, LogEntry{Type: "resolve_log_entry", AgentID: userID, CreatedAt: now, Summary: "Resolved by " + s.userName(userID) + "."})
 		if c.Resolution != "" {
-			rec.notes = append(rec.notes, Note{ID: s.nextID("PNT"), IncidentID: inc.ID, Content: c.Resolution, UserID: userID, CreatedAt: now})
+			s.addNote(rec, userID, c.Resolution)
 		}
 	}
 	rec.updatedAt = now
@@ -659,8 +688,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 		writeInvalid(w, "Note content is required")
 		return
 	}
-	n := Note{ID: s.nextID("PNT"), IncidentID: rec.inc.ID, Content: body.Note.Content, UserID: user.ID, CreatedAt: s.clock()}
-	rec.notes = append(rec.notes, n)
+	n := s.addNote(rec, user.ID, body.Note.Content)
 	writeJSON(w, http.StatusCreated, map[string]any{"note": s.noteJSON(n)})
 }
 
