@@ -31,8 +31,11 @@ type Chat interface {
 	UserEmail(ctx context.Context, userID string) (string, error)
 	// Respond answers through a slash command's response_url.
 	Respond(ctx context.Context, responseURL string, msg Message) error
-	// Upload shares a text file in a channel with a comment.
-	Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) error
+	// Upload shares a text file in a channel with a comment and returns
+	// the file's permalink.
+	Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) (string, error)
+	// Pin pins a message; one pinned already is no error.
+	Pin(ctx context.Context, channelID, ts string) error
 	// Message reads one message and its permalink.
 	Message(ctx context.Context, channel, ts string) (SlackMessage, error)
 }

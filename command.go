@@ -286,9 +286,6 @@ func cmdSeverity(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
 		return Reply{}, err
 	}
-	if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
-		return Reply{}, err
-	}
 	return Reply{Text: text + "."}, w.updateAnnouncement(inc)
 }
 
@@ -314,7 +311,7 @@ func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 			return Reply{}, err
 		}
 	}
-	return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
+	return Reply{Text: fmt.Sprintf("%s is now %s of %s.", mention(who), role, inc.ID)}, nil
 }
 
 // cmdStarted records when impact began; its entry sits in the timeline at

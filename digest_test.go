@@ -53,9 +53,10 @@ func (c *storyChat) Update(context.Context, incidentbot.Posted, incidentbot.Mess
 }
 func (c *storyChat) UserEmail(context.Context, string) (string, error)          { return "", nil }
 func (c *storyChat) Respond(context.Context, string, incidentbot.Message) error { return nil }
-func (c *storyChat) Upload(context.Context, string, string, string, []byte, string) error {
-	return nil
+func (c *storyChat) Upload(context.Context, string, string, string, []byte, string) (string, error) {
+	return "", nil
 }
+func (c *storyChat) Pin(context.Context, string, string) error { return nil }
 func (c *storyChat) Message(context.Context, string, string) (incidentbot.SlackMessage, error) {
 	return incidentbot.SlackMessage{}, incidentbot.Errorf(incidentbot.ENOTFOUND, "message_not_found")
 }

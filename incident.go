@@ -16,6 +16,9 @@ type Incident struct {
 	Title      string   `json:"title"`
 	PublicName string   `json:"public_name,omitempty"`
 	Severity   Severity `json:"severity"`
+	// TitleSetBy is the person who last renamed the incident in Slack;
+	// while it is set, PagerDuty's title no longer changes it.
+	TitleSetBy string `json:"title_set_by,omitempty"`
 	// SeveritySetBy is the person who last set the severity by hand; while
 	// it is set, PagerDuty's priority_updated no longer changes it.
 	SeveritySetBy string `json:"severity_set_by,omitempty"`
@@ -37,6 +40,13 @@ type Incident struct {
 	// ChannelFailed is set when the channel could not be created for good;
 	// jobs that need the channel then fail instead of waiting.
 	ChannelFailed bool `json:"channel_failed,omitempty"`
+	// Kickoff is the first message in the incident channel, pinned and kept
+	// true in place; KickoffState and TopicState fingerprint what the
+	// kickoff and the topic last showed, so that a change of any of it
+	// (title, status, severity, roles, assignees, links) refreshes them.
+	Kickoff      *Posted `json:"kickoff,omitempty"`
+	KickoffState string  `json:"kickoff_state,omitempty"`
+	TopicState   string  `json:"topic_state,omitempty"`
 	// Announcement is the incident's post in the stakeholder channel;
 	// InDigest marks an incident announced in a storm digest.
 	Announcement *Posted `json:"announcement,omitempty"`
@@ -93,9 +103,16 @@ type Incident struct {
 
 // PagerLink is the PagerDuty incident an incident came from.
 type PagerLink struct {
-	ID        string `json:"id"`
-	Number    int    `json:"number,omitempty"`
+	ID     string `json:"id"`
+	Number int    `json:"number,omitempty"`
+	// Title is the PagerDuty incident's own title (the incident's Title
+	// may have been renamed in Slack).
+	Title     string `json:"title,omitempty"`
 	URL       string `json:"url,omitempty"`
+	// ConferenceURL and ConferenceNumber are PagerDuty's conference
+	// bridge, when it has one.
+	ConferenceURL    string `json:"conference_url,omitempty"`
+	ConferenceNumber string `json:"conference_number,omitempty"`
 	Urgency   string `json:"urgency,omitempty"`
 	Priority  string `json:"priority,omitempty"`
 	ServiceID string `json:"service_id,omitempty"`
@@ -138,6 +155,9 @@ type PostedDraft struct {
 	Fingerprint string    `json:"fingerprint"`
 	At          time.Time `json:"at"`
 	File        string    `json:"file,omitempty"`
+	// Permalink links to the draft as it was shared in the channel ("" when
+	// it was posted as a message instead).
+	Permalink string `json:"permalink,omitempty"`
 }
 
 // Problem is a side effect that failed for good.

@@ -201,6 +201,10 @@ func describeJob(j *Job) string {
 		return "could not update Statuspage"
 	case JobPublishSite:
 		return "could not write the status site"
+	case JobKickoff:
+		return "could not post or update the kickoff message"
+	case JobPin:
+		return "could not pin the kickoff message"
 	case JobAnnounceDigest:
 		return "could not post the alert storm digest in " + j.Channel
 	}
@@ -218,7 +222,27 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 	case JobCreateChannel:
 		return js.createChannel(ctx, j, inc)
 	case JobSetTopic:
+		if js.laterInLane(j) {
+			return nil, nil // a later job sets the newer topic
+		}
 		return nil, js.Chat.SetTopic(ctx, inc.ChannelID, inc.Topic())
+	case JobKickoff:
+		if inc.Kickoff != nil {
+			if js.laterInLane(j) {
+				return nil, nil // a later job shows the newer state
+			}
+			return nil, js.Chat.Update(ctx, *inc.Kickoff, *kickoffMessage(inc))
+		}
+		// The first post is never skipped: it comes before the channel's
+		// other posts, and shows the state as it is now.
+		msg := *kickoffMessage(inc)
+		posted, err := js.Chat.Post(ctx, inc.ChannelID, msg)
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error { return w.kickoffPosted(inc.ID, posted) }, nil
+	case JobPin:
+		return nil, js.Chat.Pin(ctx, j.Channel, j.TS)
 	case JobInvite:
 		uid, err := js.invite(ctx, j, inc)
 		if err != nil || uid == "" {
@@ -270,7 +294,7 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 	case JobPublishStatuspage:
 		return js.publishStatuspage(ctx, inc)
 	case JobPublishSite:
-		if js.Site == nil || (js.Lanes != nil && js.Lanes.LaterInLane(j)) {
+		if js.Site == nil || js.laterInLane(j) {
 			return nil, nil // a later job renders the newer state
 		}
 		now := s.now()
@@ -296,6 +320,10 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 	}
 	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
 }
+
+// laterInLane reports whether a later job of j's kind waits in its lane,
+// so that j's work would be redone.
+func (js *Jobs) laterInLane(j *Job) bool { return js.Lanes != nil && js.Lanes.LaterInLane(j) }
 
 // invite adds a person to the incident channel and returns their Slack
 // user ID; "" when they were invited before (the same request is not sent
@@ -403,6 +431,7 @@ func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
 		}
 	}
 	fp := p.Fingerprint()
+	var permalink string
 	if inc.PostmortemPosted != nil && inc.PostmortemPosted.Fingerprint == fp {
 		return nil, nil // unchanged: the files are fresh, nothing to post
 	}
@@ -411,7 +440,8 @@ func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
 		if where != "" {
 			comment += " Saved as " + where + "."
 		}
-		err := js.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+inc.Title, md, comment)
+		var err error
+		permalink, err = js.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+inc.Title, md, comment)
 		if err != nil && !IsTransient(err) {
 			s.logger().Warn("postmortem upload refused; posting a message instead", "incident", inc.ID, "err", err)
 			body := "*Draft postmortem of " + inc.ID + "*\n" + EscapeMrkdwn(p.WhatHappened)
@@ -425,7 +455,7 @@ func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
 			return nil, err
 		}
 	}
-	posted := PostedDraft{Fingerprint: fp, At: s.now(), File: where}
+	posted := PostedDraft{Fingerprint: fp, At: s.now(), File: where, Permalink: permalink}
 	return func(w *txWork) error { return w.postmortemPosted(inc.ID, posted) }, nil
 }
 

@@ -2,6 +2,9 @@ package incidentbot
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
+	"strconv"
 	"log/slog"
 	"slices"
 	"time"
@@ -100,8 +103,76 @@ type txWork struct {
 	posted map[string]bool
 }
 
-// save writes an incident: the only place incidents are put.
-func (w *txWork) save(inc *Incident) error { return w.PutIncident(inc) }
+// save writes an incident: the only place incidents are put. What the
+// kickoff message and the channel topic show follows every change.
+func (w *txWork) save(inc *Incident) error {
+	if err := w.follow(inc); err != nil {
+		return err
+	}
+	return w.PutIncident(inc)
+}
+
+// follow refreshes the kickoff message and the channel topic when what
+// they show changed since they were last queued. An incident recorded
+// before the kickoff was kept true (no state yet) starts being followed
+// without a new kickoff post.
+func (w *txWork) follow(inc *Incident) error {
+	if inc.ChannelFailed {
+		return nil
+	}
+	if st := kickoffState(inc); st != inc.KickoffState {
+		was := inc.KickoffState
+		inc.KickoffState = st
+		if was != "" || inc.Kickoff != nil {
+			if err := w.enqueue(&Job{Kind: JobKickoff, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
+				return err
+			}
+		}
+	}
+	if st := topicState(inc); st != inc.TopicState {
+		inc.TopicState = st
+		return w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)})
+	}
+	return nil
+}
+
+// kickoffState fingerprints what the kickoff message shows.
+func kickoffState(inc *Incident) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", inc.Title, inc.Status, inc.Severity, inc.Service)
+	if c, ok := inc.Roles[RoleCommander]; ok {
+		fmt.Fprintf(h, "c:%s/%s\x00", c.ID, c.Name)
+	}
+	for _, p := range inc.Assignees {
+		fmt.Fprintf(h, "a:%s/%s\x00", p.ID, p.Name)
+	}
+	if pd := inc.PagerDuty; pd != nil {
+		fmt.Fprintf(h, "pd:%d\x00%s\x00%s\x00%s\x00%s\x00%s\x00", pd.Number, pd.Title, pd.URL, pd.Urgency, pd.ConferenceURL, pd.ConferenceNumber)
+	}
+	if inc.ResolvedAt != nil {
+		fmt.Fprintf(h, "r:%d\x00", inc.ResolvedAt.UnixNano())
+	}
+	if pm := inc.PostmortemPosted; pm != nil {
+		fmt.Fprintf(h, "pm:%s\x00", pm.Permalink)
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// topicState fingerprints the channel topic.
+func topicState(inc *Incident) string {
+	h := fnv.New64a()
+	h.Write([]byte(inc.Topic()))
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// kickoffPosted records where the kickoff landed and pins it (a kickoff
+// job's result).
+func (w *txWork) kickoffPosted(incID string, at Posted) error {
+	return w.change(incID, func(inc *Incident) error {
+		inc.Kickoff = &at
+		return w.enqueue(&Job{Kind: JobPin, IncidentID: inc.ID, Lane: laneChannel(inc.ID), Channel: at.Channel, TS: at.TS})
+	})
+}
 
 // change reads an incident, lets fn change it and saves it: how a job's
 // result changes the incident it was for.
@@ -178,8 +249,9 @@ func (w *txWork) openChannel(inc *Incident) error {
 	jobs := []*Job{
 		{Kind: JobCreateChannel, Lane: laneChannel(inc.ID), ChannelName: name},
 		{Kind: JobSetTopic, Lane: laneChannel(inc.ID)},
-		{Kind: JobPost, Lane: laneChannel(inc.ID), Message: kickoffMessage(inc)},
+		{Kind: JobKickoff, Lane: laneChannel(inc.ID)},
 	}
+	inc.KickoffState, inc.TopicState = kickoffState(inc), topicState(inc)
 	for _, j := range jobs {
 		j.IncidentID = inc.ID
 		if err := w.enqueue(j); err != nil {

@@ -1,6 +1,7 @@
 package incidentbot
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -58,6 +59,18 @@ func link(url, text string) string {
 	return "<" + url + "|" + EscapeMrkdwn(text) + ">"
 }
 
+// pagerDutyLink is the PagerDuty incident as a readable link: its number
+// and title ("#2210 API health check failures").
+func pagerDutyLink(pd *PagerLink, title string) string {
+	text := cmp.Or(pd.Title, title)
+	if pd.Number > 0 {
+		text = fmt.Sprintf("#%d %s", pd.Number, text)
+	}
+	return link(pd.URL, text)
+}
+
+// incidentFields are the facts the announcement shows: severity, status,
+// service, urgency and the PagerDuty incident.
 func incidentFields(inc *Incident) []Field {
 	f := []Field{
 		{Label: "Severity", Value: strings.ToUpper(string(inc.Severity))},
@@ -70,31 +83,90 @@ func incidentFields(inc *Incident) []Field {
 		if pd.Urgency != "" {
 			f = append(f, Field{Label: "Urgency", Value: pd.Urgency})
 		}
-		label := "PagerDuty"
-		if pd.Number > 0 {
-			label = fmt.Sprintf("PagerDuty #%d", pd.Number)
-		}
-		f = append(f, Field{Label: "PagerDuty", Value: link(pd.URL, label)})
+		f = append(f, Field{Label: "PagerDuty", Value: pagerDutyLink(pd, inc.Title)})
 	}
 	return f
 }
 
-// kickoffMessage is the first message in an incident channel.
+// names lists people by name.
+func names(ps []Person) string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, EscapeMrkdwn(p.Display()))
+	}
+	return strings.Join(out, ", ")
+}
+
+// kickoffMessage is the first message in an incident channel, pinned and
+// updated in place: what the incident is now (severity, status, service,
+// urgency, commander, assignees, PagerDuty and its conference bridge), the
+// buttons that make sense in its state, and once it is resolved the
+// postmortem draft instead of buttons. People are shown as they are given
+// (the caller resolves their names).
 func kickoffMessage(inc *Incident) *Message {
 	source := "declared"
 	if inc.PagerDuty != nil {
 		source = "paged"
 	}
+	f := []Field{
+		{Label: "Severity", Value: strings.ToUpper(string(inc.Severity))},
+		{Label: "Status", Value: string(inc.Status)},
+	}
+	if inc.Service != "" {
+		f = append(f, Field{Label: "Service", Value: EscapeMrkdwn(inc.Service)})
+	}
+	if pd := inc.PagerDuty; pd != nil && pd.Urgency != "" {
+		f = append(f, Field{Label: "Urgency", Value: pd.Urgency})
+	}
+	commander := "_none yet: the first to acknowledge_"
+	if c, ok := inc.Roles[RoleCommander]; ok {
+		commander = EscapeMrkdwn(c.Display())
+	}
+	f = append(f, Field{Label: "Commander", Value: commander})
+	if len(inc.Assignees) > 0 {
+		f = append(f, Field{Label: "Assignees", Value: names(inc.Assignees)})
+	}
+	if pd := inc.PagerDuty; pd != nil {
+		f = append(f, Field{Label: "PagerDuty", Value: pagerDutyLink(pd, inc.Title)})
+		var bridge []string
+		if pd.ConferenceURL != "" {
+			bridge = append(bridge, link(pd.ConferenceURL, "Join"))
+		}
+		if pd.ConferenceNumber != "" {
+			bridge = append(bridge, EscapeMrkdwn(pd.ConferenceNumber))
+		}
+		if len(bridge) > 0 {
+			f = append(f, Field{Label: "Conference bridge", Value: strings.Join(bridge, " · ")})
+		}
+	}
+	ctx := fmt.Sprintf("Detected %s. `/incident help` lists the commands.", inc.OpenedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	var actions []Action
+	if inc.Status == StatusResolved {
+		ctx = fmt.Sprintf("Detected %s, resolved", inc.OpenedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if r := inc.ResolvedAt; r != nil {
+			ctx += " " + clock(*r)
+			if !r.Before(inc.OpenedAt) {
+				ctx += " after " + Human(r.Sub(inc.OpenedAt))
+			}
+		}
+		ctx += "."
+		if pm := inc.PostmortemPosted; pm != nil && pm.Permalink != "" {
+			f = append(f, Field{Label: "Postmortem", Value: link(pm.Permalink, "Draft postmortem")})
+		}
+	} else {
+		if inc.Status == StatusTriggered {
+			actions = append(actions, Action{ID: ActionAcknowledge, Text: "Acknowledge", Value: inc.ID, Style: "primary"})
+		}
+		actions = append(actions,
+			Action{ID: ActionPostUpdate, Text: "Post update", Value: inc.ID},
+			Action{ID: ActionResolve, Text: "Resolve", Value: inc.ID, Style: "danger", Confirm: "Resolve " + inc.ID + " here and in PagerDuty?"})
+	}
 	return &Message{
 		Text:    fmt.Sprintf("%s %s: %s (%s, %s)", inc.ID, source, EscapeMrkdwn(inc.Title), inc.Severity, inc.Status),
 		Header:  fmt.Sprintf("%s: %s", inc.ID, inc.Title),
-		Fields:  incidentFields(inc),
-		Context: fmt.Sprintf("Detected %s. Use `/incident help` for commands.", inc.OpenedAt.UTC().Format("2006-01-02 15:04:05 UTC")),
-		Actions: []Action{
-			{ID: ActionAcknowledge, Text: "Acknowledge", Value: inc.ID, Style: "primary"},
-			{ID: ActionPostUpdate, Text: "Post update", Value: inc.ID},
-			{ID: ActionResolve, Text: "Resolve", Value: inc.ID, Style: "danger", Confirm: "Resolve " + inc.ID + " here and in PagerDuty?"},
-		},
+		Fields:  f,
+		Context: ctx,
+		Actions: actions,
 	}
 }
 

@@ -30,6 +30,11 @@ const (
 	JobAnnounceDigest JobKind = "announce_digest"
 	// JobPublishSite rewrites the static status site.
 	JobPublishSite JobKind = "publish_site"
+	// JobKickoff posts the incident channel's kickoff message, or updates
+	// it in place with what the incident is now.
+	JobKickoff JobKind = "kickoff"
+	// JobPin pins the kickoff message.
+	JobPin JobKind = "pin"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -77,7 +82,7 @@ func lanePagerDuty(incID string) string { return incID + "/pagerduty" }
 // channel exists.
 func (j *Job) needsChannel() bool {
 	switch j.Kind {
-	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement:
+	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement, JobKickoff, JobPin:
 		return true
 	case JobRespond:
 		return j.Message == nil // "the channel is ready" waits for it

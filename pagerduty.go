@@ -69,6 +69,10 @@ type PagerIncident struct {
 	URL         string    `json:"url"`
 	Assignees   []Person  `json:"assignees"`
 	CreatedAt   time.Time `json:"created_at"`
+	// ConferenceURL and ConferenceNumber are the conference bridge (""
+	// when PagerDuty has none).
+	ConferenceURL    string `json:"conference_url,omitempty"`
+	ConferenceNumber string `json:"conference_number,omitempty"`
 	// StatusChangedAt is PagerDuty's last_status_change_at (REST only).
 	StatusChangedAt time.Time `json:"status_changed_at,omitempty"`
 }
@@ -354,8 +358,8 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 		StatusAt: detected,
 		Service:  pi.ServiceName,
 		PagerDuty: &PagerLink{
-			ID: pi.ID, Number: pi.Number, URL: pi.URL, Urgency: pi.Urgency,
-			Priority: pi.Priority, ServiceID: pi.ServiceID,
+			ID: pi.ID, Number: pi.Number, Title: strings.TrimSpace(pi.Title), URL: pi.URL, Urgency: pi.Urgency,
+			Priority: pi.Priority, ServiceID: pi.ServiceID, ConferenceURL: pi.ConferenceURL, ConferenceNumber: pi.ConferenceNumber,
 		},
 		Assignees:  slices.Clone(pi.Assignees),
 		OpenedAt:   detected,
@@ -426,13 +430,18 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 		e.Actor = Person{Name: "PagerDuty"}
 	}
 	if pi := ev.Incident; pi != nil && !ev.OccurredAt.Before(inc.StatusAt) {
-		// The newest facts about the incident win.
+		// The newest facts about the incident win; a title renamed in
+		// Slack stays.
 		if t := strings.TrimSpace(pi.Title); t != "" {
-			inc.Title = t
+			inc.PagerDuty.Title = t
+			if inc.TitleSetBy == "" {
+				inc.Title = t
+			}
 		}
 		if pi.URL != "" {
 			inc.PagerDuty.URL = pi.URL
 		}
+		inc.PagerDuty.ConferenceURL, inc.PagerDuty.ConferenceNumber = pi.ConferenceURL, pi.ConferenceNumber
 	}
 	if isCatchUp(ev) && !catchUpNeeded(inc, ev) {
 		// Decided outside the transaction; the real webhook got here first.
@@ -638,9 +647,6 @@ func onPriorityUpdated(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next,
 		e.Text += fmt.Sprintf(": severity %s → %s", inc.Severity, sev)
 		inc.Severity = sev
 		w.scheduleFrom(inc, lastUpdateOrOpen(inc))
-		if err := w.enqueue(&Job{Kind: JobSetTopic, IncidentID: inc.ID, Lane: laneChannel(inc.ID)}); err != nil {
-			return 0, err
-		}
 	case inc.SeveritySetBy != "":
 		e.Text += fmt.Sprintf(" (severity stays %s, set by hand)", inc.Severity)
 	}

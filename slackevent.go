@@ -135,6 +135,10 @@ func (w *txWork) slackEvent(inc *Incident, eventID string, ev SlackEvent) (Outco
 func pinKey(channel, ts string) string { return "slack-pin:" + channel + ":" + ts }
 
 func (w *txWork) pin(inc *Incident, m SlackMessage, by Person) (Outcome, error) {
+	if inc.Kickoff != nil && inc.Kickoff.TS == m.TS {
+		// The bot pins its own kickoff message: not a timeline event.
+		return OutcomeIgnored, nil
+	}
 	key := pinKey(m.Channel, m.TS)
 	if seen, err := w.SeenDelivery(key); err != nil || seen {
 		return OutcomeDuplicate, err

@@ -92,6 +92,12 @@ func fromREST(inc *pagerduty.Incident) *incidentbot.PagerIncident {
 	if t, err := time.Parse(time.RFC3339, inc.LastStatusChangeAt); err == nil {
 		pi.StatusChangedAt = t.UTC()
 	}
+	if b := inc.ConferenceBridge; b != nil {
+		pi.ConferenceNumber = b.ConferenceNumber
+		if strings.HasPrefix(b.ConferenceURL, "https://") || strings.HasPrefix(b.ConferenceURL, "http://") {
+			pi.ConferenceURL = b.ConferenceURL
+		}
+	}
 	for _, a := range inc.Assignments {
 		pi.Assignees = append(pi.Assignees, incidentbot.Person{ID: a.Assignee.ID, Name: a.Assignee.Summary})
 	}

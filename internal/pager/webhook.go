@@ -187,6 +187,38 @@ type incidentData struct {
 	Service   *reference  `json:"service"`
 	Assignees []reference `json:"assignees"`
 	Priority  *reference  `json:"priority"`
+	// ConferenceBridge is kept raw: its number is a string in the docs and
+	// a number elsewhere, and neither may fail a delivery.
+	ConferenceBridge json.RawMessage `json:"conference_bridge"`
+}
+
+// conferenceBridge reads a conference_bridge object leniently: a number
+// as a string or a JSON number, a URL only when it is a string; anything
+// else (null, another shape) is no bridge.
+func conferenceBridge(raw json.RawMessage) (url, number string) {
+	var b struct {
+		URL    json.RawMessage `json:"conference_url"`
+		Number json.RawMessage `json:"conference_number"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &b) != nil {
+		return "", ""
+	}
+	str := func(v json.RawMessage) string {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return strings.TrimSpace(s)
+		}
+		var n json.Number
+		if json.Unmarshal(v, &n) == nil {
+			return n.String()
+		}
+		return ""
+	}
+	url, number = str(b.URL), str(b.Number)
+	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
+		url = "" // shown as a link: only a web address
+	}
+	return url, number
 }
 
 // referenceData is the shape of data objects that refer to an incident:
@@ -301,5 +333,6 @@ func (d incidentData) domain() (*incidentbot.PagerIncident, error) {
 	for _, a := range d.Assignees {
 		pi.Assignees = append(pi.Assignees, incidentbot.Person{ID: a.ID, Name: a.Summary})
 	}
+	pi.ConferenceURL, pi.ConferenceNumber = conferenceBridge(d.ConferenceBridge)
 	return pi, nil
 }

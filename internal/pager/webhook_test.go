@@ -145,6 +145,33 @@ func TestDecodeWebhook_LooseTypes(t *testing.T) {
 	}
 }
 
+// The conference bridge is read from the incident's data whatever its
+// number's JSON type; a URL that is not a web address is not kept (it is
+// shown as a link).
+func TestDecodeWebhook_ConferenceBridge(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join("testdata", "data.incident.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ data, url, number string }{
+		{string(sample), "https://example.com", "+1 1234123412,,987654321#"},
+		{`{"id":"P1","type":"incident","conference_bridge":{"conference_number":12345,"conference_url":"https://meet.example/x"}}`, "https://meet.example/x", "12345"},
+		{`{"id":"P1","type":"incident","conference_bridge":{"conference_url":"javascript:alert(1)"}}`, "", ""},
+		{`{"id":"P1","type":"incident","conference_bridge":{"conference_url":7,"conference_number":[1]}}`, "", ""},
+		{`{"id":"P1","type":"incident","conference_bridge":null}`, "", ""},
+	} {
+		body := `{"event":{"id":"E","event_type":"incident.triggered","occurred_at":"2024-01-01T00:00:00Z","data":` + tc.data + `}}`
+		ev, err := pager.DecodeWebhook([]byte(body))
+		if err != nil {
+			t.Errorf("%.60s: %v", tc.data, err)
+			continue
+		}
+		if ev.Incident.ConferenceURL != tc.url || ev.Incident.ConferenceNumber != tc.number {
+			t.Errorf("%.60s: bridge %q %q, want %q %q", tc.data, ev.Incident.ConferenceURL, ev.Incident.ConferenceNumber, tc.url, tc.number)
+		}
+	}
+}
+
 func TestDecodeWebhook_Malformed(t *testing.T) {
 	for _, body := range []string{
 		``, `{`, `[]`, `{"event":null}`, `{}`,

@@ -338,11 +338,12 @@ func (c *Client) Respond(ctx context.Context, responseURL string, msg incidentbo
 }
 
 // Upload shares a text file in a channel (files.getUploadURLExternal, the
-// upload, files.completeUploadExternal).
-func (c *Client) Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) error {
+// upload, files.completeUploadExternal) and returns its permalink
+// (files.info).
+func (c *Client) Upload(ctx context.Context, channelID, filename, title string, content []byte, comment string) (string, error) {
 	for _, m := range []string{"files.getUploadURLExternal", "files.completeUploadExternal"} {
 		if err := c.take(ctx, m, ""); err != nil {
-			return err
+			return "", err
 		}
 	}
 	u, err := c.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
@@ -350,22 +351,34 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 	})
 	if err := c.done(ctx, "files.getUploadURLExternal", "", err); err != nil {
 		c.budget.Done("files.completeUploadExternal", "") // taken, not made
-		return err
+		return "", err
 	}
 	// The content goes where Slack says, but only to Slack: a URL on
 	// another host will not become right by retrying.
 	if !c.uploadHostAllowed(u.UploadURL) {
 		c.budget.Done("files.completeUploadExternal", "")
-		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "files.getUploadURLExternal gave an upload URL on an unexpected host"}
+		return "", &incidentbot.Error{Code: incidentbot.EREJECTED, Message: "files.getUploadURLExternal gave an upload URL on an unexpected host"}
 	}
 	if err := c.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: string(content), Filename: filename}); err != nil {
 		c.budget.Done("files.completeUploadExternal", "")
-		return classify(ctx, "files.upload", err)
+		return "", classify(ctx, "files.upload", err)
 	}
 	_, err = c.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
 		Files: []slack.FileSummary{{ID: u.FileID, Title: title}}, Channel: channelID, InitialComment: comment,
 	})
-	return c.done(ctx, "files.completeUploadExternal", "", err)
+	if err := c.done(ctx, "files.completeUploadExternal", "", err); err != nil {
+		return "", err
+	}
+	// The share is done: a permalink that cannot be read now (a rate
+	// budget, a failure) is left out rather than sharing the file again.
+	if c.take(ctx, "files.info", "") != nil {
+		return "", nil
+	}
+	f, _, _, err := c.api.GetFileInfoContext(ctx, u.FileID, 0, 0)
+	if c.done(ctx, "files.info", "", err) != nil {
+		return "", nil
+	}
+	return f.Permalink, nil
 }
 
 // uploadHostAllowed reports whether an upload URL is Slack's: https on
@@ -376,6 +389,18 @@ func (c *Client) uploadHostAllowed(raw string) bool {
 		return false
 	}
 	return (u.Scheme == "https" && u.Host == "files.slack.com") || (u.Scheme == c.apiScheme && u.Host == c.apiHost)
+}
+
+// Pin pins a message (pins.add); already_pinned is no error.
+func (c *Client) Pin(ctx context.Context, channelID, ts string) error {
+	if err := c.take(ctx, "pins.add", ""); err != nil {
+		return err
+	}
+	err := c.done(ctx, "pins.add", "", c.api.AddPinContext(ctx, channelID, slack.ItemRef{Channel: channelID, Timestamp: ts}))
+	if incidentbot.ErrorMessage(err) == "already_pinned" {
+		return nil // a repeated job: the pin is there
+	}
+	return err
 }
 
 // OpenView opens a modal (views.open).

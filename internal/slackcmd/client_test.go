@@ -63,7 +63,7 @@ func TestClient_Upload_UnexpectedUploadHostIsPermanent(t *testing.T) {
 		return map[string]any{"upload_url": other.URL + "/upload/v1/abc", "file_id": "F123"}, ""
 	})
 	ch := fake.CreateChannelDirect("inc-1-db", "UBOT", false)
-	err := c.Upload(context.Background(), ch.ID, "2025-11-03-INC-1.md", "Postmortem draft", []byte("# Draft"), "the draft")
+	_, err := c.Upload(context.Background(), ch.ID, "2025-11-03-INC-1.md", "Postmortem draft", []byte("# Draft"), "the draft")
 	if incidentbot.ErrorCode(err) != incidentbot.EREJECTED || incidentbot.IsTransient(err) || !strings.Contains(incidentbot.ErrorMessage(err), "unexpected host") {
 		t.Errorf("Upload = %v, want a permanent error about the host", err)
 	}

@@ -22,6 +22,8 @@ var tiers = map[string]float64{
 	"chat.getPermalink":            100,
 	"files.getUploadURLExternal":   100,
 	"files.completeUploadExternal": 100,
+	"files.info":                   100,
+	"pins.add":                     20,
 	"auth.test":                    100,
 	"chat.postMessage":             60, // per channel
 }

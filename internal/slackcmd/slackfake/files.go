@@ -221,6 +221,18 @@ func (s *Server) filesCompleteUploadExternal(p url.Values) reply {
 	return ok(map[string]any{"files": summaries})
 }
 
+// filesInfo answers files.info for a completed upload: the file with its
+// permalink. A file ID never handed out, or not completed yet, is
+// file_not_found, as Slack answers.
+func (s *Server) filesInfo(p url.Values) reply {
+	id := p.Get("file")
+	u := s.uploads[id]
+	if u == nil || !u.completed {
+		return fail("file_not_found")
+	}
+	return ok(map[string]any{"file": s.fileJSON(id), "comments": []any{}, "response_metadata": map[string]any{"next_cursor": ""}})
+}
+
 // shareTargets merges channel_id and the comma-separated channels, without
 // duplicates, channel_id first.
 func shareTargets(channelID, channels string) []string {

@@ -35,6 +35,7 @@ var methods = map[string]func(*Server, url.Values) reply{
 
 	"files.getUploadURLExternal":   (*Server).filesGetUploadURLExternal,
 	"files.completeUploadExternal": (*Server).filesCompleteUploadExternal,
+	"files.info":                   (*Server).filesInfo,
 }
 
 const (

@@ -1157,6 +1157,35 @@ func TestServer_UploadFile_SharesTheContentInTheChannel(t *testing.T) {
 	}
 }
 
+// files.info answers a shared file with its permalink, and file_not_found
+// for an ID never handed out or not completed yet.
+func TestServer_FilesInfo_GivesThePermalink(t *testing.T) {
+	_, api := newClient(t)
+	ch := create(t, api, "inc-info")
+	ctx := context.Background()
+	sum, err := api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "# Draft", FileSize: 7, Filename: "draft.md", Channel: ch.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, _, err := api.GetFileInfoContext(ctx, sum.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ID != sum.ID || f.Name != "draft.md" || !strings.HasPrefix(f.Permalink, "https://") || !strings.Contains(f.Permalink, sum.ID) {
+		t.Errorf("files.info = %+v", f)
+	}
+	if _, _, _, err := api.GetFileInfoContext(ctx, "F9999999999", 0, 0); slackErr(t, err) != "file_not_found" {
+		t.Errorf("unknown file: %v", err)
+	}
+	pending, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: "x.md", FileSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := api.GetFileInfoContext(ctx, pending.FileID, 0, 0); slackErr(t, err) != "file_not_found" {
+		t.Errorf("file not completed: %v", err)
+	}
+}
+
 func TestServer_UploadFile_ChecksTheChannelLikeSlack(t *testing.T) {
 	srv, api := newClient(t)
 	ctx := context.Background()
