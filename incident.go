@@ -107,15 +107,15 @@ type PagerLink struct {
 	Number int    `json:"number,omitempty"`
 	// Title is the PagerDuty incident's own title (the incident's Title
 	// may have been renamed in Slack).
-	Title     string `json:"title,omitempty"`
-	URL       string `json:"url,omitempty"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url,omitempty"`
 	// ConferenceURL and ConferenceNumber are PagerDuty's conference
 	// bridge, when it has one.
 	ConferenceURL    string `json:"conference_url,omitempty"`
 	ConferenceNumber string `json:"conference_number,omitempty"`
-	Urgency   string `json:"urgency,omitempty"`
-	Priority  string `json:"priority,omitempty"`
-	ServiceID string `json:"service_id,omitempty"`
+	Urgency          string `json:"urgency,omitempty"`
+	Priority         string `json:"priority,omitempty"`
+	ServiceID        string `json:"service_id,omitempty"`
 }
 
 // Person is someone who acts on an incident: a Slack user, a PagerDuty

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 )
 
