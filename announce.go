@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,6 +18,109 @@ func (w *txWork) updateAnnouncement(inc *Incident) error {
 		return nil
 	}
 	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
+}
+
+// threadReply queues a reply in the incident's stakeholder thread. The
+// thread is found when the reply is posted (the announcement, or the storm
+// digest, may not be posted yet); msg.Broadcast also shows it in the
+// channel.
+func (w *txWork) threadReply(inc *Incident, msg *Message) error {
+	if w.s.AnnounceChannel == "" {
+		return nil
+	}
+	return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel, Message: msg})
+}
+
+// told is what the stakeholder thread should know of the incident now.
+func told(inc *Incident) Told {
+	t := Told{Severity: inc.Severity, Resolved: inc.Status == StatusResolved, Title: inc.Title}
+	if c, ok := inc.Roles[RoleCommander]; ok {
+		t.Commander = &c
+	}
+	return t
+}
+
+// tell keeps the stakeholder thread telling the whole story, whichever
+// path changed the incident: a severity change (an escalation to a public
+// severity is also shown in the channel), a new commander, a new title, a
+// reopening, and the resolution (shown in the channel too, with its
+// duration and the postmortem draft). An incident announced before the
+// thread told this much starts being followed from its current state.
+func (w *txWork) tell(inc *Incident) error {
+	if w.s.AnnounceChannel == "" {
+		return nil
+	}
+	now := told(inc)
+	was := inc.Told
+	inc.Told = &now
+	if was == nil {
+		return nil
+	}
+	if was.Severity != now.Severity && was.Severity != "" {
+		verb, icon, broadcast := "downgraded", "⏬", false
+		if severityRank(now.Severity) < severityRank(was.Severity) {
+			verb, icon = "escalated", "⏫"
+			broadcast = slices.Contains(w.s.PublicSeverities, now.Severity)
+		}
+		text := fmt.Sprintf("%s %s %s %s → %s", icon, inc.ID, verb, strings.ToUpper(string(was.Severity)), strings.ToUpper(string(now.Severity)))
+		if err := w.threadReply(inc, &Message{Text: text, Broadcast: broadcast}); err != nil {
+			return err
+		}
+	}
+	if c := now.Commander; c != nil && (was.Commander == nil || was.Commander.ID != c.ID || (c.ID == "" && was.Commander.Name != c.Name)) {
+		text := fmt.Sprintf("🧑‍🚒 %s commander: %s", inc.ID, EscapeMrkdwn(c.Display()))
+		if was.Commander != nil {
+			text += " (was " + EscapeMrkdwn(was.Commander.Display()) + ")"
+		}
+		if err := w.threadReply(inc, &Message{Text: text}); err != nil {
+			return err
+		}
+	}
+	if was.Title != now.Title && was.Title != "" {
+		text := fmt.Sprintf("✏️ %s renamed: %s", inc.ID, EscapeMrkdwn(now.Title))
+		if err := w.threadReply(inc, &Message{Text: text}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case now.Resolved && !was.Resolved:
+		return w.enqueue(&Job{Kind: JobAnnounceResolved, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})
+	case was.Resolved && !now.Resolved:
+		return w.threadReply(inc, &Message{Text: fmt.Sprintf("🔁 %s reopened (%s)", inc.ID, inc.Status), Broadcast: true})
+	}
+	return nil
+}
+
+// severityRank orders severities, sev1 (worst) first.
+func severityRank(s Severity) int {
+	if i := slices.Index(Severities, s); i >= 0 {
+		return i
+	}
+	return len(Severities)
+}
+
+// postmortemWait is how long the resolution's reply in the stakeholder
+// thread waits for the postmortem draft to link it.
+const postmortemWait = 2 * time.Minute
+
+// resolvedMessage is the stakeholder thread's last reply: the resolution,
+// how long the incident lasted, the summary, and the postmortem draft.
+func resolvedMessage(inc *Incident) *Message {
+	text := "✅ " + inc.ID + " resolved"
+	if r := inc.ResolvedAt; r != nil && !r.Before(inc.OpenedAt) {
+		text += " after " + Human(r.Sub(inc.OpenedAt))
+	}
+	if inc.Summary != "" {
+		text += ": " + EscapeMrkdwn(inc.Summary)
+	}
+	text += "."
+	switch pm := inc.PostmortemPosted; {
+	case pm != nil && pm.Permalink != "":
+		text += " " + link(pm.Permalink, "Postmortem draft") + "."
+	case inc.ChannelID != "":
+		text += " The postmortem draft is in <#" + inc.ChannelID + ">."
+	}
+	return &Message{Text: text, Broadcast: true}
 }
 
 // announced records the incident's announcement (an announce job's result).
@@ -93,6 +197,8 @@ func (w *txWork) announce(inc *Incident) error {
 			recent++
 		}
 	}
+	t := told(inc)
+	inc.Told = &t
 	if recent < w.s.digestAfter() {
 		// Rendered when it runs, so it can link the channel.
 		return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel})

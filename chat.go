@@ -71,6 +71,8 @@ type Message struct {
 	Actions []Action `json:"actions,omitempty"`
 	// ThreadTS makes the message a reply in that thread.
 	ThreadTS string `json:"thread_ts,omitempty"`
+	// Broadcast also shows a thread reply in the channel (reply_broadcast).
+	Broadcast bool `json:"broadcast,omitempty"`
 }
 
 // Field is a label and a value shown side by side.

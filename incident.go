@@ -51,6 +51,10 @@ type Incident struct {
 	// InDigest marks an incident announced in a storm digest.
 	Announcement *Posted `json:"announcement,omitempty"`
 	InDigest     bool    `json:"in_digest,omitempty"`
+	// Told is what the stakeholder thread was last told (severity,
+	// commander, resolution, title): a change of any of it is a reply
+	// there, whichever path made it.
+	Told *Told `json:"told,omitempty"`
 	// RecordedAt is when the bot opened its record (OpenedAt is PagerDuty's).
 	RecordedAt time.Time `json:"recorded_at"`
 
@@ -99,6 +103,14 @@ type Incident struct {
 	// job that outlived its retries), kept so people see them.
 	Problems  []Problem `json:"problems,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Told is what an incident's stakeholder thread has been told.
+type Told struct {
+	Severity  Severity `json:"severity"`
+	Commander *Person  `json:"commander,omitempty"`
+	Resolved  bool     `json:"resolved,omitempty"`
+	Title     string   `json:"title"`
 }
 
 // PagerLink is the PagerDuty incident an incident came from.

@@ -205,6 +205,8 @@ func describeJob(j *Job) string {
 		return "could not post or update the kickoff message"
 	case JobPin:
 		return "could not pin the kickoff message"
+	case JobAnnounceResolved:
+		return "could not tell the stakeholders of the resolution"
 	case JobAnnounceDigest:
 		return "could not post the alert storm digest in " + j.Channel
 	}
@@ -254,8 +256,7 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		return nil, err
 	case JobAnnounce:
 		if j.Message != nil { // a reply in the announcement's thread
-			_, err := js.Chat.Post(ctx, j.Channel, *j.Message)
-			return nil, err
+			return nil, js.threadReply(ctx, inc, j.Channel, *j.Message)
 		}
 		posted, err := js.Chat.Post(ctx, j.Channel, *announceMessage(inc))
 		if err != nil {
@@ -264,6 +265,15 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		return func(w *txWork) error { return w.announced(inc.ID, posted) }, nil
 	case JobAnnounceDigest:
 		return js.announceDigest(ctx, j)
+	case JobAnnounceResolved:
+		if inc.Status != StatusResolved {
+			return nil, nil // reopened meanwhile: its reply says so
+		}
+		if inc.PostmortemPosted == nil && !postmortemFailed(inc) && s.now().Sub(j.CreatedAt) < postmortemWait {
+			// The draft is on its way: wait to link it.
+			return nil, &Error{Code: ETHROTTLED, Message: "waiting for the postmortem draft", RetryAfter: channelWait}
+		}
+		return nil, js.threadReply(ctx, inc, j.Channel, *resolvedMessage(inc))
 	case JobUpdateAnnouncement:
 		if inc.Announcement == nil || inc.Announcement.Digest {
 			return nil, nil // never announced (it failed and was reported)
@@ -319,6 +329,33 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		}, nil
 	}
 	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)
+}
+
+// threadReply posts a reply in the incident's stakeholder thread: the
+// thread the message names, else the announcement's (or the storm
+// digest's, waited for). An incident whose announcement failed for good
+// has no thread: the failure was reported, the reply is dropped.
+func (js *Jobs) threadReply(ctx context.Context, inc *Incident, channel string, msg Message) error {
+	if msg.ThreadTS == "" {
+		switch {
+		case inc.Announcement != nil:
+			msg.ThreadTS = inc.Announcement.TS
+		case inc.InDigest:
+			return &Error{Code: ETHROTTLED, Message: "waiting for the storm digest", RetryAfter: channelWait}
+		default:
+			return nil
+		}
+	}
+	if inc.Announcement != nil {
+		channel = inc.Announcement.Channel
+	}
+	_, err := js.Chat.Post(ctx, channel, msg)
+	return err
+}
+
+// postmortemFailed reports whether drafting the postmortem failed for good.
+func postmortemFailed(inc *Incident) bool {
+	return slices.ContainsFunc(inc.Problems, func(p Problem) bool { return p.Job == JobPostmortem })
 }
 
 // laterInLane reports whether a later job of j's kind waits in its lane,

@@ -109,6 +109,9 @@ func (w *txWork) save(inc *Incident) error {
 	if err := w.follow(inc); err != nil {
 		return err
 	}
+	if err := w.tell(inc); err != nil {
+		return err
+	}
 	return w.PutIncident(inc)
 }
 

@@ -35,6 +35,10 @@ const (
 	JobKickoff JobKind = "kickoff"
 	// JobPin pins the kickoff message.
 	JobPin JobKind = "pin"
+	// JobAnnounceResolved tells the stakeholder thread (and the channel)
+	// that the incident is resolved, with its duration and the postmortem
+	// draft.
+	JobAnnounceResolved JobKind = "announce_resolved"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -82,7 +86,7 @@ func lanePagerDuty(incID string) string { return incID + "/pagerduty" }
 // channel exists.
 func (j *Job) needsChannel() bool {
 	switch j.Kind {
-	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement, JobKickoff, JobPin:
+	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement, JobKickoff, JobPin, JobAnnounceResolved:
 		return true
 	case JobRespond:
 		return j.Message == nil // "the channel is ready" waits for it

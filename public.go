@@ -157,11 +157,8 @@ func (w *txWork) publishUpdate(inc *Incident, e Entry) error {
 		return err
 	}
 	w.updatePublished(inc, e.At)
-	if inc.Announcement != nil {
-		if err := w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: inc.Announcement.Channel,
-			Message: &Message{Text: fmt.Sprintf("%s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(e.Text)), ThreadTS: inc.Announcement.TS}}); err != nil {
-			return err
-		}
+	if err := w.threadReply(inc, &Message{Text: fmt.Sprintf("📢 %s update (%s): %s", inc.ID, inc.Status, EscapeMrkdwn(e.Text))}); err != nil {
+		return err
 	}
 	return w.publish(inc)
 }

@@ -252,6 +252,9 @@ func (c *Client) Post(ctx context.Context, channelID string, msg incidentbot.Mes
 	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(Blocks(msg)...)}
 	if msg.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
+		if msg.Broadcast {
+			opts = append(opts, slack.MsgOptionBroadcast())
+		}
 	}
 	if err := c.take(ctx, "chat.postMessage", channelID); err != nil {
 		return incidentbot.Posted{}, err

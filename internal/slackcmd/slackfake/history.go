@@ -36,7 +36,7 @@ func (s *Server) conversationsHistory(p url.Values) reply {
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
 		ts, _ := parseTS(m.TS)
-		if isReply(m) || !w.contains(ts) || (cursor != "" && ts > upTo) {
+		if (isReply(m) && !m.Broadcast) || !w.contains(ts) || (cursor != "" && ts > upTo) {
 			continue
 		}
 		picked = append(picked, m)

@@ -310,6 +310,7 @@ func (s *Server) chatPostMessage(p url.Values) reply {
 		User: s.BotUserID, BotID: s.BotID, Username: p.Get("username"),
 		Text: text, Blocks: nonEmpty(blocks), Attachments: nonEmpty(atts),
 	}
+	m.Broadcast = m.ThreadTS != "" && parseBool(p.Get("reply_broadcast"))
 	s.messages[c.ID] = append(s.messages[c.ID], m)
 	return ok(map[string]any{"channel": c.ID, "ts": m.TS, "message": s.messageJSON(m)})
 }
@@ -444,6 +445,9 @@ func messageFields(m *Message, teamID string) map[string]any {
 	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
+	}
+	if m.Broadcast {
+		out["subtype"] = "thread_broadcast"
 	}
 	if m.Username != "" {
 		out["username"] = m.Username

@@ -410,6 +410,51 @@ func TestServer_PinAndPermalink_WorkOnPostedMessages(t *testing.T) {
 	}
 }
 
+// A thread reply posted with reply_broadcast is also shown in the channel
+// (conversations.history lists it, subtype thread_broadcast); without a
+// thread_ts the parameter is ignored, as Slack does.
+func TestServer_PostMessage_ReplyBroadcast(t *testing.T) {
+	srv, api := newClient(t)
+	ch := create(t, api, "incidents-bc")
+	_, parent, err := api.PostMessage(ch.ID, slack.MsgOptionText("INC-1 announced", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessage(ch.ID, slack.MsgOptionText("quiet reply", false), slack.MsgOptionTS(parent)); err != nil {
+		t.Fatal(err)
+	}
+	_, loud, err := api.PostMessage(ch.ID, slack.MsgOptionText("resolved", false), slack.MsgOptionTS(parent), slack.MsgOptionBroadcast())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessage(ch.ID, slack.MsgOptionText("top", false), slack.MsgOptionBroadcast()); err != nil {
+		t.Fatal(err)
+	}
+	var broadcast []string
+	for _, m := range srv.Messages(ch.ID) {
+		if m.Broadcast {
+			broadcast = append(broadcast, m.Text)
+		}
+	}
+	if strings.Join(broadcast, ",") != "resolved" {
+		t.Errorf("broadcast messages = %v, want only the reply posted with reply_broadcast", broadcast)
+	}
+	hist, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: ch.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, m := range hist.Messages {
+		listed = append(listed, m.Text)
+		if m.Timestamp == loud && m.SubType != "thread_broadcast" {
+			t.Errorf("broadcast reply subtype = %q", m.SubType)
+		}
+	}
+	if strings.Join(listed, ",") != "top,resolved,INC-1 announced" {
+		t.Errorf("history = %v, want the broadcast reply in the channel and not the quiet one", listed)
+	}
+}
+
 func TestServer_Users_AreFoundByEmailAndID(t *testing.T) {
 	srv, api := newClient(t)
 	srv.AddUser("U1", "alice", "alice@example.com")

@@ -63,6 +63,10 @@ type Message struct {
 	TS string
 	// ThreadTS is the parent's ts for a thread reply, "" otherwise.
 	ThreadTS string
+	// Broadcast reports a thread reply posted with reply_broadcast: Slack
+	// shows it in the channel too (conversations.history lists it, subtype
+	// thread_broadcast). Without thread_ts the parameter is ignored.
+	Broadcast bool
 	// User is the author's user ID.
 	User string
 	// BotID is the author's bot ID, "" for a human.
