@@ -20,8 +20,11 @@ import (
 type Config struct {
 	SlackBotToken      string
 	SlackSigningSecret string
-	SlackAPIURL        string
-	SlackTeamID        string
+	// SlackAppToken turns on Socket Mode: the app-level token (xapp-...)
+	// the bot opens its WebSocket to Slack with (SLACK_APP_TOKEN, a secret).
+	SlackAppToken string
+	SlackAPIURL   string
+	SlackTeamID   string
 
 	PagerDutyWebhookSecrets []string
 	PagerDutyAPIToken       string
@@ -77,7 +80,7 @@ func DefaultConfig() Config {
 
 // secretNames are the settings that may come from <NAME>_FILE.
 var secretNames = map[string]bool{
-	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
+	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "SLACK_APP_TOKEN": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
 	"INCIDENTBOT_DATABASE_URL": true,
 }
@@ -171,6 +174,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	str(&c.SlackBotToken, "SLACK_BOT_TOKEN")
 	str(&c.SlackSigningSecret, "SLACK_SIGNING_SECRET")
+	str(&c.SlackAppToken, "SLACK_APP_TOKEN")
 	str(&c.SlackAPIURL, "SLACK_API_URL")
 	str(&c.SlackTeamID, "SLACK_TEAM_ID")
 	c.PagerDutyWebhookSecrets = splitList(get("PAGERDUTY_WEBHOOK_SECRETS"))
@@ -258,8 +262,21 @@ func (c Config) Validate() []error {
 	if c.SlackBotToken == "" {
 		errs = append(errs, errors.New("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)"))
 	}
-	if c.SlackSigningSecret == "" {
-		errs = append(errs, errors.New("SLACK_SIGNING_SECRET is required (the Slack app's signing secret, for /incident and buttons)"))
+	// The kinds of token are told apart by their prefixes, and each is
+	// refused by the other's API: say which is which (never the value).
+	switch {
+	case strings.HasPrefix(c.SlackBotToken, "xapp-"):
+		errs = append(errs, errors.New("SLACK_BOT_TOKEN holds an app-level token (xapp-...): it takes the bot token (xoxb-..., OAuth & Permissions); the app-level token goes in SLACK_APP_TOKEN"))
+	}
+	switch {
+	case c.SlackAppToken == "":
+	case strings.HasPrefix(c.SlackAppToken, "xoxb-") || strings.HasPrefix(c.SlackAppToken, "xoxp-"):
+		errs = append(errs, errors.New("SLACK_APP_TOKEN holds a bot or user token (xox...): Socket Mode takes the app-level token (xapp-..., Basic Information → App-Level Tokens, scope connections:write); the bot token goes in SLACK_BOT_TOKEN"))
+	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
+		errs = append(errs, errors.New("SLACK_APP_TOKEN is not an app-level token: want xapp-... (Basic Information → App-Level Tokens, scope connections:write)"))
+	}
+	if c.SlackSigningSecret == "" && c.SlackAppToken == "" {
+		errs = append(errs, errors.New("SLACK_SIGNING_SECRET is required (the Slack app's signing secret, for /incident and buttons over HTTP), unless SLACK_APP_TOKEN turns on Socket Mode (no inbound port)"))
 	}
 	switch {
 	case c.PagerDutyPoll == 0 && len(c.PagerDutyWebhookSecrets) == 0:
@@ -304,6 +321,46 @@ func splitList(s string) []string {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// Modes says how each side reaches the bot (config check, the start-up
+// log): Slack over HTTP requests and/or Socket Mode, PagerDuty by webhooks
+// and/or pull mode, and what the other mode of each side would need.
+func (c Config) Modes() []string {
+	var slack, pd []string
+	if c.SlackSigningSecret != "" {
+		slack = append(slack, "HTTP requests (POST /slack/commands, /slack/interactions, /slack/events; needs a public URL)")
+	}
+	if c.SlackAppToken != "" {
+		slack = append(slack, "Socket Mode (an outbound WebSocket; no inbound port)")
+	}
+	if len(c.PagerDutyWebhookSecrets) > 0 {
+		pd = append(pd, "webhooks (POST /webhooks/pagerduty; needs a public URL)")
+	}
+	if c.PagerDutyPoll > 0 {
+		pd = append(pd, fmt.Sprintf("pull mode (reads log entries every %s; no inbound port)", c.PagerDutyPoll))
+	}
+	out := []string{"slack: " + strings.Join(slack, " and "), "pagerduty: " + strings.Join(pd, " and ")}
+	if c.SlackAppToken == "" {
+		out = append(out, "  for Slack Socket Mode: set SLACK_APP_TOKEN (xapp-..., scope connections:write) and enable Socket Mode in the app (manifests/slack-app-socket.yaml)")
+	}
+	if c.SlackSigningSecret == "" {
+		out = append(out, "  for Slack over HTTP: set SLACK_SIGNING_SECRET and give the app request URLs (manifests/slack-app.yaml)")
+	}
+	if c.PagerDutyPoll == 0 {
+		need := "set INCIDENTBOT_PAGERDUTY_POLL (e.g. 15s)"
+		if c.PagerDutyAPIToken == "" {
+			need += " and PAGERDUTY_API_TOKEN"
+		}
+		out = append(out, "  for PagerDuty pull mode: "+need)
+	}
+	if len(c.PagerDutyWebhookSecrets) == 0 {
+		out = append(out, "  for PagerDuty webhooks: set PAGERDUTY_WEBHOOK_SECRETS and subscribe POST /webhooks/pagerduty at a public URL")
+	}
+	if c.SlackSigningSecret == "" && len(c.PagerDutyWebhookSecrets) == 0 {
+		out = append(out, "no inbound port is needed: only /healthz and /readyz (and /metrics, /api) are served")
 	}
 	return out
 }

@@ -102,6 +102,7 @@ func (tc precedenceCase) forSecret(name string) precedenceCase {
 var secretFields = map[string]func(Config) string{
 	"SLACK_BOT_TOKEN":           func(c Config) string { return c.SlackBotToken },
 	"SLACK_SIGNING_SECRET":      func(c Config) string { return c.SlackSigningSecret },
+	"SLACK_APP_TOKEN":           func(c Config) string { return strings.TrimPrefix(c.SlackAppToken, "xapp-") },
 	"PAGERDUTY_WEBHOOK_SECRETS": func(c Config) string { return strings.Join(c.PagerDutyWebhookSecrets, ",") },
 	"PAGERDUTY_API_TOKEN":       func(c Config) string { return c.PagerDutyAPIToken },
 	"INCIDENTBOT_ADMIN_TOKEN":   func(c Config) string { return c.AdminToken },
@@ -119,12 +120,19 @@ var secretFields = map[string]func(Config) string{
 
 // asURL makes a precedence case's value a database URL carrying it as the
 // password, when the secret under test is INCIDENTBOT_DATABASE_URL (whose
-// value must be a postgres:// URL).
+// value must be a postgres:// URL), and an app-level token for
+// SLACK_APP_TOKEN (which must start with xapp-).
 func asURL(secret, v string) string {
-	if secret != "INCIDENTBOT_DATABASE_URL" || v == "" || strings.HasPrefix(v, "$") {
+	if v == "" || strings.HasPrefix(v, "$") {
 		return v
 	}
-	return "postgres://bot:" + v + "@db.example/incidents"
+	switch secret {
+	case "INCIDENTBOT_DATABASE_URL":
+		return "postgres://bot:" + v + "@db.example/incidents"
+	case "SLACK_APP_TOKEN":
+		return "xapp-" + v
+	}
+	return v
 }
 
 // loadLayered loads the configuration as serve --config reads it: a valid

@@ -167,3 +167,84 @@ func TestLoadConfig_DatabaseURL(t *testing.T) {
 		t.Errorf("config check said %q", out.String())
 	}
 }
+
+// Socket Mode and pull mode need neither inbound secret, and config check
+// says which mode each side runs in and what the other mode would need.
+func TestConfigCheck_NoInboundPort_SaysEachSidesMode(t *testing.T) {
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1-A1-s3cr3t", "INCIDENTBOT_PAGERDUTY_POLL": "15s",
+		"PAGERDUTY_API_TOKEN": "pd-s3cr3t", "PAGERDUTY_FROM": "bot@example.com",
+	}
+	var out, errOut strings.Builder
+	if code := run([]string{"config", "check"}, envOf(env), &out, &errOut); code != 0 {
+		t.Fatalf("config check = %d: %s", code, errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{"slack: Socket Mode", "pagerduty: pull mode (reads log entries every 15s", "for Slack over HTTP: set SLACK_SIGNING_SECRET", "for PagerDuty webhooks: set PAGERDUTY_WEBHOOK_SECRETS", "no inbound port is needed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config check does not say %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "s3cr3t") {
+		t.Errorf("config check prints a secret:\n%s", got)
+	}
+	out.Reset()
+	if code := run([]string{"config", "check"}, envOf(minimal), &out, &errOut); code != 0 {
+		t.Fatal(errOut.String())
+	}
+	for _, want := range []string{"slack: HTTP requests", "pagerduty: webhooks", "for Slack Socket Mode: set SLACK_APP_TOKEN", "for PagerDuty pull mode: set INCIDENTBOT_PAGERDUTY_POLL (e.g. 15s) and PAGERDUTY_API_TOKEN"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check (HTTP only) does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// A bot token given as SLACK_APP_TOKEN, or the reverse, is a clear error
+// that names both settings and never the value.
+func TestLoadConfig_SlackTokensSwapped(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-SECRET"}, "SLACK_APP_TOKEN holds a bot or user token"},
+		{map[string]string{"SLACK_BOT_TOKEN": "xapp-SECRET", "SLACK_APP_TOKEN": "xapp-SECRET"}, "SLACK_BOT_TOKEN holds an app-level token"},
+		{map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "SECRET"}, "SLACK_APP_TOKEN is not an app-level token"},
+	} {
+		tc.env["PAGERDUTY_WEBHOOK_SECRETS"] = "w"
+		_, err := LoadConfig(envOf(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("the error repeats a token: %v", err)
+		}
+	}
+}
+
+// INCIDENTBOT_PAGERDUTY_POLL is a Go duration of at least 10 s and needs
+// the API token.
+func TestLoadConfig_PagerDutyPoll(t *testing.T) {
+	base := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PAGERDUTY_API_TOKEN": "t", "PAGERDUTY_FROM": "bot@example.com"}
+	for v, want := range map[string]string{"5s": "at least 10s", "soon": "want a Go duration", "-1m": "at least 10s"} {
+		_, err := LoadConfig(envOf(with2(base, "INCIDENTBOT_PAGERDUTY_POLL", v)))
+		if err == nil || !strings.Contains(err.Error(), "INCIDENTBOT_PAGERDUTY_POLL") || !strings.Contains(err.Error(), want) {
+			t.Errorf("INCIDENTBOT_PAGERDUTY_POLL=%s: %v, want %q", v, err, want)
+		}
+	}
+	noToken := with2(base, "INCIDENTBOT_PAGERDUTY_POLL", "15s")
+	delete(noToken, "PAGERDUTY_API_TOKEN")
+	if _, err := LoadConfig(envOf(noToken)); err == nil || !strings.Contains(err.Error(), "needs PAGERDUTY_API_TOKEN") {
+		t.Errorf("pull mode without a token: %v", err)
+	}
+	c, err := LoadConfig(envOf(with2(base, "INCIDENTBOT_PAGERDUTY_POLL", "15s")))
+	if err != nil || c.PagerDutyPoll != 15*time.Second {
+		t.Errorf("15s: %v, %v", c.PagerDutyPoll, err)
+	}
+}
+
+func with2(m map[string]string, k, v string) map[string]string {
+	out := maps.Clone(m)
+	out[k] = v
+	return out
+}

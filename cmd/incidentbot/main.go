@@ -83,6 +83,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		fmt.Fprintln(stdout, "store:", cfg.StoreDescription())
+		for _, line := range cfg.Modes() {
+			fmt.Fprintln(stdout, line)
+		}
 		return 0
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)

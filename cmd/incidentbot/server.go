@@ -75,6 +75,11 @@ type Main struct {
 	// Poller reads PagerDuty's log entries in pull mode (nil without
 	// INCIDENTBOT_PAGERDUTY_POLL); it runs on the leader only.
 	Poller *pager.Poller
+	// Socket is the Slack Socket Mode client (nil without SLACK_APP_TOKEN).
+	Socket *slackcmd.SocketClient
+	// SocketPingEvery overrides the Socket Mode client's ping interval
+	// (tests); 0 = its default.
+	SocketPingEvery time.Duration
 
 	server, admin    *http.Server
 	ln, adminLn      net.Listener
@@ -177,14 +182,28 @@ func (m *Main) Open() error {
 	m.registerMetrics()
 
 	public := http.NewServeMux()
-	public.Handle("POST /webhooks/pagerduty", pager.NewWebhookHandler(cfg.PagerDutyWebhookSecrets, m.Service, m.Logger, m.Registry))
+	// Each inbound endpoint exists only when its secret is set: in Socket
+	// Mode and pull mode the public listener serves health alone.
+	webhooks := pager.NewWebhookHandler(cfg.PagerDutyWebhookSecrets, m.Service, m.Logger, m.Registry)
+	if len(cfg.PagerDutyWebhookSecrets) > 0 {
+		public.Handle("POST /webhooks/pagerduty", webhooks)
+	}
 	slackHandler := slackcmd.NewHandler(slackcmd.HandlerConfig{
 		SigningSecret: cfg.SlackSigningSecret, TeamID: cfg.SlackTeamID, Service: m.Service, Views: slackClient,
 		Now: m.Now, Logger: m.Logger, Registerer: m.Registry,
 	})
-	public.HandleFunc("POST /slack/commands", slackHandler.Commands)
-	public.HandleFunc("POST /slack/interactions", slackHandler.Interactions)
-	public.HandleFunc("POST /slack/events", slackHandler.Events)
+	if cfg.SlackSigningSecret != "" {
+		public.HandleFunc("POST /slack/commands", slackHandler.Commands)
+		public.HandleFunc("POST /slack/interactions", slackHandler.Interactions)
+		public.HandleFunc("POST /slack/events", slackHandler.Events)
+	}
+	if cfg.SlackAppToken != "" {
+		m.Socket = &slackcmd.SocketClient{
+			AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, Handler: slackHandler, Logger: m.Logger,
+			HTTPClient: calls.client("slack", base, 10*time.Second), PingEvery: m.SocketPingEvery,
+		}
+		m.Socket.Register(m.Registry)
+	}
 	public.Handle("GET /status", m.Status)
 	public.Handle("GET /status.json", m.Status)
 	public.Handle("GET /status.atom", m.Status)
@@ -237,6 +256,17 @@ func (m *Main) Open() error {
 		go func() { defer wg.Done(); m.janitor(ctx) }()
 		wg.Wait()
 	}
+	if m.Socket != nil {
+		// Every replica keeps its own connections: Slack spreads the
+		// envelopes over them, and each replica ingests as over HTTP.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := m.Socket.Run(ctx); err != nil && ctx.Err() == nil {
+				m.Logger.Error("slack socket mode stopped", "err", err)
+			}
+		}()
+	}
 	m.wg.Add(2)
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
 	if pg == nil {
@@ -251,7 +281,7 @@ func (m *Main) Open() error {
 	if pg != nil {
 		where = []any{"database", postgres.Redact(cfg.DatabaseURL), "instance", pg.Instance()}
 	}
-	m.Logger.Info("incidentbot serving", append([]any{"addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr}, where...)...)
+	m.Logger.Info("incidentbot serving", append([]any{"addr", m.ln.Addr().String(), "admin_addr", cfg.AdminAddr, "modes", cfg.Modes()[:2]}, where...)...)
 	return nil
 }
 

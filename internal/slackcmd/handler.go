@@ -136,44 +136,77 @@ func (h *Handler) Commands(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return
 	}
-	if h.otherTeam(form.Get("team_id")) {
-		ephemeral(w, "This incidentbot serves another Slack workspace.")
+	answer := h.Command(r.Context(), commandFromForm(form), deliveryKey(r, 0))
+	if answer == nil {
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	c, err := ParseCommand(form.Get("text"), h.now())
+	writeJSON(w, answer)
+}
+
+// CommandPayload is a slash command invocation as Slack sends it: the form
+// fields of a POST to the command URL, or the JSON payload of a Socket
+// Mode slash_commands envelope (the same names).
+type CommandPayload struct {
+	TeamID      string `json:"team_id"`
+	ChannelID   string `json:"channel_id"`
+	UserID      string `json:"user_id"`
+	UserName    string `json:"user_name"`
+	Command     string `json:"command"`
+	Text        string `json:"text"`
+	ResponseURL string `json:"response_url"`
+	TriggerID   string `json:"trigger_id"`
+}
+
+func commandFromForm(form url.Values) CommandPayload {
+	return CommandPayload{
+		TeamID: form.Get("team_id"), ChannelID: form.Get("channel_id"), UserID: form.Get("user_id"), UserName: form.Get("user_name"),
+		Command: form.Get("command"), Text: form.Get("text"), ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"),
+	}
+}
+
+// Command runs a slash command, whichever transport brought it, and
+// returns its answer (response_type and text; nil when the channel post
+// says it all) once its effect is durable.
+// key identifies the delivery (a signed request, a Socket Mode envelope):
+// a redelivery is applied once and gets the first answer.
+func (h *Handler) Command(ctx context.Context, p CommandPayload, key string) map[string]any {
+	if h.otherTeam(p.TeamID) {
+		return ephemeralAnswer("This incidentbot serves another Slack workspace.")
+	}
+	c, err := ParseCommand(p.Text, h.now())
 	if err == nil && c.Name == "help" {
-		ephemeral(w, incidentbot.Help())
 		h.reqs.WithLabelValues("commands", "help").Inc()
-		return
+		return ephemeralAnswer(incidentbot.Help())
 	}
 	if err != nil {
 		h.reqs.WithLabelValues("commands", "usage").Inc()
-		ephemeral(w, incidentbot.ErrorMessage(err))
-		return
+		return ephemeralAnswer(incidentbot.ErrorMessage(err))
 	}
-	c.ChannelID = form.Get("channel_id")
-	c.Actor = incidentbot.Person{ID: form.Get("user_id"), Name: form.Get("user_name")}
-	c.ResponseURL = form.Get("response_url")
-	c.DeliveryKey = deliveryKey(r, 0)
-	reply, err := h.svc.Run(r.Context(), c)
+	c.ChannelID = p.ChannelID
+	c.Actor = incidentbot.Person{ID: p.UserID, Name: p.UserName}
+	c.ResponseURL = p.ResponseURL
+	c.DeliveryKey = key
+	reply, err := h.svc.Run(ctx, c)
 	if err != nil {
 		h.reqs.WithLabelValues("commands", incidentbot.ErrorCode(err)).Inc()
 		if incidentbot.ErrorCode(err) == incidentbot.EINTERNAL {
 			h.log.Error("slash command failed", "subcommand", c.Name, "incident", incidentbot.Clip(c.IncidentID), "err", err)
-			ephemeral(w, "Sorry, that failed and nothing was recorded. Try again; if it keeps failing, check the bot's logs.")
-			return
+			return ephemeralAnswer("Sorry, that failed and nothing was recorded. Try again; if it keeps failing, check the bot's logs.")
 		}
-		ephemeral(w, incidentbot.ErrorMessage(err))
-		return
+		return ephemeralAnswer(incidentbot.ErrorMessage(err))
 	}
 	h.reqs.WithLabelValues("commands", "ok").Inc()
 	if reply.Text == "" {
-		// The command's effect is visible in the channel: an empty 200
+		// The command's effect is visible in the channel: an empty answer
 		// shows nothing more (no private confirmation besides the post).
-		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
-	writeJSON(w, map[string]any{"response_type": responseType(reply.InChannel), "text": reply.Text})
+	return map[string]any{"response_type": responseType(reply.InChannel), "text": reply.Text}
+}
+
+func ephemeralAnswer(text string) map[string]any {
+	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
 func responseType(inChannel bool) string {
@@ -181,10 +214,6 @@ func responseType(inChannel bool) string {
 		return "in_channel"
 	}
 	return "ephemeral"
-}
-
-func ephemeral(w http.ResponseWriter, text string) {
-	writeJSON(w, map[string]any{"response_type": "ephemeral", "text": text})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -210,27 +239,42 @@ func (h *Handler) Interactions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing payload", http.StatusBadRequest)
 		return
 	}
-	var cb slack.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+	answer, err := h.Interaction(r.Context(), []byte(form.Get("payload")), func(part int) string { return deliveryKey(r, part) })
+	if err != nil {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
-	if h.otherTeam(cb.Team.ID) {
+	if answer == nil {
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+	writeJSON(w, answer)
+}
+
+// Interaction handles an interaction payload (the JSON of a button click
+// or a modal submission), whichever transport brought it, and returns the
+// answer Slack wants in the response (nil for an empty 200; a submission's
+// field errors otherwise), once its effect is durable. key gives the
+// delivery key of each part (a block action's index from 1; 0 for a
+// submission). It fails only on a payload that is not JSON.
+func (h *Handler) Interaction(ctx context.Context, payload []byte, key func(part int) string) (map[string]any, error) {
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal(payload, &cb); err != nil {
+		return nil, err
+	}
+	if h.otherTeam(cb.Team.ID) {
+		return nil, nil
 	}
 	actor := incidentbot.Person{ID: cb.User.ID, Name: cb.User.Name}
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		for i, a := range cb.ActionCallback.BlockActions {
-			h.blockAction(r.Context(), cb, actor, a, deliveryKey(r, i+1))
+			h.blockAction(ctx, cb, actor, a, key(i+1))
 		}
-		w.WriteHeader(http.StatusOK)
 	case slack.InteractionTypeViewSubmission:
-		h.viewSubmission(w, r.Context(), cb, actor, deliveryKey(r, 0))
-	default:
-		w.WriteHeader(http.StatusOK)
+		return h.viewSubmission(ctx, cb, actor, key(0)), nil
 	}
+	return nil, nil
 }
 
 func (h *Handler) blockAction(ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, a *slack.BlockAction, key string) {
@@ -282,10 +326,9 @@ func (h *Handler) notify(ctx context.Context, incID, responseURL, text string) {
 	}
 }
 
-func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, key string) {
+func (h *Handler) viewSubmission(ctx context.Context, cb slack.InteractionCallback, actor incidentbot.Person, key string) map[string]any {
 	if cb.View.CallbackID != updateCallbackID {
-		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	vals := cb.View.State.Values
 	msg := strings.TrimSpace(vals[blockMessage][blockMessage].Value)
@@ -300,11 +343,10 @@ func (h *Handler) viewSubmission(w http.ResponseWriter, ctx context.Context, cb 
 		if incidentbot.ErrorCode(err) == incidentbot.EINTERNAL {
 			h.log.Error("update submission failed", "incident", incidentbot.Clip(c.IncidentID), "err", err)
 		}
-		writeJSON(w, map[string]any{"response_action": "errors", "errors": map[string]string{blockMessage: incidentbot.ErrorMessage(err)}})
-		return
+		return map[string]any{"response_action": "errors", "errors": map[string]string{blockMessage: incidentbot.ErrorMessage(err)}}
 	}
 	h.reqs.WithLabelValues("interactions", "update").Inc()
-	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // updateModal is the "Post update" form.
@@ -381,37 +423,59 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"challenge": env.Challenge})
 		return
 	}
-	if env.Type != "event_callback" || h.otherTeam(env.TeamID) {
+	switch status, msg := h.event(r.Context(), env); status {
+	case http.StatusOK:
 		w.WriteHeader(http.StatusOK)
-		return
+	default:
+		http.Error(w, msg, status)
+	}
+}
+
+// Event handles an Events API event_callback (the request body, or a
+// Socket Mode events_api envelope's payload), whichever transport brought
+// it. It returns nil once the event is durable (or is one the bot ignores,
+// or is malformed: a redelivery would not fix it), and an error when it
+// could not be recorded and should come again.
+func (h *Handler) Event(ctx context.Context, payload []byte) error {
+	var env eventEnvelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		h.reqs.WithLabelValues("events", "bad_request").Inc()
+		return nil
+	}
+	if status, msg := h.event(ctx, env); status == http.StatusServiceUnavailable {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// event applies an event_callback and says how to answer it: 200, 400 with
+// a reason, or 503 (could not record it; Slack retries).
+func (h *Handler) event(ctx context.Context, env eventEnvelope) (int, string) {
+	if env.Type != "event_callback" || h.otherTeam(env.TeamID) {
+		return http.StatusOK, ""
 	}
 	var e eventBody
 	if err := json.Unmarshal(env.Event, &e); err != nil || env.EventID == "" {
-		http.Error(w, "malformed event", http.StatusBadRequest)
-		return
+		return http.StatusBadRequest, "malformed event"
 	}
 	if err := incidentbot.CheckID("event_id", env.EventID); err != nil {
 		h.reqs.WithLabelValues("events", "bad_request").Inc()
-		http.Error(w, incidentbot.ErrorMessage(err), http.StatusBadRequest)
-		return
+		return http.StatusBadRequest, incidentbot.ErrorMessage(err)
 	}
 	ev, ok := domainEvent(e)
 	if !ok {
-		w.WriteHeader(http.StatusOK)
-		return
+		return http.StatusOK, ""
 	}
-	out, err := h.svc.IngestSlackEvent(r.Context(), env.EventID, ev)
+	out, err := h.svc.IngestSlackEvent(ctx, env.EventID, ev)
 	if err != nil {
 		if incidentbot.ErrorCode(err) == incidentbot.EINVALID {
-			http.Error(w, incidentbot.ErrorMessage(err), http.StatusBadRequest)
-			return
+			return http.StatusBadRequest, incidentbot.ErrorMessage(err)
 		}
 		h.log.Error("slack event could not be recorded; Slack will retry", "event_id", env.EventID, "err", err)
-		http.Error(w, "could not record the event", http.StatusServiceUnavailable)
-		return
+		return http.StatusServiceUnavailable, "could not record the event"
 	}
 	h.reqs.WithLabelValues("events", string(out)).Inc()
-	w.WriteHeader(http.StatusOK)
+	return http.StatusOK, ""
 }
 
 func domainEvent(e eventBody) (incidentbot.SlackEvent, bool) {

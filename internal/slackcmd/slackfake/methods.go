@@ -13,6 +13,7 @@ import (
 // methods are the built-in API methods; they run with s.mu held.
 var methods = map[string]func(*Server, url.Values) reply{
 	"auth.test":               (*Server).authTest,
+	"apps.connections.open":   (*Server).appsConnectionsOpen,
 	"users.info":              (*Server).usersInfo,
 	"users.lookupByEmail":     (*Server).usersLookupByEmail,
 	"conversations.create":    (*Server).conversationsCreate,

@@ -116,6 +116,13 @@ type CommandRequest struct {
 // Command posts a slash command to BaseURL+CommandsPath, form-encoded with
 // the fields Slack sends.
 func (c *AppClient) Command(ctx context.Context, req CommandRequest) (status int, body []byte, err error) {
+	form := c.commandFields(req)
+	return c.post(ctx, CommandsPath, formContentType, []byte(form.Encode()), time.Time{}, "", nil)
+}
+
+// commandFields are the fields Slack sends with a slash command (the form
+// of a request, the JSON payload of a Socket Mode envelope).
+func (c *AppClient) commandFields(req CommandRequest) url.Values {
 	if req.Command == "" {
 		req.Command = "/incident"
 	}
@@ -136,7 +143,7 @@ func (c *AppClient) Command(ctx context.Context, req CommandRequest) (status int
 			req.UserName = s.userName(req.UserID)
 		}
 	}
-	form := url.Values{
+	return url.Values{
 		"token":                 {DefaultVerificationToken},
 		"team_id":               {req.TeamID},
 		"team_domain":           {c.teamDomain()},
@@ -151,7 +158,6 @@ func (c *AppClient) Command(ctx context.Context, req CommandRequest) (status int
 		"response_url":          {req.ResponseURL},
 		"trigger_id":            {req.TriggerID},
 	}
-	return c.post(ctx, CommandsPath, formContentType, []byte(form.Encode()), time.Time{}, "", nil)
 }
 
 // Interaction posts an interaction payload to BaseURL+InteractionsPath as
@@ -187,6 +193,23 @@ func (c *AppClient) Interaction(ctx context.Context, payload any) (status int, b
 // the same ID with retryNum 1, 2, ... to send Slack's retries, which carry
 // X-Slack-Retry-Num and X-Slack-Retry-Reason: http_timeout.
 func (c *AppClient) Event(ctx context.Context, eventID string, event map[string]any, retryNum int) (status int, body []byte, err error) {
+	raw, err := json.Marshal(c.eventCallback(eventID, event))
+	if err != nil {
+		return 0, nil, err
+	}
+	var hdr http.Header
+	if retryNum > 0 {
+		hdr = http.Header{}
+		hdr.Set(HeaderRetryNum, strconv.Itoa(retryNum))
+		hdr.Set(HeaderRetryReason, "http_timeout")
+	}
+	return c.post(ctx, EventsPath, jsonContentType, raw, time.Time{}, "", hdr)
+}
+
+// eventCallback is the event_callback envelope Slack wraps an event in
+// (the body of an Events API request, the payload of an events_api
+// envelope); eventID "" gets a random ID.
+func (c *AppClient) eventCallback(eventID string, event map[string]any) map[string]any {
 	if eventID == "" {
 		eventID = "Ev" + strings.ToUpper(randomHex(5))
 	}
@@ -202,7 +225,7 @@ func (c *AppClient) Event(ctx context.Context, eventID string, event map[string]
 		channel, _ = event["channel_id"].(string)
 	}
 	ctxJSON, _ := json.Marshal(map[string]string{"et": typ, "tid": c.teamID(), "aid": c.appID(), "cid": channel})
-	envelope := map[string]any{
+	return map[string]any{
 		"token":      DefaultVerificationToken,
 		"team_id":    c.teamID(),
 		"api_app_id": c.appID(),
@@ -217,17 +240,6 @@ func (c *AppClient) Event(ctx context.Context, eventID string, event map[string]
 		"is_ext_shared_channel": false,
 		"event_context":         "4-" + base64.RawURLEncoding.EncodeToString(ctxJSON),
 	}
-	raw, err := json.Marshal(envelope)
-	if err != nil {
-		return 0, nil, err
-	}
-	var hdr http.Header
-	if retryNum > 0 {
-		hdr = http.Header{}
-		hdr.Set(HeaderRetryNum, strconv.Itoa(retryNum))
-		hdr.Set(HeaderRetryReason, "http_timeout")
-	}
-	return c.post(ctx, EventsPath, jsonContentType, raw, time.Time{}, "", hdr)
 }
 
 // URLVerification posts the url_verification request Slack sends when the

@@ -101,6 +101,12 @@ type Server struct {
 	TeamDomain string
 	// AppID is the app's ID reported in opened views (default DefaultAppID).
 	AppID string
+	// AppToken is the app-level token (xapp-) apps.connections.open
+	// accepts (default DefaultAppToken); it opens Socket Mode connections
+	// and nothing else.
+	AppToken string
+	// Socket configures the Socket Mode side; see SocketOptions.
+	Socket SocketOptions
 	// Now is the server's clock; nil means time.Now.
 	Now func() time.Time
 
@@ -140,6 +146,8 @@ type Server struct {
 	uploadTokens   map[string]*upload // by upload URL token, until completed
 	completedFiles []*upload          // in completion order
 	nextFile       int
+
+	sock socketState
 }
 
 // Call is one request the fake received, as recorded in the call log.
@@ -243,6 +251,8 @@ func NewAt(addr string) (*Server, error) {
 		TeamName:   DefaultTeamName,
 		TeamDomain: DefaultTeamDomain,
 		AppID:      DefaultAppID,
+		AppToken:   DefaultAppToken,
+		Socket:     SocketOptions{AckTimeout: 3 * time.Second, Retries: 3, RefreshGrace: 2 * time.Second, PingEvery: 5 * time.Second},
 		baseURL:    "http://" + ln.Addr().String() + "/api/",
 		rootURL:    "http://" + ln.Addr().String(),
 		closing:    make(chan struct{}),
@@ -267,6 +277,7 @@ func (s *Server) URL() string { return s.baseURL }
 func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closing)
+		s.closeSockets()
 		s.hs.SetKeepAlivesEnabled(false)
 		_ = s.ln.Close()
 		// What Shutdown does, but without waiting for connections a client
@@ -406,6 +417,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveUpload(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, socketPath) {
+		s.serveSocket(w, r)
+		return
+	}
 	call := Call{Method: strings.TrimPrefix(r.URL.Path, "/api/"), At: s.now()}
 	params, token, perr := readParams(r)
 	call.Params, call.Token = params, token
@@ -419,8 +434,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case token == "":
 		s.answer(w, &call, http.StatusOK, fail("not_authed"), 0)
 		return
-	case token != s.Token:
-		s.answer(w, &call, http.StatusOK, fail("invalid_auth"), 0)
+	case s.tokenError(call.Method, token) != "":
+		s.answer(w, &call, http.StatusOK, fail(s.tokenError(call.Method, token)), 0)
 		return
 	case perr != "":
 		s.answer(w, &call, http.StatusOK, fail(perr), 0)
