@@ -25,7 +25,14 @@
 //     (40P01) re-run fn in a new transaction, a bounded number of times.
 //
 // Writes that return nothing are queued and sent with the next read or
-// with COMMIT in one round trip (a pgx batch). synchronous_commit is left
+// with COMMIT in one round trip (a pgx batch). The first attempt of an
+// Update takes delivery keys to be new without reading them, and an
+// incident read in an Update tells whether events wait for it, so a new
+// webhook costs three round trips (the keys and the incident; the entry
+// and the job; the incident and COMMIT); a wrong guess is caught by the
+// key's primary key or a check before COMMIT and runs fn again, reading.
+// Outbox wake-ups between replicas are NOTIFYs sent after the commit, one
+// at a time per process (notify.go). synchronous_commit is left
 // as the server has it (on by default): a nil error from Update means the
 // commit is durable on the server.
 //

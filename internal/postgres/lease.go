@@ -201,6 +201,7 @@ func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context)) {
 func (l *Lease) lead(ctx context.Context, epoch int64, start time.Time, tick time.Duration, lead func(ctx context.Context)) {
 	l.epoch.Store(epoch)
 	l.leading.Store(true)
+	l.DB.leading.Store(true)
 	if l.OnChange != nil {
 		l.OnChange(true, epoch)
 	}
@@ -240,6 +241,7 @@ func (l *Lease) lead(ctx context.Context, epoch int64, start time.Time, tick tim
 	cancel()
 	<-done
 	l.leading.Store(false)
+	l.DB.leading.Store(false)
 	if l.OnChange != nil {
 		l.OnChange(false, epoch)
 	}
@@ -260,11 +262,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Listen calls fn after every commit, by any replica, that enqueued outbox
-// jobs (LISTEN/NOTIFY: the notification is sent in the transaction and
-// delivered at its commit), until ctx ends. It keeps its own connection
-// and reconnects when it is lost, calling fn then too (a notification may
-// have been missed).
+// Listen calls fn after commits, by any other replica, that enqueued
+// outbox jobs (LISTEN/NOTIFY, sent after those commits; see notify.go),
+// until ctx ends. It keeps its own connection and reconnects when it is
+// lost, calling fn then too (a notification may have been missed).
 func (db *DB) Listen(ctx context.Context, fn func()) {
 	for ctx.Err() == nil {
 		err := db.listen(ctx, fn)

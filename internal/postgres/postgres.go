@@ -55,6 +55,16 @@ type DB struct {
 	// Jobs read with after > 0 (the outbox runner's), see tx.Jobs.
 	horizonMu sync.Mutex
 	horizon   uint64
+
+	// leading is set while this process holds the lease: its own commits
+	// then wake its runner in the process (the caller's Enqueued hook),
+	// and need no NOTIFY.
+	leading atomic.Bool
+	// wake holds one pending NOTIFY (notify.go); stopNotify ends its
+	// sender, which closes notifyDone.
+	wake       chan struct{}
+	stopNotify context.CancelFunc
+	notifyDone chan struct{}
 }
 
 // Redact returns a database URL with its password replaced by "xxxxx",
@@ -192,6 +202,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err := db.pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sync); err == nil && sync == "off" {
 		db.log.Warn("postgres: synchronous_commit is off: a delivery answered 2xx can be lost if the server crashes (docs/reliability.md)")
 	}
+	db.startNotifier()
 	return db, nil
 }
 
@@ -200,6 +211,8 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.stopNotify()
+	<-db.notifyDone
 	db.pool.Close()
 	return nil
 }
@@ -223,12 +236,12 @@ func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case "23505", "40001", "40P01", codeChanged:
+		case "23505", "40001", "40P01", codeChanged, codeGuessed:
 			return true
 		}
 		return false
 	}
-	if errors.Is(err, errChanged) {
+	if errors.Is(err, errChanged) || errors.Is(err, errGuessFailed) {
 		return true
 	}
 	return pgconn.SafeToRetry(err)
@@ -238,7 +251,14 @@ func retryable(err error) bool {
 const (
 	codeFenced  = "IB001"
 	codeChanged = "IB002"
+	// codeGuessed: a delivery key SeenDelivery answered "not seen" without
+	// reading exists.
+	codeGuessed = "IB003"
 )
+
+// errGuessFailed: fn failed in an attempt where SeenDelivery guessed; its
+// error may come from a wrong guess, so fn runs again, reading the keys.
+var errGuessFailed = errors.New("postgres: a guessed attempt failed")
 
 // errChanged: an incident read without a lock changed before it was
 // written back.
@@ -264,7 +284,9 @@ func (db *DB) Update(ctx context.Context, fn func(incidentbot.Tx) error) error {
 	defer cancel()
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err = db.attempt(run, fn, true, fence); err == nil {
+		// The first attempt guesses that delivery keys are new (see
+		// tx.SeenDelivery); the next ones read them.
+		if err = db.attempt(run, fn, true, fence, attempt == 1 && db.maxAttempts > 1); err == nil {
 			return nil
 		}
 		if isCode(err, codeFenced) {
@@ -272,6 +294,9 @@ func (db *DB) Update(ctx context.Context, fn func(incidentbot.Tx) error) error {
 		}
 		if !retryable(err) || attempt >= db.maxAttempts || run.Err() != nil {
 			break
+		}
+		if errors.Is(err, errGuessFailed) || isCode(err, codeGuessed) {
+			continue // not a race with another transaction: no back-off
 		}
 		// Back off a little, with jitter, so two racers do not meet again.
 		d := time.Duration(attempt) * time.Millisecond * time.Duration(1+rand.IntN(4))
@@ -308,11 +333,12 @@ func (db *DB) View(ctx context.Context, fn func(incidentbot.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.wrap(db.attempt(ctx, fn, false, Fence{}))
+	return db.wrap(db.attempt(ctx, fn, false, Fence{}, false))
 }
 
-// attempt runs fn once in a transaction on a pooled connection.
-func (db *DB) attempt(ctx context.Context, fn func(incidentbot.Tx) error, write bool, fence Fence) error {
+// attempt runs fn once in a transaction on a pooled connection; guess lets
+// SeenDelivery answer without reading.
+func (db *DB) attempt(ctx context.Context, fn func(incidentbot.Tx) error, write bool, fence Fence, guess bool) error {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		if db.closed.Load() {
@@ -321,8 +347,11 @@ func (db *DB) attempt(ctx context.Context, fn func(incidentbot.Tx) error, write 
 		return err
 	}
 	t := newTx(ctx, db, c.Conn(), write)
-	t.fence = fence
+	t.fence, t.guess = fence, guess
 	ferr := safeCall(fn, t)
+	if ferr != nil && t.err == nil && t.guesses > 0 {
+		ferr = errGuessFailed
+	}
 	err = t.finish(ferr)
 	if t.broken {
 		// The connection's state is unknown (a failed round trip): never

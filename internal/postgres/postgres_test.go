@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -246,5 +247,131 @@ func TestLease_TakeoverFencesTheOldLeader(t *testing.T) {
 	wg.Wait()
 	if a.Leading() || b.Leading() {
 		t.Error("still leading after Run returned")
+	}
+}
+
+// The first attempt takes a delivery key to be new without reading it; a
+// key that exists is caught (by its insert, by the check before COMMIT, or
+// before a ForgetDelivery) and fn runs again, reading: what commits is
+// what a read would have decided, and the guessed attempt leaves nothing.
+func TestTx_SeenDelivery_AWrongGuessRunsFnAgain(t *testing.T) {
+	db := pgtest.MustOpen(t)
+	ctx := context.Background()
+	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		for _, k := range []string{"marked", "checked", "forgotten"} {
+			if err := tx.MarkDelivery(k, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	jobs := func() int {
+		t.Helper()
+		n := 0
+		if err := db.View(ctx, func(tx incidentbot.Tx) error {
+			return tx.Jobs(0, func(*incidentbot.Job) bool { n++; return true })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	errBoom := errors.New("boom")
+	for _, c := range []struct {
+		key  string
+		then func(tx incidentbot.Tx, key string) error // when the key reads as absent
+	}{
+		{"marked", func(tx incidentbot.Tx, key string) error { return tx.MarkDelivery(key, time.Now()) }},
+		{"checked", func(incidentbot.Tx, string) error { return nil }},
+		{"forgotten", func(tx incidentbot.Tx, key string) error { return tx.ForgetDelivery(key) }},
+		{"marked", func(incidentbot.Tx, string) error { return errBoom }},
+	} {
+		var answers []bool
+		err := db.Update(ctx, func(tx incidentbot.Tx) error {
+			seen, err := tx.SeenDelivery(c.key)
+			if err != nil {
+				return err
+			}
+			answers = append(answers, seen)
+			if seen {
+				return nil
+			}
+			if err := tx.Enqueue(&incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}); err != nil {
+				return err
+			}
+			return c.then(tx, c.key)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.key, err)
+		}
+		if !slices.Equal(answers, []bool{false, true}) {
+			t.Errorf("%s: SeenDelivery answered %v over the attempts, want a guess then the truth [false true]", c.key, answers)
+		}
+		if n := jobs(); n != 0 {
+			t.Errorf("%s: %d jobs committed, want none (the guessed attempt rolled back)", c.key, n)
+		}
+	}
+	// A new key: one attempt, and its job commits.
+	attempts := 0
+	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		attempts++
+		if seen, err := tx.SeenDelivery("new"); err != nil || seen {
+			return fmt.Errorf("new key seen %v, %v", seen, err)
+		}
+		if err := tx.MarkDelivery("new", time.Now()); err != nil {
+			return err
+		}
+		return tx.Enqueue(&incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 || jobs() != 1 {
+		t.Errorf("a new key: %d attempts, %d jobs; want 1 and 1", attempts, jobs())
+	}
+}
+
+// A commit that enqueued jobs wakes other replicas (a NOTIFY after it)
+// unless this store's process leads: its runner is woken in the process.
+func TestDB_JobsCommitted_NotifiesUnlessLeading(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	listener, writer := pgtest.MustOpenURL(t, url), pgtest.MustOpenURL(t, url)
+	woke := make(chan struct{}, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go listener.Listen(ctx, func() { woke <- struct{}{} })
+	enqueue := func() {
+		t.Helper()
+		if err := writer.Update(ctx, func(tx incidentbot.Tx) error {
+			return tx.Enqueue(&incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Heard once the listener runs (it starts asynchronously).
+	deadline := time.After(10 * time.Second)
+heard:
+	for {
+		enqueue()
+		select {
+		case <-woke:
+			break heard
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no wake-up 10 s after the follower's commits")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	for len(woke) > 0 {
+		<-woke
+	}
+	postgres.SetLeadingForTest(writer, true)
+	for range 5 {
+		enqueue()
+	}
+	select {
+	case <-woke:
+		t.Error("the leader's commit sent a NOTIFY")
+	case <-time.After(time.Second):
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
@@ -37,9 +39,25 @@ type tx struct {
 	// inserts them without ON CONFLICT, so a concurrent insert of the same
 	// key aborts one of the two.
 	absent map[string]bool
-	rows   map[int]*rowState
+	// guess: SeenDelivery answers "not seen" without reading (the first
+	// attempt of an Update; see SeenDelivery). guessed holds the keys so
+	// answered that no plain insert of this transaction arbitrates: COMMIT
+	// is preceded by a check that none of them exists.
+	guess   bool
+	guessed map[string]bool
+	guesses int // how many answers were guessed
+	// own is what this transaction's writes made of delivery keys
+	// (true: recorded, false: forgotten).
+	own map[string]bool
+	// noPending holds the PagerDuty IDs of incidents read with no events
+	// waiting for them (TakePending needs no round trip for those).
+	noPending map[string]bool
+	rows      map[int]*rowState
 	// lanes locked (advisory, transaction-scoped) before taking job IDs.
 	lanes    map[string]bool
+	// keyInsert is the queued plain insert of delivery keys, to which the
+	// next key is added when nothing was queued after it.
+	keyInsert *pgx.QueuedQuery
 	enqueued bool
 	reads    int
 }
@@ -59,7 +77,8 @@ type rowState struct {
 }
 
 func newTx(ctx context.Context, db *DB, conn *pgx.Conn, write bool) *tx {
-	return &tx{ctx: ctx, db: db, conn: conn, write: write, absent: map[string]bool{}, rows: map[int]*rowState{}, lanes: map[string]bool{}}
+	return &tx{ctx: ctx, db: db, conn: conn, write: write, absent: map[string]bool{}, guessed: map[string]bool{}, own: map[string]bool{},
+		noPending: map[string]bool{}, rows: map[int]*rowState{}, lanes: map[string]bool{}}
 }
 
 var _ incidentbot.Tx = (*tx)(nil)
@@ -143,13 +162,20 @@ func (t *tx) finish(fnErr error) error {
 			}
 			return nil
 		}
+		if len(t.guessed) > 0 {
+			// Keys answered "not seen" without reading, and not inserted
+			// here: fails (IB003) if one exists, and Update runs fn again,
+			// reading them.
+			keys := make([][]byte, 0, len(t.guessed))
+			for k := range t.guessed {
+				keys = append(keys, []byte(k))
+			}
+			t.queue(nil, "SELECT incidentbot_assert(NOT EXISTS (SELECT 1 FROM deliveries WHERE key = ANY($1)), 'IB003', 'a delivery key answered as not seen exists')", keys)
+		}
 		for n, r := range t.rows {
 			if r.seqDirty {
 				t.queue(nil, "UPDATE incidents SET last_seq = $2 WHERE number = $1", n, r.lastSeq)
 			}
-		}
-		if t.enqueued {
-			t.queue(nil, "SELECT pg_notify($1, '')", t.db.channel)
 		}
 		if !t.begun && len(t.queued) == 0 {
 			return nil
@@ -167,6 +193,9 @@ func (t *tx) finish(fnErr error) error {
 			// PostgreSQL answers COMMIT of an aborted transaction with
 			// ROLLBACK.
 			return errors.New("postgres: the transaction was rolled back")
+		}
+		if t.enqueued {
+			t.db.jobsCommitted()
 		}
 		return nil
 	}
@@ -197,7 +226,26 @@ func (t *tx) checkCtx() error {
 
 // --- deliveries
 
+// SeenDelivery reports whether key is recorded. On the first attempt of
+// an Update it answers "not seen" without a round trip, for the common
+// case of a new delivery: the key's plain INSERT (MarkDelivery of a key
+// answered absent) fails with a unique violation when the guess was
+// wrong, and a key not inserted is checked just before COMMIT (IB003);
+// either way the transaction rolls back and Update runs fn again, this
+// time reading the keys. A guessed attempt whose fn fails is run again in
+// the same way (guessFailed), so fn's errors are those of the truth.
 func (t *tx) SeenDelivery(key string) (bool, error) {
+	if t.err != nil {
+		return false, t.err
+	}
+	if v, ok := t.own[key]; ok {
+		return v, nil
+	}
+	if t.write && t.guess {
+		t.absent[key], t.guessed[key] = true, true
+		t.guesses++
+		return false, nil
+	}
 	seen := false
 	q := &pgx.QueuedQuery{SQL: "SELECT true FROM deliveries WHERE key = $1", Arguments: []any{[]byte(key)}}
 	q.QueryRow(func(row pgx.Row) error {
@@ -220,16 +268,32 @@ func (t *tx) MarkDelivery(key string, at time.Time) error {
 	if t.err != nil {
 		return t.err
 	}
+	t.own[key] = true
 	if t.absent[key] {
-		// Read as absent: the insert is the arbiter. A concurrent
-		// transaction that inserted it too makes this one fail with a
-		// unique violation, and Update runs fn again.
+		// Read (or guessed) as absent: the insert is the arbiter. A
+		// concurrent transaction that inserted it too, or a wrong guess,
+		// makes this one fail with a unique violation, and Update runs fn
+		// again.
 		delete(t.absent, key)
-		t.queue(nil, "INSERT INTO deliveries (key, at) VALUES ($1, $2)", []byte(key), at)
+		delete(t.guessed, key)
+		t.queueKeyInsert([]byte(key), at)
 		return nil
 	}
 	t.queue(nil, "INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET at = excluded.at", []byte(key), at)
 	return nil
+}
+
+// queueKeyInsert queues the plain insert of a delivery key; consecutive
+// ones (a delivery's webhook and event keys) go in one statement.
+func (t *tx) queueKeyInsert(key []byte, at time.Time) {
+	if n := len(t.queued); n > 0 && t.queued[n-1] == t.keyInsert {
+		q := t.keyInsert
+		q.Arguments = append(q.Arguments, key, at)
+		q.SQL += fmt.Sprintf(", ($%d, $%d)", len(q.Arguments)-1, len(q.Arguments))
+		return
+	}
+	t.queue(nil, "INSERT INTO deliveries (key, at) VALUES ($1, $2)", key, at)
+	t.keyInsert = t.queued[len(t.queued)-1]
 }
 
 func (t *tx) MarkAnswered(key string, at time.Time, answer []byte) error {
@@ -242,6 +306,8 @@ func (t *tx) MarkAnswered(key string, at time.Time, answer []byte) error {
 	// Inserted, never updated: a replay that raced the first reads the
 	// first's answer on its retry (the key's primary key decides).
 	delete(t.absent, key)
+	delete(t.guessed, key)
+	t.own[key] = true
 	t.queue(nil, "INSERT INTO deliveries (key, at, answer) VALUES ($1, $2, $3)", []byte(key), at, answer)
 	return nil
 }
@@ -293,8 +359,17 @@ func (t *tx) ForgetDelivery(key string) error {
 	if t.err != nil {
 		return t.err
 	}
-	t.queue(nil, "DELETE FROM deliveries WHERE key = $1", []byte(key))
+	if t.guessed[key] {
+		// Guessed absent: the guess is checked here, before the delete
+		// makes it true (IB003 when the key was there).
+		delete(t.guessed, key)
+		t.queue(nil, `WITH d AS (DELETE FROM deliveries WHERE key = $1 RETURNING 1)
+			SELECT incidentbot_assert(NOT EXISTS (SELECT 1 FROM d), 'IB003', 'a delivery key answered as not seen exists')`, []byte(key))
+	} else {
+		t.queue(nil, "DELETE FROM deliveries WHERE key = $1", []byte(key))
+	}
 	t.absent[key] = true
+	t.own[key] = false
 	return nil
 }
 
@@ -320,18 +395,31 @@ func (t *tx) lockClause() string {
 	return ""
 }
 
+// pendingCol tells, after incidentCols, whether events wait for the
+// incident (read with the locked row, so that TakePending needs no round
+// trip when none do).
+const pendingCol = ", EXISTS (SELECT 1 FROM pending_events p WHERE p.pagerduty_id = incidents.pagerduty_id)"
+
 // scanIncident decodes a row of incidentCols and notes what this
-// transaction knows of it.
-func (t *tx) scanIncident(row pgx.Row, locked bool) (*incidentbot.Incident, error) {
+// transaction knows of it; withPending: the row has pendingCol too.
+func (t *tx) scanIncident(row pgx.Row, locked, withPending bool) (*incidentbot.Incident, error) {
 	var n int
 	var version, lastSeq int64
 	var doc []byte
-	if err := row.Scan(&n, &version, &lastSeq, &doc); err != nil {
+	var pending bool
+	dst := []any{&n, &version, &lastSeq, &doc}
+	if withPending {
+		dst = append(dst, &pending)
+	}
+	if err := row.Scan(dst...); err != nil {
 		return nil, err
 	}
 	inc := new(incidentbot.Incident)
 	if err := json.Unmarshal(doc, inc); err != nil {
 		return nil, err
+	}
+	if withPending && !pending && inc.PagerDuty != nil && inc.PagerDuty.ID != "" {
+		t.noPending[inc.PagerDuty.ID] = true
 	}
 	if t.write {
 		r := t.rows[n]
@@ -355,10 +443,15 @@ func (t *tx) scanIncident(row pgx.Row, locked bool) (*incidentbot.Incident, erro
 // one reads at most one incident.
 func (t *tx) one(sql string, what string, args ...any) (*incidentbot.Incident, error) {
 	var inc *incidentbot.Incident
+	// sql reads incidentCols FROM incidents ...: in an Update the row is
+	// locked, and whether events wait for it comes along.
+	if t.write {
+		sql = strings.Replace(sql, incidentCols, incidentCols+pendingCol, 1)
+	}
 	q := &pgx.QueuedQuery{SQL: sql + t.lockClause(), Arguments: args}
 	q.QueryRow(func(row pgx.Row) error {
 		var err error
-		inc, err = t.scanIncident(row, t.write)
+		inc, err = t.scanIncident(row, t.write, t.write)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -477,7 +570,7 @@ func (t *tx) list(sql string, args ...any) ([]*incidentbot.Incident, error) {
 			if err := t.checkCtx(); err != nil {
 				return err
 			}
-			inc, err := t.scanIncident(rows, false)
+			inc, err := t.scanIncident(rows, false, false)
 			if err != nil {
 				return err
 			}
@@ -831,6 +924,7 @@ func (t *tx) AddPending(pdID string, ev incidentbot.PagerEvent) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	delete(t.noPending, pdID)
 	var first bool
 	// The CTE's insert is not visible to the outer query: NOT EXISTS sees
 	// the events kept before this one.
@@ -844,6 +938,16 @@ func (t *tx) AddPending(pdID string, ev incidentbot.PagerEvent) (bool, error) {
 }
 
 func (t *tx) TakePending(pdID string) ([]incidentbot.PagerEvent, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	if t.write && t.noPending[pdID] {
+		// Read with its incident's locked row: none waited then. One kept
+		// since by a transaction that did not see the incident is applied
+		// by the fetch that transaction queued (as one kept after this
+		// transaction's DELETE would be).
+		return nil, nil
+	}
 	return t.pending(pdID, t.write)
 }
 
