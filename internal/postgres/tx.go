@@ -54,12 +54,12 @@ type tx struct {
 	noPending map[string]bool
 	rows      map[int]*rowState
 	// lanes locked (advisory, transaction-scoped) before taking job IDs.
-	lanes    map[string]bool
+	lanes map[string]bool
 	// keyInsert is the queued plain insert of delivery keys, to which the
 	// next key is added when nothing was queued after it.
 	keyInsert *pgx.QueuedQuery
-	enqueued bool
-	reads    int
+	enqueued  bool
+	reads     int
 }
 
 // rowState is what the transaction knows of an incident row.
