@@ -51,6 +51,8 @@ var contract = map[string]bool{
 	"STATUSPAGE_API_KEY":            true,
 	"STATUSPAGE_PAGE_ID":            true,
 	"STATUSPAGE_API_URL":            true,
+	"SLACK_APP_TOKEN":               true,
+	"INCIDENTBOT_PAGERDUTY_POLL":    true,
 
 	"SLACK_BOT_TOKEN_FILE":           true,
 	"SLACK_SIGNING_SECRET_FILE":      true,
@@ -58,6 +60,7 @@ var contract = map[string]bool{
 	"PAGERDUTY_API_TOKEN_FILE":       true,
 	"INCIDENTBOT_ADMIN_TOKEN_FILE":   true,
 	"STATUSPAGE_API_KEY_FILE":        true,
+	"SLACK_APP_TOKEN_FILE":           true,
 }
 
 // required are the settings the bot refuses to start without (either the
@@ -78,6 +81,8 @@ const (
 	systemdUnit    = "systemd/incidentbot.service"
 	systemdEnv     = "systemd/incidentbot.env.example"
 	slackManifest  = "slack-app.yaml"
+	socketManifest = "slack-app-socket.yaml"
+	noIngressDir   = "kubernetes-no-ingress"
 	secretMountDir = "/run/secrets/incidentbot"
 )
 
@@ -293,7 +298,7 @@ func theDeployment(t *testing.T, docs []document) (deployment, container, map[st
 
 func TestEveryManifestIsValidYAMLWithAKindOrIsTheSlackAppManifest(t *testing.T) {
 	for _, d := range loadAll(t) {
-		if d.File == slackManifest {
+		if d.File == slackManifest || d.File == socketManifest {
 			continue
 		}
 		if d.Kind == "" {
@@ -760,14 +765,19 @@ type slackApp struct {
 
 func theSlackApp(t *testing.T) (slackApp, document) {
 	t.Helper()
+	return slackAppIn(t, slackManifest)
+}
+
+func slackAppIn(t *testing.T, file string) (slackApp, document) {
+	t.Helper()
 	for _, d := range loadAll(t) {
-		if d.File == slackManifest {
+		if d.File == file {
 			var app slackApp
 			d.decode(t, &app)
 			return app, d
 		}
 	}
-	t.Fatalf("%s not found", slackManifest)
+	t.Fatalf("%s not found", file)
 	return slackApp{}, document{}
 }
 
