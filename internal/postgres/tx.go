@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,11 +167,15 @@ func (t *tx) finish(fnErr error) error {
 			// Keys answered "not seen" without reading, and not inserted
 			// here: fails (IB003) if one exists, and Update runs fn again,
 			// reading them.
-			keys := make([][]byte, 0, len(t.guessed))
-			for k := range t.guessed {
-				keys = append(keys, []byte(k))
+			// A list of parameters, not = ANY($1): a cached generic plan
+			// for an array parameter may scan the table.
+			var args []any
+			var list []string
+			for _, k := range slices.Sorted(maps.Keys(t.guessed)) {
+				args = append(args, []byte(k))
+				list = append(list, fmt.Sprintf("$%d", len(args)))
 			}
-			t.queue(nil, "SELECT incidentbot_assert(NOT EXISTS (SELECT 1 FROM deliveries WHERE key = ANY($1)), 'IB003', 'a delivery key answered as not seen exists')", keys)
+			t.queue(nil, "SELECT incidentbot_assert(NOT EXISTS (SELECT 1 FROM deliveries WHERE key IN ("+strings.Join(list, ", ")+")), 'IB003', 'a delivery key answered as not seen exists')", args...)
 		}
 		for n, r := range t.rows {
 			if r.seqDirty {
