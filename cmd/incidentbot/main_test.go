@@ -56,6 +56,8 @@ type harness struct {
 	dbFiles []string
 	// leaseTTL is the PostgreSQL leader lease's lifetime (default when 0).
 	leaseTTL time.Duration
+	// pollEvery is pull mode's poll interval (with cfg.PagerDutyPoll set).
+	pollEvery time.Duration
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -138,6 +140,7 @@ func (h *harness) open() *Main {
 		h.dbFiles = append(h.dbFiles, h.cfg.DB)
 	}
 	m.LeaseTTL = h.leaseTTL
+	m.PollEvery = h.pollEvery
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}

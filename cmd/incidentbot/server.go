@@ -77,6 +77,9 @@ type Main struct {
 	Poller *pager.Poller
 	// Socket is the Slack Socket Mode client (nil without SLACK_APP_TOKEN).
 	Socket *slackcmd.SocketClient
+	// PollEvery overrides INCIDENTBOT_PAGERDUTY_POLL's interval (tests, the
+	// load tool: below the 10 s floor); 0 = the configured one.
+	PollEvery time.Duration
 	// SocketPingEvery overrides the Socket Mode client's ping interval
 	// (tests); 0 = its default.
 	SocketPingEvery time.Duration
@@ -169,7 +172,7 @@ func (m *Main) Open() error {
 	}
 	m.Jobs.Service = m.Service
 	if cfg.PagerDutyPoll > 0 && pagerClient != nil {
-		m.Poller = &pager.Poller{Source: pagerClient, Ingest: m.Service, Every: cfg.PagerDutyPoll, Now: m.Now, Logger: m.Logger}
+		m.Poller = &pager.Poller{Source: pagerClient, Ingest: m.Service, Every: cmp.Or(m.PollEvery, cfg.PagerDutyPoll), Now: m.Now, Logger: m.Logger}
 		m.Poller.Register(m.Registry)
 	}
 	if cfg.StatuspageAPIKey != "" {
