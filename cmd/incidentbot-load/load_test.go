@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,5 +197,30 @@ func TestSpreadWebhooks_AlternatesBetweenServers(t *testing.T) {
 	}
 	if len(kept) != 10 {
 		t.Errorf("a wrongly signed delivery was kept")
+	}
+}
+
+func TestPct_NearestRankAndMean(t *testing.T) {
+	v := []float64{9, 1, 5, 3, 7}
+	for p, want := range map[float64]float64{50: 5, 90: 9, 100: 9, 10: 1} {
+		if got := pct(v, p); got != want {
+			t.Errorf("pct(%v, %v) = %v, want %v", v, p, got, want)
+		}
+	}
+	if v[0] != 9 {
+		t.Error("pct sorted its argument in place")
+	}
+	if got := mean(v); got != 5 {
+		t.Errorf("mean = %v, want 5", got)
+	}
+	if pct(nil, 50) != 0 || mean(nil) != 0 {
+		t.Error("empty input: want 0")
+	}
+}
+
+func TestRun_PullModeRefusesAPollUnderTenSeconds(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run([]string{"-mode", "pull", "-poll", "5s"}, &out, &errOut); code != 2 {
+		t.Errorf("-poll 5s: exit %d, want 2 (INCIDENTBOT_PAGERDUTY_POLL's floor is 10s)", code)
 	}
 }

@@ -23,7 +23,7 @@
 //
 // Usage (from the repository):
 //
-//	go run ./cmd/incidentbot-load [-mode webhooks|commands|history|postgres] [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
+//	go run ./cmd/incidentbot-load [-mode webhooks|commands|history|postgres|socket|pull] [-bin path] [-duration 10s] [-warmup 2s] [-concurrency 64] [-incidents 100] [-rounds 3]
 //
 // In the command mode (-mode commands) it measures the real server alone,
 // with the same setup: once the incidents are open, the senders send
@@ -43,6 +43,12 @@
 // its own transaction, 202), then times the takeover after SIGKILL of the
 // leader (-takeovers, default 5). The server is -database-url, or a
 // throwaway cluster from .ci/pg-start.
+//
+// In the Socket Mode mode (-mode socket; noport.go) it runs the command
+// load over HTTP and over Slack Socket Mode on one server in each round
+// (the acknowledgement's latency), and in the pull mode (-mode pull) it
+// times pages from PagerDuty's log entry to their Slack channel with
+// INCIDENTBOT_PAGERDUTY_POLL (-poll), next to pages delivered by webhook.
 //
 // -baseline-batch-delay changes the baseline's bbolt MaxBatchDelay (default
 // bbolt's 10 ms), to see how much the comparison owes to it.
@@ -85,6 +91,10 @@ type options struct {
 	databaseURL  string
 	baselinePool int
 	takeovers    int
+	// -mode pull
+	pollEvery time.Duration
+	pages     int
+	pageEvery time.Duration
 }
 
 func main() {
@@ -101,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("incidentbot-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only; history: costs against stored history (see -history); postgres: webhook ingestion on PostgreSQL with one and two replicas against a bare PostgreSQL baseline, then the takeover after SIGKILL of the leader")
+	fs.StringVar(&o.mode, "mode", "webhooks", "webhooks: PagerDuty webhook ingestion, real server against the baseline; commands: answer latency of /incident note slash commands, real server only; socket: the same commands over Slack Socket Mode (acknowledgement latency) next to HTTP on the same server; pull: time from a PagerDuty log entry to its Slack channel in pull mode (-poll), next to webhook pages; history: costs against stored history (see -history); postgres: webhook ingestion on PostgreSQL with one and two replicas against a bare PostgreSQL baseline, then the takeover after SIGKILL of the leader")
 	sizes := fs.String("history", "1000,10000,100000", "-mode history: the numbers of stored incidents to measure, comma-separated")
 	fs.StringVar(&o.bin, "bin", "", "incidentbot binary to measure; empty builds ./cmd/incidentbot into a temporary directory")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of each run")
@@ -114,6 +124,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.databaseURL, "database-url", "", "-mode postgres: the PostgreSQL server (a superuser's URL, on this machine); empty starts a throwaway cluster with .ci/pg-start")
 	fs.IntVar(&o.baselinePool, "baseline-pool", 16, "-mode postgres: the baseline's connection pool (16: the store's default)")
 	fs.IntVar(&o.takeovers, "takeovers", 5, "-mode postgres: SIGKILLs of the leader to time (0: none)")
+	fs.DurationVar(&o.pollEvery, "poll", 15*time.Second, "-mode pull: INCIDENTBOT_PAGERDUTY_POLL of the real server")
+	fs.IntVar(&o.pages, "pages", 40, "-mode pull: pages to time, alternately by the log alone and by webhook")
+	fs.DurationVar(&o.pageEvery, "page-every", 1700*time.Millisecond, "-mode pull: time between two pages (not a divisor of -poll, so pages fall all over the poll's cycle)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.history = append(o.history, n)
 	}
-	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands" && o.mode != "history" && o.mode != "postgres") || o.baselinePool < 1 || o.takeovers < 0 || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
+	if fs.NArg() > 0 || (o.mode != "webhooks" && o.mode != "commands" && o.mode != "history" && o.mode != "postgres" && o.mode != "socket" && o.mode != "pull") || o.pollEvery < 10*time.Second || o.pages < 2 || o.pageEvery <= 0 || o.baselinePool < 1 || o.takeovers < 0 || o.duration <= 0 || o.warmup < 0 || o.concurrency < 1 || o.incidents < 1 || o.incidents > 1000 || o.rounds < 1 || o.batchDelay < 0 || o.slackScale <= 0 {
 		fmt.Fprintln(stderr, "incidentbot-load: bad arguments (see -h)")
 		return 2
 	}
@@ -184,6 +197,14 @@ func bench(ctx context.Context, o options, out io.Writer) (err error) {
 		fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, logs in %s\n",
 			runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
 		return benchPostgres(ctx, o, bin, self, dir, secret, out)
+	}
+	if o.mode == "socket" || o.mode == "pull" {
+		fmt.Fprintf(out, "machine: %d CPUs, %s %s/%s, kernel %s, logs in %s\n",
+			runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel(), dir)
+		if o.mode == "socket" {
+			return benchSocket(ctx, o, bin, dir, secret, incs, out)
+		}
+		return benchPull(ctx, o, bin, dir, secret, out)
 	}
 
 	if o.mode == "commands" {

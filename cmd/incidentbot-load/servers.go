@@ -204,7 +204,7 @@ func startReal(ctx context.Context, bin, dir, secret string, slackRateScale floa
 // PostgreSQL database at databaseURL (INCIDENTBOT_DATABASE_URL), or with
 // databaseURL empty one process on a fresh bbolt file in dir. It returns
 // once every replica is ready.
-func startReplicas(ctx context.Context, bin, dir, secret string, slackRateScale float64, databaseURL string, n int) (*realServer, error) {
+func startReplicas(ctx context.Context, bin, dir, secret string, slackRateScale float64, databaseURL string, n int, extraEnv ...func(*realServer) string) (*realServer, error) {
 	s := &realServer{bin: bin, dir: dir, adminToken: "load-admin-" + newUUID(), signingSecret: randomHex(16), slack: slackfake.New(), pd: pagerfake.New()}
 	s.slack.AddUser(slackUserID, slackUserName, agentEmail)
 	s.pd.AddUser(pagerfake.User{ID: agentID, Name: agentName, Email: agentEmail})
@@ -233,6 +233,9 @@ func startReplicas(ctx context.Context, bin, dir, secret string, slackRateScale 
 			"INCIDENTBOT_ADMIN_TOKEN="+s.adminToken,
 			"INCIDENTBOT_SLACK_RATE_SCALE="+strconv.FormatFloat(slackRateScale, 'g', -1, 64),
 		)
+		for _, e := range extraEnv {
+			env = append(env, e(s))
+		}
 		s.names = append(s.names, name)
 		s.procs = append(s.procs, nil)
 		s.bases = append(s.bases, "http://"+addr)
