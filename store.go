@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Store runs transactions. Update's fn may run more than once (a store may
@@ -63,6 +64,13 @@ type Tx interface {
 	// PagerDuty service ID and by name, see ServiceKeys) numbered below
 	// before (all when 0), newest first, until fn returns false.
 	ServiceIncidents(keys []string, before int, fn func(*Incident) bool) error
+	// TitleIncidents calls fn for the incidents numbered below before (all
+	// when 0) whose title has at least minShared of words (TitleWords of a
+	// title), newest first, until fn returns false. It reads a word index
+	// (TitleWords of each stored title, kept as titles change) and only the
+	// newest TitleScan entries of each word, so its cost does not grow with
+	// the history.
+	TitleIncidents(words []string, minShared, before int, fn func(*Incident) bool) error
 	// StormIncidents returns the incidents waiting for a storm digest
 	// (InDigest and not announced), newest first.
 	StormIncidents() ([]*Incident, error)
@@ -114,4 +122,45 @@ func ServiceKeys(inc *Incident) []string {
 		keys = append(keys, "name:"+strings.ReplaceAll(strings.ToLower(inc.Service), "\x00", ""))
 	}
 	return keys
+}
+
+// TitleScan is how many entries of each word's index TitleIncidents reads
+// at most: similar titles are looked for among the newest incidents that
+// have each word.
+const TitleScan = 2000
+
+// maxTitleWords bounds the words a title is indexed under.
+const maxTitleWords = 12
+
+// stopWords are left out of the word index: they say nothing of what
+// broke.
+var stopWords = map[string]bool{
+	"a": true, "an": true, "and": true, "are": true, "as": true, "at": true, "be": true, "by": true, "for": true,
+	"from": true, "has": true, "have": true, "in": true, "incident": true, "is": true, "it": true, "its": true,
+	"of": true, "on": true, "or": true, "our": true, "the": true, "this": true, "to": true, "was": true, "we": true,
+	"were": true, "with": true, "sev1": true, "sev2": true, "sev3": true, "sev4": true,
+}
+
+// TitleWords are the words a title is indexed under for similar titles:
+// lower-case runs of letters and digits of two or more characters (at
+// most 40 bytes each), without stop words, each once, in order, at most
+// 12.
+func TitleWords(title string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(title), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len([]rune(w)) < 2 || len(w) > 40 || stopWords[w] {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == w
+		}
+		if !dup {
+			out = append(out, w)
+		}
+		if len(out) == maxTitleWords {
+			break
+		}
+	}
+	return out
 }

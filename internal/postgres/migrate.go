@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -110,6 +111,11 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			if _, err := t.Exec(ctx, m.sql); err != nil {
 				return err
 			}
+			if step := goSteps[m.version]; step != nil {
+				if err := step(ctx, t); err != nil {
+					return err
+				}
+			}
 			_, err := t.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
 			return err
 		})
@@ -120,6 +126,56 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		db.log.Info("postgres: applied migration", "migration", m.name, "schema", db.schema)
 	}
 	return applied, nil
+}
+
+// goSteps are the parts of migrations that need the bot's own code, run
+// in the migration's transaction after its SQL: filling an index from the
+// stored documents.
+var goSteps = map[int]func(ctx context.Context, t pgx.Tx) error{
+	5: indexTitleWords,
+}
+
+// indexTitleWords writes the word index of every stored incident's title
+// (migration 5), a thousand incidents at a time.
+func indexTitleWords(ctx context.Context, t pgx.Tx) error {
+	last := 0
+	for {
+		rows, err := t.Query(ctx, "SELECT number, doc->>'title' FROM incidents WHERE number > $1 ORDER BY number LIMIT 1000", last)
+		if err != nil {
+			return err
+		}
+		var words [][]byte
+		var nums []int32
+		n := 0
+		for rows.Next() {
+			var num int32
+			var title *string
+			if err := rows.Scan(&num, &title); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			last = int(num)
+			if title == nil {
+				continue
+			}
+			for _, w := range incidentbot.TitleWords(*title) {
+				words, nums = append(words, []byte(w)), append(nums, num)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(words) > 0 {
+			if _, err := t.Exec(ctx, "INSERT INTO incident_title_words (word, number) SELECT * FROM unnest($1::bytea[], $2::integer[]) ON CONFLICT DO NOTHING", words, nums); err != nil {
+				return err
+			}
+		}
+		if n < 1000 {
+			return nil
+		}
+	}
 }
 
 func currentVersion(ctx context.Context, q interface {

@@ -375,3 +375,50 @@ heard:
 	case <-time.After(time.Second):
 	}
 }
+
+// A database migrated before the title word index had it (version 4)
+// gets the index of its stored incidents built by migration 5.
+func TestMigrate_BuildsTheTitleWordIndexOfStoredIncidents(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, postgres.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(ctx, func(tx incidentbot.Tx) error {
+		for i, title := range []string{"Redis node down", "Checkout errors", "Redis node flapping"} {
+			inc := &incidentbot.Incident{ID: incidentbot.IncidentID(i + 1), Number: i + 1, Title: title, Status: incidentbot.StatusTriggered}
+			if _, err := tx.NextIncidentNumber(); err != nil {
+				return err
+			}
+			if err := tx.PutIncident(inc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to version 4: no index.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP TABLE incident_title_words; DELETE FROM schema_migrations WHERE version = 5"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil || len(applied) != 1 || applied[0] != "0005_title_words.sql" {
+		t.Fatalf("migrate applied %v, %v; want 0005_title_words.sql", applied, err)
+	}
+	var got []int
+	err = db.View(ctx, func(tx incidentbot.Tx) error {
+		return tx.TitleIncidents(incidentbot.TitleWords("redis node"), 2, 0, func(inc *incidentbot.Incident) bool { got = append(got, inc.Number); return true })
+	})
+	if err != nil || !slices.Equal(got, []int{3, 1}) {
+		t.Errorf("after migration 5, redis node = %v (%v), want [3 1]", got, err)
+	}
+}

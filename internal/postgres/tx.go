@@ -72,9 +72,12 @@ type rowState struct {
 	// lastSeq is the timeline's last seq, valid when locked.
 	lastSeq  int64
 	seqDirty bool
-	// services are the service index keys already stored.
-	services []string
-	exists   bool
+	// services are the service index keys already stored, and words the
+	// title words (when wordsKnown).
+	services   []string
+	words      []string
+	wordsKnown bool
+	exists     bool
 }
 
 func newTx(ctx context.Context, db *DB, conn *pgx.Conn, write bool) *tx {
@@ -430,7 +433,7 @@ func (t *tx) scanIncident(row pgx.Row, locked, withPending bool) (*incidentbot.I
 		r := t.rows[n]
 		switch {
 		case r == nil:
-			r = &rowState{version: version, exists: true, services: incidentbot.ServiceKeys(inc)}
+			r = &rowState{version: version, exists: true, services: incidentbot.ServiceKeys(inc), words: incidentbot.TitleWords(inc.Title), wordsKnown: true}
 			t.rows[n] = r
 		case r.version != 0 && r.version != version:
 			// Read before in this transaction and changed since: the
@@ -562,6 +565,17 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 		t.queue(nil, "INSERT INTO incident_services (service_key, number) VALUES ($1, $2) ON CONFLICT DO NOTHING", []byte(sk), n)
 		r.services = append(r.services, sk)
 	}
+	// The word index follows the title: written when the words are not
+	// known to be stored already.
+	if words := incidentbot.TitleWords(inc.Title); !r.wordsKnown || !slices.Equal(words, r.words) {
+		bw := make([][]byte, len(words))
+		for i, w := range words {
+			bw[i] = []byte(w)
+		}
+		t.queue(nil, "DELETE FROM incident_title_words WHERE number = $1 AND NOT (word = ANY($2::bytea[]))", n, bw)
+		t.queue(nil, "INSERT INTO incident_title_words (word, number) SELECT w, $1 FROM unnest($2::bytea[]) AS w ON CONFLICT DO NOTHING", n, bw)
+		r.words, r.wordsKnown = words, true
+	}
 	return nil
 }
 
@@ -671,6 +685,51 @@ func (t *tx) ServiceIncidents(keys []string, before int, fn func(*incidentbot.In
 		}
 		before = incs[len(incs)-1].Number
 	}
+}
+
+func (t *tx) TitleIncidents(words []string, minShared, before int, fn func(*incidentbot.Incident) bool) error {
+	if len(words) == 0 {
+		return nil
+	}
+	bw := make([][]byte, 0, len(words))
+	for _, w := range slices.Compact(slices.Sorted(slices.Values(words))) {
+		bw = append(bw, []byte(w))
+	}
+	if before <= 0 {
+		before = 1<<31 - 1
+	}
+	// The newest TitleScan entries of each word, counted per incident.
+	var nums []int
+	q := &pgx.QueuedQuery{SQL: `SELECT number FROM unnest($1::bytea[]) AS w(word),
+		LATERAL (SELECT number FROM incident_title_words t WHERE t.word = w.word AND t.number < $2 ORDER BY number DESC LIMIT $3) x
+		GROUP BY number HAVING count(*) >= $4 ORDER BY number DESC`, Arguments: []any{bw, before, incidentbot.TitleScan, max(minShared, 1)}}
+	q.Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var n int
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			nums = append(nums, n)
+		}
+		return rows.Err()
+	})
+	if err := t.send(q); err != nil {
+		return err
+	}
+	for len(nums) > 0 {
+		chunk := nums[:min(page, len(nums))]
+		nums = nums[len(chunk):]
+		incs, err := t.list("SELECT "+incidentCols+" FROM incidents WHERE number = ANY($1) ORDER BY number DESC", chunk)
+		if err != nil {
+			return err
+		}
+		for _, inc := range incs {
+			if !fn(inc) {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // --- timeline

@@ -65,3 +65,23 @@ func TestOpen_OldLayout_BuildsTheIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A file without the title word index gets it built when opened.
+func TestOpen_OldLayout_BuildsTheTitleWordIndex(t *testing.T) {
+	db := storetest.MustOpen(t)
+	putIncidents(t, db, 3, func(inc *incidentbot.Incident) { inc.Title = "Redis node down" })
+	if err := store.ForgetIndexesForTest(db); err != nil {
+		t.Fatal(err)
+	}
+	db = storetest.MustReopen(t, db)
+	var got []int
+	err := db.View(context.Background(), func(tx incidentbot.Tx) error {
+		return tx.TitleIncidents([]string{"redis", "node"}, 2, 0, func(inc *incidentbot.Incident) bool { got = append(got, inc.Number); return true })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("after reopening, %v found by title words, want 3 incidents", got)
+	}
+}

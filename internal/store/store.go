@@ -31,13 +31,15 @@ var (
 	bucketServices   = []byte("services")   // service key + 0x00 + 8-byte number → nothing
 	bucketStorm      = []byte("storm")      // 8-byte number of each incident waiting for a digest → nothing
 	bucketCursors    = []byte("cursors")    // poller name → its position (opaque text)
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors}
+	bucketWords      = []byte("words")      // title word + 0x00 + 8-byte number → nothing
+	bucketWordsOf    = []byte("wordsof")    // 8-byte number → its title words, 0x00-separated
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors, bucketWords, bucketWordsOf}
 )
 
 // schemaVersion is the layout version in the meta bucket. Version 2 added
-// the resolved, services and storm indexes; opening a version 1 file builds
-// them once.
-const schemaVersion = "2"
+// the resolved, services and storm indexes, version 3 the title word
+// index; opening a file of an older version builds them once.
+const schemaVersion = "3"
 
 // ErrClosed is returned by Update and View after Close.
 var ErrClosed = errors.New("store: closed")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
@@ -158,7 +160,35 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 			return err
 		}
 	}
-	return nil
+	return t.indexTitle(inc, key)
+}
+
+// indexTitle keeps the word index: the incident under each word of its
+// title, the words it was indexed under dropped when the title changes.
+func (t *tx) indexTitle(inc *incidentbot.Incident, num []byte) error {
+	words := incidentbot.TitleWords(inc.Title)
+	want := []byte(strings.Join(words, "\x00"))
+	of := t.btx.Bucket(bucketWordsOf)
+	have := of.Get(num)
+	if have != nil && bytes.Equal(have, want) {
+		return nil
+	}
+	idx := t.btx.Bucket(bucketWords)
+	if have != nil {
+		for _, w := range strings.Split(string(have), "\x00") {
+			if w != "" && !slices.Contains(words, w) {
+				if err := idx.Delete(serviceKey(w, num)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, w := range words {
+		if err := setMember(idx, serviceKey(w, num), true); err != nil {
+			return err
+		}
+	}
+	return of.Put(num, want)
 }
 
 // setMember adds key to a set bucket or removes it, writing only on a
@@ -206,7 +236,7 @@ func (t *tx) indexResolution(inc *incidentbot.Incident, num []byte) error {
 // reindex builds every index from the incidents (opening a file of an
 // older layout).
 func (t *tx) reindex() error {
-	for _, name := range [][]byte{bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm} {
+	for _, name := range [][]byte{bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketWords, bucketWordsOf} {
 		if err := t.btx.DeleteBucket(name); err != nil {
 			return err
 		}
@@ -388,6 +418,76 @@ func (t *tx) ServiceIncidents(keys []string, before int, fn func(*incidentbot.In
 		}
 		last = n
 		inc, err := t.incidentByNumber(n)
+		if err != nil {
+			return err
+		}
+		if !fn(inc) {
+			return nil
+		}
+	}
+}
+
+func (t *tx) TitleIncidents(words []string, minShared, before int, fn func(*incidentbot.Incident) bool) error {
+	// One cursor per word, each walking its list newest first for at most
+	// TitleScan entries; merged by number, counting the words each
+	// incident has.
+	type walk struct {
+		c      *bolt.Cursor
+		prefix []byte
+		n      uint64
+		ok     bool
+		left   int
+	}
+	step := func(w *walk, k []byte) {
+		for ; k != nil && w.left > 0 && bytes.HasPrefix(k, w.prefix); k, _ = w.c.Prev() {
+			if len(k) == len(w.prefix)+8 {
+				w.n, w.ok = binary.BigEndian.Uint64(k[len(w.prefix):]), true
+				w.left--
+				return
+			}
+		}
+		w.ok = false
+	}
+	minShared = max(minShared, 1)
+	var walks []*walk
+	for _, word := range slices.Compact(slices.Sorted(slices.Values(words))) {
+		w := &walk{c: t.btx.Bucket(bucketWords).Cursor(), prefix: append([]byte(word), 0), left: incidentbot.TitleScan}
+		bound := append(bytes.Clone(w.prefix), u64(uint64(before))...)
+		if before <= 0 {
+			bound = append(bytes.Clone(w.prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		}
+		k, _ := w.c.Seek(bound)
+		if k == nil {
+			k, _ = w.c.Last()
+		} else {
+			k, _ = w.c.Prev()
+		}
+		step(w, k)
+		walks = append(walks, w)
+	}
+	for {
+		var top uint64
+		any := false
+		for _, w := range walks {
+			if w.ok && (!any || w.n > top) {
+				top, any = w.n, true
+			}
+		}
+		if !any {
+			return nil
+		}
+		shared := 0
+		for _, w := range walks {
+			if w.ok && w.n == top {
+				shared++
+				k, _ := w.c.Prev()
+				step(w, k)
+			}
+		}
+		if shared < minShared {
+			continue
+		}
+		inc, err := t.incidentByNumber(top)
 		if err != nil {
 			return err
 		}

@@ -60,6 +60,8 @@ var Cases = []Case{
 	{"Tx_ListIncidents_ByStatus", listByStatus},
 	{"Tx_ResolvedSince_FollowsReopeningAndNewResolution", resolvedSince},
 	{"Tx_ServiceIncidents_ByIDOrNameNewestFirstAndBounded", serviceIncidents},
+	{"Tx_TitleIncidents_SharedWordsNewestFirstFollowingRenames", titleIncidents},
+	{"Tx_TitleIncidents_ReadsAtMostTitleScanPerWord", titleScanBound},
 	{"Tx_StormIncidents_UntilAnnounced", stormIncidents},
 	{"Tx_OpenIncidents_NewestFirst", openIncidents},
 	{"Tx_AppendEntry_ConsecutiveSeqsUnderConcurrentWriters", appendConcurrent},
@@ -786,6 +788,71 @@ func serviceIncidents(t *testing.T, s incidentbot.Store) {
 	})
 	if want := []int{8, 4}; !slices.Equal(got, want) {
 		t.Errorf("incidents of service name checkout = %v, want %v", got, want)
+	}
+}
+
+func titleIncidents(t *testing.T, s incidentbot.Store) {
+	titles := []string{"API health check failures", "Checkout API errors", "Search latency", "API health degraded", "Database failover"}
+	putIncidents(t, s, len(titles), func(inc *incidentbot.Incident) { inc.Title = titles[inc.Number-1] })
+	query := func(title string, minShared, before, most int) []int {
+		var got []int
+		view(t, s, func(tx incidentbot.Tx) error {
+			got = nil
+			return tx.TitleIncidents(incidentbot.TitleWords(title), minShared, before, func(inc *incidentbot.Incident) bool {
+				got = append(got, inc.Number)
+				return most == 0 || len(got) < most
+			})
+		})
+		return got
+	}
+	for _, c := range []struct {
+		title                   string
+		minShared, before, most int
+		want                    []int
+	}{
+		{"API health check failures", 2, 0, 0, []int{4, 1}},
+		{"api HEALTH check failures!", 2, 4, 0, []int{1}},
+		{"API", 1, 0, 0, []int{4, 2, 1}},
+		{"API", 1, 0, 2, []int{4, 2}},
+		{"the and of", 1, 0, 0, nil},
+		{"Latency of search", 2, 0, 0, []int{3}},
+	} {
+		if got := query(c.title, c.minShared, c.before, c.most); !slices.Equal(got, c.want) {
+			t.Errorf("TitleIncidents(%q, %d, before %d, at most %d) = %v, want %v", c.title, c.minShared, c.before, c.most, got, c.want)
+		}
+	}
+	// A renamed incident is found under its new words only.
+	update(t, s, func(tx incidentbot.Tx) error {
+		inc, err := tx.Incident("INC-4")
+		if err != nil {
+			return err
+		}
+		inc.Title = "Database migration stuck"
+		return tx.PutIncident(inc)
+	})
+	if got := query("API health", 2, 0, 0); !slices.Equal(got, []int{1}) {
+		t.Errorf("after renaming INC-4, API health = %v, want [1]", got)
+	}
+	if got := query("database", 1, 0, 0); !slices.Equal(got, []int{5, 4}) {
+		t.Errorf("after renaming INC-4, database = %v, want [5 4]", got)
+	}
+}
+
+func titleScanBound(t *testing.T, s incidentbot.Store) {
+	n := incidentbot.TitleScan + 50
+	putIncidents(t, s, n, func(inc *incidentbot.Incident) { inc.Title = "Noisy API alert" })
+	got, newest := 0, 0
+	view(t, s, func(tx incidentbot.Tx) error {
+		return tx.TitleIncidents([]string{"api", "noisy"}, 2, 0, func(inc *incidentbot.Incident) bool {
+			if got == 0 {
+				newest = inc.Number
+			}
+			got++
+			return true
+		})
+	})
+	if got != incidentbot.TitleScan || newest != n {
+		t.Errorf("read %d incidents of %d sharing the words (newest %d), want the newest %d (from %d)", got, n, newest, incidentbot.TitleScan, n)
 	}
 }
 
