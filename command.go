@@ -276,6 +276,7 @@ func cmdSeverity(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if c.Severity == inc.Severity {
 		return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Severity)}, nil
 	}
+	before := inc.Severity
 	text := fmt.Sprintf("Severity %s → %s", inc.Severity, c.Severity)
 	inc.Severity, inc.SeveritySetBy = c.Severity, cmp.Or(c.Actor.ID, c.Actor.Name)
 	// The next update is due the new cadence after the last one.
@@ -283,7 +284,9 @@ func cmdSeverity(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if err := w.publish(inc); err != nil {
 		return Reply{}, err
 	}
-	if err := w.record(inc, w.slackEntry(inc, c, EntrySeverityChanged, text)); err != nil {
+	e := w.slackEntry(inc, c, EntrySeverityChanged, text)
+	e.Severity, e.PreviousSeverity = c.Severity, before
+	if err := w.record(inc, e); err != nil {
 		return Reply{}, err
 	}
 	return Reply{Text: text + "."}, w.updateAnnouncement(inc)
@@ -303,7 +306,9 @@ func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 		inc.Roles = map[Role]Person{}
 	}
 	inc.Roles[role] = who
-	if err := w.record(inc, w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))); err != nil {
+	e := w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))
+	e.Role, e.Subject = role, &who
+	if err := w.record(inc, e); err != nil {
 		return Reply{}, err
 	}
 	if who.ID != "" {
@@ -467,7 +472,7 @@ func cmdResolve(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 
 // cmdPostmortem (re)drafts the postmortem unless the draft is unchanged.
 func cmdPostmortem(w *txWork, inc *Incident, c Cmd) (Reply, error) {
-	p, err := draft(w.Tx, inc, w.s.slo(), w.now)
+	p, err := w.s.draft(w.Tx, inc, w.now)
 	if err != nil {
 		return Reply{}, err
 	}

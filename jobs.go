@@ -2,7 +2,6 @@ package incidentbot
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -459,11 +458,11 @@ func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
 	md := p.Markdown()
 	var where string
 	if js.Exporter != nil {
-		twin, err := json.MarshalIndent(p, "", "  ")
+		twin, err := p.JSON()
 		if err != nil {
 			return nil, err
 		}
-		if where, err = js.Exporter.Export(ctx, p.FileName(), md, twin); err != nil {
+		if where, err = js.Exporter.Export(ctx, p.FileName(), PostmortemFiles{Markdown: md, JSON: twin, HTML: p.HTML()}); err != nil {
 			return nil, err
 		}
 	}
@@ -473,19 +472,20 @@ func (js *Jobs) postmortem(ctx context.Context, inc *Incident) (effect, error) {
 		return nil, nil // unchanged: the files are fresh, nothing to post
 	}
 	if inc.ChannelID != "" {
+		// The comment names the files, never the server's paths.
 		comment := fmt.Sprintf("📝 Draft postmortem of %s, from its timeline. Italic text marks what the bot could not know.", inc.ID)
 		if where != "" {
-			comment += " Saved as " + where + "."
+			comment += fmt.Sprintf(" Saved as %s.md (with .json and .html) in the export directory.", p.FileName())
 		}
 		var err error
-		permalink, err = js.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+inc.Title, md, comment)
+		permalink, err = js.Chat.Upload(ctx, inc.ChannelID, p.FileName()+".md", "Postmortem draft: "+CleanLine(inc.Title), md, comment)
 		if err != nil && !IsTransient(err) {
 			s.logger().Warn("postmortem upload refused; posting a message instead", "incident", inc.ID, "err", err)
 			body := "*Draft postmortem of " + inc.ID + "*\n" + EscapeMrkdwn(p.WhatHappened)
 			if where != "" {
-				body += "\nSaved as `" + where + "`."
+				body += "\nSaved as `" + p.FileName() + ".md` (with `.json` and `.html`) in the export directory."
 			}
-			body += "\nAlso at `GET /api/incidents/" + inc.ID + "/postmortem.md` (admin token)."
+			body += "\nAlso at `GET /api/incidents/" + inc.ID + "/postmortem.md` (`.json`, `.html`; admin token)."
 			_, err = js.Chat.Post(ctx, inc.ChannelID, Message{Text: "Draft postmortem of " + inc.ID, Body: body})
 		}
 		if err != nil {

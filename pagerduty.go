@@ -645,6 +645,7 @@ func onPriorityUpdated(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next,
 	case inc.SeveritySetBy == "" && sev != inc.Severity:
 		e.Kind = EntrySeverityChanged
 		e.Text += fmt.Sprintf(": severity %s → %s", inc.Severity, sev)
+		e.Severity, e.PreviousSeverity = sev, inc.Severity
 		inc.Severity = sev
 		w.scheduleFrom(inc, lastUpdateOrOpen(inc))
 	case inc.SeveritySetBy != "":

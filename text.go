@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -78,8 +79,19 @@ func removedRune(r rune) bool {
 // included, become one space, trimmed at both ends.
 func CleanLine(s string) string {
 	s = CleanText(s)
-	if !strings.ContainsAny(s, "\t\n  ") && strings.TrimSpace(s) == s {
+	if !strings.Contains(s, "  ") && !hasOtherSpace(s) && strings.TrimSpace(s) == s {
 		return s
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// hasOtherSpace reports a white-space rune other than the ASCII space
+// (tab, newline, no-break space, ...: strings.Fields splits on them).
+func hasOtherSpace(s string) bool {
+	for _, r := range s {
+		if r != ' ' && unicode.IsSpace(r) {
+			return true
+		}
+	}
+	return false
 }

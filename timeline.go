@@ -66,6 +66,13 @@ type Entry struct {
 	// Supersedes is the Seq of an earlier entry this one corrects (an edited
 	// pinned message) or retracts (a deleted one).
 	Supersedes uint64 `json:"supersedes,omitempty"`
+	// Severity and PreviousSeverity are the severity a severity_changed
+	// entry set and the one before it.
+	Severity         Severity `json:"severity,omitempty"`
+	PreviousSeverity Severity `json:"previous_severity,omitempty"`
+	// Role and Subject are the role a role_assigned entry gave and to whom.
+	Role    Role    `json:"role,omitempty"`
+	Subject *Person `json:"subject,omitempty"`
 	// RecordedAt is when an entry whose At names another time (a backdated
 	// note, an impact start or end) was typed; nil when it is At.
 	RecordedAt *time.Time `json:"recorded_at,omitempty"`

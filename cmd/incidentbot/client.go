@@ -82,10 +82,11 @@ func adminToken(getenv func(string) string) (string, error) {
 // draft from the running server (the database file is locked by it).
 func postmortemCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, server := adminFlags("postmortem", stderr, getenv)
-	out := fs.String("o", "", "write the Markdown draft to this file instead of standard output")
+	out := fs.String("o", "", "write the draft to this file instead of standard output")
 	asJSON := fs.Bool("json", false, "fetch the JSON twin instead of Markdown")
+	asHTML := fs.Bool("html", false, "fetch the self-contained HTML rendering (for Google Docs, Confluence) instead of Markdown")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: incidentbot postmortem [--server URL] [-o FILE] [--json] INC-n\n\nFetches the incident's draft postmortem from the running server (needs INCIDENTBOT_ADMIN_TOKEN).\n\n")
+		fmt.Fprint(stderr, "usage: incidentbot postmortem [--server URL] [-o FILE] [--json|--html] INC-n\n\nFetches the incident's draft postmortem from the running server (needs INCIDENTBOT_ADMIN_TOKEN).\n\n")
 		fs.PrintDefaults()
 	}
 	// Accept the ID before or after the flags.
@@ -110,9 +111,16 @@ func postmortemCmd(args []string, getenv func(string) string, stdout, stderr io.
 		fmt.Fprintln(stderr, "incidentbot postmortem:", err)
 		return 2
 	}
+	if *asJSON && *asHTML {
+		fmt.Fprintln(stderr, "incidentbot postmortem: --json and --html ask for two formats; choose one")
+		return 2
+	}
 	ext := ".md"
-	if *asJSON {
+	switch {
+	case *asJSON:
 		ext = ".json"
+	case *asHTML:
+		ext = ".html"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

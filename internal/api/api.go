@@ -61,6 +61,7 @@ func New(store incidentbot.Store, drafter Drafter, backup Backuper, token string
 	h.mux.HandleFunc("GET /api/outbox", h.outbox)
 	h.mux.HandleFunc("GET /api/incidents/{id}/postmortem.md", h.postmortem)
 	h.mux.HandleFunc("GET /api/incidents/{id}/postmortem.json", h.postmortem)
+	h.mux.HandleFunc("GET /api/incidents/{id}/postmortem.html", h.postmortem)
 	return h
 }
 
@@ -227,20 +228,28 @@ func (h *Handler) backupDB(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// postmortem serves the draft as Markdown or JSON, drafted now.
+// postmortem serves the draft as Markdown, JSON or HTML, drafted now.
 func (h *Handler) postmortem(w http.ResponseWriter, r *http.Request) {
 	p, err := h.drafter.Postmortem(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	if strings.HasSuffix(r.URL.Path, ".md") {
+	switch {
+	case strings.HasSuffix(r.URL.Path, ".md"):
 		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 		w.Header().Set("Content-Disposition", `inline; filename="`+p.FileName()+`.md"`)
 		w.Write(p.Markdown())
-		return
+	case strings.HasSuffix(r.URL.Path, ".html"):
+		// Self-contained: no scripts, nothing fetched from elsewhere.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Disposition", `inline; filename="`+p.FileName()+`.html"`)
+		w.Write(p.HTML())
+	default:
+		writeJSON(w, http.StatusOK, p)
 	}
-	writeJSON(w, http.StatusOK, p)
 }
 
 func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {

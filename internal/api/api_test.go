@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	incidentbot "github.com/incidentbot/incidentbot"
@@ -110,5 +111,37 @@ func TestAPI_Errors(t *testing.T) {
 	}
 	if got := get(t, mustAPI(t, ""), "/api/incidents", "", nil); got != 404 {
 		t.Errorf("API without a token configured = %d, want 404", got)
+	}
+}
+
+// The draft in its three formats, each with its content type; the HTML
+// one tells the browser it fetches nothing and runs nothing; all need the
+// admin token.
+func TestAPI_Postmortem_ThreeFormats(t *testing.T) {
+	h := mustAPI(t, "tok")
+	for path, want := range map[string]string{
+		"/api/incidents/INC-1/postmortem.md":    "text/markdown; charset=utf-8",
+		"/api/incidents/INC-1/postmortem.json":  "application/json",
+		"/api/incidents/PINC-1/postmortem.html": "text/html; charset=utf-8",
+	} {
+		if code := get(t, h, path, "", nil); code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d", path, code)
+		}
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), want) {
+			t.Errorf("GET %s: %d %q, want 200 %q", path, rec.Code, rec.Header().Get("Content-Type"), want)
+		}
+		if strings.HasSuffix(path, ".html") {
+			if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || rec.Header().Get("X-Content-Type-Options") != "nosniff" ||
+				!strings.HasPrefix(rec.Body.String(), "<!DOCTYPE html>") || !strings.Contains(rec.Header().Get("Content-Disposition"), "-INC-1.html") {
+				t.Errorf("GET %s: headers %v", path, rec.Header())
+			}
+		}
+	}
+	if code := get(t, h, "/api/incidents/INC-99/postmortem.html", "tok", nil); code != http.StatusNotFound {
+		t.Errorf("unknown incident: %d", code)
 	}
 }

@@ -1,4 +1,4 @@
-// Package export writes postmortem drafts to a directory: atomically (a
+// Package export writes postmortem drafts (Markdown, JSON, HTML) to a directory: atomically (a
 // temporary file, fsync, rename), under names that cannot leave it.
 package export
 
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/atomicfile"
 )
 
@@ -19,10 +20,11 @@ type Dir struct {
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$`)
 
-// Export writes <name>.md and <name>.json and returns the Markdown file's
-// path. A name that could leave the directory ("..", "/", anything but
-// letters, digits, '.', '_' and '-') is refused.
-func (d Dir) Export(_ context.Context, name string, markdown, jsonTwin []byte) (string, error) {
+// Export writes <name>.md, <name>.json and <name>.html (each atomically;
+// the HTML only when there is one) and returns the Markdown file's path.
+// A name that could leave the directory ("..", "/", anything but letters,
+// digits, '.', '_' and '-') is refused.
+func (d Dir) Export(_ context.Context, name string, files incidentbot.PostmortemFiles) (string, error) {
 	if !safeName.MatchString(name) || name == "." || name == ".." {
 		return "", fmt.Errorf("export: refusing file name %q", name)
 	}
@@ -30,11 +32,16 @@ func (d Dir) Export(_ context.Context, name string, markdown, jsonTwin []byte) (
 		return "", fmt.Errorf("export: %w", err)
 	}
 	md := filepath.Join(d.Path, name+".md")
-	if err := atomicfile.Write(md, markdown, 0o640); err != nil {
+	if err := atomicfile.Write(md, files.Markdown, 0o640); err != nil {
 		return "", err
 	}
-	if err := atomicfile.Write(filepath.Join(d.Path, name+".json"), jsonTwin, 0o640); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.Path, name+".json"), files.JSON, 0o640); err != nil {
 		return "", err
+	}
+	if files.HTML != nil {
+		if err := atomicfile.Write(filepath.Join(d.Path, name+".html"), files.HTML, 0o640); err != nil {
+			return "", err
+		}
 	}
 	return md, nil
 }
