@@ -330,8 +330,8 @@ func measurePG(ctx context.Context, o options, pg *pgServer, bin, self, dir, sec
 
 func (m pgMeasurement) line() string {
 	l := m.load
-	s := fmt.Sprintf("round %d %-10s %8.1f deliveries/s  p50 %s  p90 %s  p99 %s  max %s  errors %d  CPU %% server/PostgreSQL/tool/other: %s",
-		m.round, m.kind, l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l))
+	s := fmt.Sprintf("round %d %-10s %8.1f deliveries/s  p50 %s  p90 %s  p99 %s  max %s  errors %d  CPU %% server/PostgreSQL/tool/other: %s  (server+PostgreSQL %.2f ms a delivery)",
+		m.round, m.kind, l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), cpuPerDelivery(l))
 	if m.kind != pgBaseline {
 		s += fmt.Sprintf("  (incidents opened in %s; Slack posts %.1f/s; outbox backlog after the window %d)",
 			m.seedTime.Round(time.Millisecond), m.posts, m.backlog)
@@ -351,23 +351,33 @@ func pgCPUCell(l loadResult) string {
 	return pct(l.ServerCPU) + "/" + pct(l.DBCPU) + "/" + pct(l.ToolCPU) + "/" + pct(l.OtherCPU)
 }
 
+// cpuPerDelivery is the CPU the server(s) and PostgreSQL spent per
+// delivery accepted in the window, in ms: what a busy machine changes
+// least. -1 when unknown.
+func cpuPerDelivery(l loadResult) float64 {
+	if l.ServerCPU < 0 || l.DBCPU < 0 || l.OK == 0 {
+		return -1
+	}
+	return (l.ServerCPU + l.DBCPU) * l.End.Sub(l.Start).Seconds() * 1000 / float64(l.OK)
+}
+
 // reportPG prints every run, the medians of each kind and the ratios of
 // the real server's medians to the baseline's.
 func reportPG(out io.Writer, all []pgMeasurement) {
-	fmt.Fprintln(out, "| round | server | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU % server/PostgreSQL/tool/other | Slack posts/s | outbox backlog |")
-	fmt.Fprintln(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(out, "| round | server | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU % server/PostgreSQL/tool/other | server+PostgreSQL CPU ms a delivery | Slack posts/s | outbox backlog |")
+	fmt.Fprintln(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, m := range all {
 		l := m.load
 		extra := "| – | – |"
 		if m.kind != pgBaseline {
 			extra = fmt.Sprintf("| %.1f | %d |", m.posts, m.backlog)
 		}
-		fmt.Fprintf(out, "| %d | %s | %.1f | %s | %s | %s | %s | %d | %s %s\n", m.round, m.kind,
-			l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), extra)
+		fmt.Fprintf(out, "| %d | %s | %.1f | %s | %s | %s | %s | %d | %s | %.2f %s\n", m.round, m.kind,
+			l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), cpuPerDelivery(l), extra)
 	}
 	med := map[string]map[string]float64{}
 	for _, kind := range []string{pgBaseline, pgOne, pgTwo} {
-		var rate, p50, p90, p99, pmax, errs, posts, backlog []float64
+		var rate, p50, p90, p99, pmax, errs, posts, backlog, cpu []float64
 		for _, m := range all {
 			if m.kind != kind {
 				continue
@@ -380,14 +390,15 @@ func reportPG(out io.Writer, all []pgMeasurement) {
 			errs = append(errs, float64(m.load.Errors))
 			posts = append(posts, m.posts)
 			backlog = append(backlog, float64(m.backlog))
+			cpu = append(cpu, cpuPerDelivery(m.load))
 		}
-		med[kind] = map[string]float64{"rate": median(rate), "p99": median(p99)}
+		med[kind] = map[string]float64{"rate": median(rate), "p99": median(p99), "cpu": median(cpu)}
 		extra := "| – | – |"
 		if kind != pgBaseline {
 			extra = fmt.Sprintf("| %.1f | %.0f |", median(posts), median(backlog))
 		}
-		fmt.Fprintf(out, "| **median** | **%s** | **%.1f** | %.2f | %.2f | **%.2f** | %.2f | %.0f | %s\n", kind,
-			median(rate), median(p50), median(p90), median(p99), median(pmax), median(errs), extra)
+		fmt.Fprintf(out, "| **median** | **%s** | **%.1f** | %.2f | %.2f | **%.2f** | %.2f | %.0f | | %.2f %s\n", kind,
+			median(rate), median(p50), median(p90), median(p99), median(pmax), median(errs), median(cpu), extra)
 	}
 	fmt.Fprintln(out)
 	b := med[pgBaseline]
@@ -396,8 +407,8 @@ func reportPG(out io.Writer, all []pgMeasurement) {
 	} else {
 		for _, kind := range []string{pgOne, pgTwo} {
 			tput, p99 := med[kind]["rate"]/b["rate"], med[kind]["p99"]/b["p99"]
-			fmt.Fprintf(out, "%-10s throughput/baseline: %.3fx (bar: at least 0.8x) %s   p99/baseline: %.3fx (bar: at most 2x) %s\n",
-				kind, tput, verdict(tput >= 0.8), p99, verdict(p99 <= 2))
+			fmt.Fprintf(out, "%-10s throughput/baseline: %.3fx (bar: at least 0.8x) %s   p99/baseline: %.3fx (bar: at most 2x) %s   CPU a delivery/baseline's: %.2fx\n",
+				kind, tput, verdict(tput >= 0.8), p99, verdict(p99 <= 2), med[kind]["cpu"]/b["cpu"])
 		}
 	}
 	var busy []string
