@@ -68,9 +68,9 @@ func (w *txWork) tell(inc *Incident) error {
 		}
 	}
 	if c := now.Commander; c != nil && (was.Commander == nil || was.Commander.ID != c.ID || (c.ID == "" && was.Commander.Name != c.Name)) {
-		text := fmt.Sprintf("🧑‍🚒 %s commander: %s", inc.ID, EscapeMrkdwn(c.Display()))
+		text := fmt.Sprintf("🧑‍🚒 %s commander: %s", inc.ID, EscapeMrkdwn(Ref(*c)))
 		if was.Commander != nil {
-			text += " (was " + EscapeMrkdwn(was.Commander.Display()) + ")"
+			text += " (was " + EscapeMrkdwn(Ref(*was.Commander)) + ")"
 		}
 		if err := w.threadReply(inc, &Message{Text: text}); err != nil {
 			return err

@@ -27,8 +27,9 @@ type Chat interface {
 	Post(ctx context.Context, channel string, msg Message) (Posted, error)
 	// Update replaces a posted message.
 	Update(ctx context.Context, at Posted, msg Message) error
-	// UserEmail returns a Slack user's e-mail address (users.info).
-	UserEmail(ctx context.Context, userID string) (string, error)
+	// UserProfile returns a Slack user's names and e-mail address
+	// (users.info); an unknown user is an EREJECTED error.
+	UserProfile(ctx context.Context, userID string) (SlackUser, error)
 	// Respond answers through a slash command's response_url.
 	Respond(ctx context.Context, responseURL string, msg Message) error
 	// Upload shares a text file in a channel with a comment and returns

@@ -92,6 +92,10 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 				return nil
 			}
 		}
+		c := c // the function may run again: start from the command as sent
+		if err := w.people(&c); err != nil {
+			return err
+		}
 		var r Reply
 		if c.Name == "declare" {
 			inc, err := w.declare(c)
@@ -216,7 +220,7 @@ func cmdAck(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 		return Reply{Text: fmt.Sprintf("%s is already %s.", inc.ID, inc.Status)}, nil
 	}
 	setStatus(inc, StatusAcknowledged, w.now)
-	if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()); err != nil {
+	if err := w.acknowledge(inc, c, "Acknowledged by "+Ref(c.Actor)); err != nil {
 		return Reply{}, err
 	}
 	return Reply{Text: fmt.Sprintf("You acknowledged %s.", inc.ID)}, w.updateAnnouncement(inc)
@@ -306,7 +310,7 @@ func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 		inc.Roles = map[Role]Person{}
 	}
 	inc.Roles[role] = who
-	e := w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", who.Display(), role))
+	e := w.slackEntry(inc, c, EntryRoleAssigned, fmt.Sprintf("%s is %s", Ref(who), role))
 	e.Role, e.Subject = role, &who
 	if err := w.record(inc, e); err != nil {
 		return Reply{}, err
@@ -454,7 +458,7 @@ func cmdResolve(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if c.Text != "" {
 		inc.Summary = c.Text
 	}
-	text := "Resolved by " + c.Actor.Display()
+	text := "Resolved by " + Ref(c.Actor)
 	if c.Text != "" {
 		text += ": " + c.Text
 	}
@@ -494,7 +498,7 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 		if inc.Status == StatusTriggered {
 			// Working on a page acknowledges it: record it, and stop
 			// PagerDuty escalating.
-			if err := w.acknowledge(inc, c, "Acknowledged by "+c.Actor.Display()+" (status "+string(c.Status)+")"); err != nil {
+			if err := w.acknowledge(inc, c, "Acknowledged by "+Ref(c.Actor)+" (status "+string(c.Status)+")"); err != nil {
 				return Reply{}, err
 			}
 		}
@@ -563,7 +567,7 @@ func (w *txWork) declare(c Cmd) (*Incident, error) {
 	if err := w.publish(inc); err != nil {
 		return nil, err
 	}
-	if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", actor.Display(), title, sev)}); err != nil {
+	if err := w.AppendEntry(inc.ID, &Entry{At: w.now, Kind: EntryDeclared, Actor: actor, Source: SourceSlack, Text: fmt.Sprintf("Declared by %s: %s (%s)", Ref(actor), title, sev)}); err != nil {
 		return nil, err
 	}
 	if err := w.openChannel(inc); err != nil {
@@ -632,7 +636,7 @@ func (s *Service) timeline(ctx context.Context, c Cmd) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	tl = Current(tl)
+	tl = s.People.ResolveEntries(Current(tl))
 	slices.SortStableFunc(tl, func(a, b Entry) int { return a.At.Compare(b.At) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Timeline of %s: %s*\n", inc.ID, EscapeMrkdwn(inc.Title))

@@ -51,7 +51,9 @@ func (c *storyChat) Post(_ context.Context, channel string, msg incidentbot.Mess
 func (c *storyChat) Update(context.Context, incidentbot.Posted, incidentbot.Message) error {
 	return nil
 }
-func (c *storyChat) UserEmail(context.Context, string) (string, error)          { return "", nil }
+func (c *storyChat) UserProfile(_ context.Context, id string) (incidentbot.SlackUser, error) {
+	return incidentbot.SlackUser{ID: id}, nil
+}
 func (c *storyChat) Respond(context.Context, string, incidentbot.Message) error { return nil }
 func (c *storyChat) Upload(context.Context, string, string, string, []byte, string) (string, error) {
 	return "", nil

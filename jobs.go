@@ -82,6 +82,9 @@ func (js *Jobs) Perform(ctx context.Context, j *Job) error {
 		// it without counting an attempt.
 		return &Error{Code: ETHROTTLED, Message: "waiting for the incident channel", RetryAfter: channelWait}
 	}
+	if shows[j.Kind] {
+		inc = js.named(ctx, j, inc)
+	}
 	effect, err := js.perform(ctx, j, inc)
 	if err != nil {
 		return err
@@ -136,6 +139,11 @@ func (w *txWork) jobFailed(j *Job, cause error) error {
 		// The next storm page starts a new digest, which lists the
 		// incidents this one could not announce.
 		if err := w.ForgetDelivery(digestKey); err != nil {
+			return err
+		}
+	case JobLookupPerson:
+		// A later request with this ID may queue the lookup again.
+		if err := w.ForgetDelivery(lookupKey(j.PersonID)); err != nil {
 			return err
 		}
 	}
@@ -206,6 +214,8 @@ func describeJob(j *Job) string {
 		return "could not pin the kickoff message"
 	case JobAnnounceResolved:
 		return "could not tell the stakeholders of the resolution"
+	case JobLookupPerson:
+		return "could not look up user " + j.PersonID
 	case JobAnnounceDigest:
 		return "could not post the alert storm digest in " + j.Channel
 	}
@@ -237,7 +247,7 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		// The first post is never skipped: it comes before the channel's
 		// other posts, and shows the state as it is now.
 		msg := *kickoffMessage(inc)
-		posted, err := js.Chat.Post(ctx, inc.ChannelID, msg)
+		posted, err := js.post(ctx, inc.ChannelID, msg)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +261,7 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		}
 		return func(w *txWork) error { return w.invited(inc.ID, uid) }, nil
 	case JobPost:
-		_, err := js.Chat.Post(ctx, inc.ChannelID, *j.Message)
+		_, err := js.post(ctx, inc.ChannelID, *j.Message)
 		return nil, err
 	case JobAnnounce:
 		if j.Message != nil { // a reply in the announcement's thread
@@ -280,7 +290,7 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 		return nil, js.Chat.Update(ctx, *inc.Announcement, *announceMessage(inc))
 	case JobRespond:
 		if j.Message != nil {
-			return nil, js.Chat.Respond(ctx, j.ResponseURL, *j.Message)
+			return nil, js.Chat.Respond(ctx, j.ResponseURL, js.Service.People.ResolveMessage(*j.Message))
 		}
 		return nil, js.Chat.Respond(ctx, j.ResponseURL, Message{Text: fmt.Sprintf("%s is open: join <#%s>.", inc.ID, inc.ChannelID)})
 	case JobFetchMessage:
@@ -312,6 +322,17 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 			return nil, err
 		}
 		return nil, js.Site.PublishSite(ctx, incs, now)
+	case JobLookupPerson:
+		ps, err := js.lookup(ctx, j.PersonID)
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error {
+			if err := w.remember(ps); err != nil {
+				return err
+			}
+			return w.ForgetDelivery(lookupKey(j.PersonID))
+		}, nil
 	case JobFetchIncident:
 		if js.Pager == nil {
 			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")
@@ -348,13 +369,41 @@ func (js *Jobs) threadReply(ctx context.Context, inc *Incident, channel string, 
 	if inc.Announcement != nil {
 		channel = inc.Announcement.Channel
 	}
-	_, err := js.Chat.Post(ctx, channel, msg)
+	_, err := js.post(ctx, channel, msg)
 	return err
 }
 
 // postmortemFailed reports whether drafting the postmortem failed for good.
 func postmortemFailed(inc *Incident) bool {
 	return slices.ContainsFunc(inc.Problems, func(p Problem) bool { return p.Job == JobPostmortem })
+}
+
+// shows are the jobs that show people to people: their incident's and
+// message's people are named through the directory when they run.
+var shows = map[JobKind]bool{JobPost: true, JobAnnounce: true, JobKickoff: true, JobSetTopic: true, JobAnnounceResolved: true, JobRespond: true}
+
+// named returns the incident with its people's directory names, after
+// looking up the IDs it and the job's message name that the directory does
+// not know yet (a job may ask Slack; a request may not).
+func (js *Jobs) named(ctx context.Context, j *Job, inc *Incident) *Incident {
+	people := js.Service.People
+	if people == nil {
+		return inc
+	}
+	var ids []string
+	if inc != nil {
+		ids = incidentIDs(inc)
+	}
+	if m := j.Message; m != nil {
+		ids = append(ids, refIDs(m.Text, m.Header, m.Body, m.Context)...)
+	}
+	js.known(ctx, ids)
+	return people.ResolveIncident(inc)
+}
+
+// post posts a message with the references in it resolved to names.
+func (js *Jobs) post(ctx context.Context, channel string, msg Message) (Posted, error) {
+	return js.Chat.Post(ctx, channel, js.Service.People.ResolveMessage(msg))
 }
 
 // laterInLane reports whether a later job of j's kind waits in its lane,
@@ -366,17 +415,23 @@ func (js *Jobs) laterInLane(j *Job) bool { return js.Lanes != nil && js.Lanes.La
 // twice).
 func (js *Jobs) invite(ctx context.Context, j *Job, inc *Incident) (string, error) {
 	uid := j.SlackUser
+	if uid == "" && IsSlackUserID(j.Invitee.ID) {
+		uid = j.Invitee.ID // a PagerDuty user already known as this Slack user
+	}
 	if uid == "" {
 		if js.Pager == nil {
 			return "", Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set, so their e-mail cannot be looked up")
 		}
-		email, err := js.Pager.UserEmail(ctx, j.Invitee.ID)
-		if err != nil {
+		p, err := js.profile(ctx, j.Invitee.ID)
+		switch {
+		case err != nil:
 			return "", err
+		case p.Missing:
+			return "", Errorf(EREJECTED, "PagerDuty has no user %s", j.Invitee.ID)
+		case p.SlackID == "":
+			return "", Errorf(EREJECTED, "users_not_found: no Slack user has their PagerDuty e-mail address")
 		}
-		if uid, err = js.Chat.UserByEmail(ctx, email); err != nil {
-			return "", err
-		}
+		uid = p.SlackID
 	}
 	if slices.Contains(inc.Invited, uid) {
 		return "", nil
@@ -393,12 +448,12 @@ func (js *Jobs) pagerAction(ctx context.Context, j *Job) error {
 	}
 	var froms []string
 	if j.SlackUser != "" {
-		email, err := js.Chat.UserEmail(ctx, j.SlackUser)
-		if err != nil && IsTransient(err) {
+		p, err := js.profile(ctx, j.SlackUser)
+		if err != nil && (IsTransient(err) || ErrorCode(err) == ETHROTTLED) {
 			return err
 		}
-		if email != "" {
-			froms = append(froms, email)
+		if p.Email != "" {
+			froms = append(froms, p.Email)
 		}
 	}
 	if js.PagerFrom != "" && (len(froms) == 0 || froms[0] != js.PagerFrom) {

@@ -48,6 +48,9 @@ type Service struct {
 	// MayManage reports whether a Slack user may change severity, assign
 	// roles and resolve; nil lets everyone.
 	MayManage func(userID string) bool
+	// People is the directory of people's names; nil shows people as
+	// their records name them.
+	People *People
 	// Enqueued is called after a commit that added outbox jobs (nil = no-op):
 	// the outbox runner's wake-up.
 	Enqueued func()

@@ -313,7 +313,9 @@ func TestService_CatchUpThenRealWebhook_OneCurrentEntry(t *testing.T) {
 
 type fakePager struct{ open []incidentbot.PagerIncident }
 
-func (f fakePager) UserEmail(context.Context, string) (string, error) { return "", nil }
+func (f fakePager) User(_ context.Context, id string) (incidentbot.PagerUser, error) {
+	return incidentbot.PagerUser{ID: id}, nil
+}
 func (f fakePager) Incident(_ context.Context, id string) (*incidentbot.PagerIncident, error) {
 	for _, p := range f.open {
 		if p.ID == id {

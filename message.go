@@ -203,7 +203,7 @@ func entryMessage(inc *Incident, e Entry) *Message {
 		body = icon + " *" + label + ":* " + EscapeMrkdwn(e.Text)
 	}
 	ctx := clock(e.At)
-	if who := e.Actor.Display(); !strings.Contains(e.Text, who) {
+	if who := Ref(e.Actor); !strings.Contains(e.Text, who) {
 		ctx += " · " + EscapeMrkdwn(who)
 	}
 	if e.Source == SourcePagerDuty {

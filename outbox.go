@@ -39,6 +39,9 @@ const (
 	// that the incident is resolved, with its duration and the postmortem
 	// draft.
 	JobAnnounceResolved JobKind = "announce_resolved"
+	// JobLookupPerson asks Slack (and PagerDuty) who a user ID is, for the
+	// people directory.
+	JobLookupPerson JobKind = "lookup_person"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -67,7 +70,8 @@ type Job struct {
 	// ResponseURL is a slash command's reply URL. It is a bearer secret:
 	// never logged or shown by the API.
 	ResponseURL string `json:"response_url,omitempty"`
-	TS          string `json:"ts,omitempty"` // fetch_message: the message
+	TS          string `json:"ts,omitempty"`        // fetch_message: the message
+	PersonID    string `json:"person_id,omitempty"` // lookup_person: a Slack or PagerDuty user ID
 	EventID     string `json:"event_id,omitempty"`
 	// Notice marks a post that reports a problem: if it fails too, it is
 	// not reported again.

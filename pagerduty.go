@@ -80,8 +80,9 @@ type PagerIncident struct {
 // Pager is what the outbox's jobs and reconciliation need from PagerDuty's
 // REST API. Errors are classified like Chat's.
 type Pager interface {
-	// UserEmail returns a PagerDuty user's e-mail address.
-	UserEmail(ctx context.Context, userID string) (string, error)
+	// User returns a PagerDuty user's name and e-mail address; an unknown
+	// user is an EREJECTED error.
+	User(ctx context.Context, userID string) (PagerUser, error)
 	// Incident fetches an incident.
 	Incident(ctx context.Context, id string) (*PagerIncident, error)
 	// OpenIncidents lists the triggered and acknowledged incidents.
@@ -245,6 +246,9 @@ func happeningKeys(ev PagerEvent) (mark string, similar []string) {
 }
 
 func (w *txWork) ingest(ev PagerEvent) (Outcome, string, error) {
+	if err := w.pagerPeople(&ev); err != nil {
+		return "", "", err
+	}
 	inc, err := w.IncidentByPagerDutyID(ev.IncidentID)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
@@ -352,19 +356,28 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 	inc := &Incident{
 		ID:       IncidentID(n),
 		Number:   n,
-		Title:    cmp.Or(strings.TrimSpace(pi.Title), "PagerDuty incident "+pi.ID),
+		Title:    cmp.Or(strings.TrimSpace(stripRefs(pi.Title)), "PagerDuty incident "+pi.ID),
 		Severity: SeverityFromPagerDuty(pi.Priority, pi.Urgency),
 		Status:   status,
 		StatusAt: detected,
 		Service:  pi.ServiceName,
 		PagerDuty: &PagerLink{
-			ID: pi.ID, Number: pi.Number, Title: strings.TrimSpace(pi.Title), URL: pi.URL, Urgency: pi.Urgency,
+			ID: pi.ID, Number: pi.Number, Title: strings.TrimSpace(stripRefs(pi.Title)), URL: pi.URL, Urgency: pi.Urgency,
 			Priority: pi.Priority, ServiceID: pi.ServiceID, ConferenceURL: pi.ConferenceURL, ConferenceNumber: pi.ConferenceNumber,
 		},
-		Assignees:  slices.Clone(pi.Assignees),
+		Assignees:  make([]Person, 0, len(pi.Assignees)),
 		OpenedAt:   detected,
 		RecordedAt: w.now,
 		UpdatedAt:  w.now,
+	}
+	for _, p := range pi.Assignees {
+		q, err := w.person(p)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(inc.Assignees, func(o Person) bool { return o.ID == q.ID }) {
+			inc.Assignees = append(inc.Assignees, q)
+		}
 	}
 	text := fmt.Sprintf("Paged: %s", inc.Title)
 	if pi.ServiceName != "" {
@@ -530,7 +543,7 @@ func onAcknowledged(_ *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, er
 	if inc.Status == StatusTriggered {
 		setStatus(inc, StatusAcknowledged, ev.OccurredAt)
 	}
-	e.Kind, e.Text = EntryAcknowledged, "Acknowledged by "+e.Actor.Display()
+	e.Kind, e.Text = EntryAcknowledged, "Acknowledged by "+Ref(e.Actor)
 	return recordEntry, nil
 }
 
@@ -551,7 +564,7 @@ func onUnacknowledged(_ *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, 
 func onResolved(_ *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error) {
 	was := inc.Status
 	setFirst(&inc.ResolvedAt, ev.OccurredAt)
-	e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+e.Actor.Display()
+	e.Kind, e.Text = EntryResolved, "Resolved in PagerDuty by "+Ref(e.Actor)
 	if setStatus(inc, StatusResolved, ev.OccurredAt) && was != StatusResolved {
 		return recordAndDraw, nil
 	}
@@ -565,7 +578,7 @@ func onReopened(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error)
 	setStatus(inc, StatusTriggered, ev.OccurredAt)
 	inc.Echoes = nil
 	w.scheduleFrom(inc, ev.OccurredAt)
-	e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+e.Actor.Display()
+	e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+Ref(e.Actor)
 	return recordEntry, nil
 }
 
@@ -579,7 +592,7 @@ func onReassigned(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, erro
 	}
 	names := make([]string, 0, len(ev.Incident.Assignees))
 	for _, p := range ev.Incident.Assignees {
-		names = append(names, p.Display())
+		names = append(names, Ref(p))
 		if !slices.ContainsFunc(inc.Assignees, func(q Person) bool { return q.ID == p.ID }) {
 			inc.Assignees = append(inc.Assignees, p)
 			if err := w.invite(inc, p); err != nil {
@@ -618,7 +631,7 @@ func skewNote(ev PagerEvent) string {
 func onResponderAdded(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error) {
 	e.Kind = EntryResponderAdded
 	if r := ev.Responder; r != nil {
-		e.Text = r.Display() + " was asked to respond"
+		e.Text = Ref(*r) + " was asked to respond"
 		if err := w.invite(inc, *r); err != nil {
 			return 0, err
 		}

@@ -864,6 +864,9 @@ func (s *Service) draft(tx Tx, inc *Incident, now time.Time) (*Postmortem, error
 	if err != nil {
 		return nil, err
 	}
+	// One name per person: the directory's, for every role, owner, actor
+	// and person a timeline entry names (people.go).
+	inc, tl = s.People.ResolveIncident(inc), s.People.ResolveEntries(tl)
 	h, err := gatherHistory(tx, inc)
 	if err != nil {
 		return nil, err

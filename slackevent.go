@@ -154,8 +154,12 @@ func (w *txWork) pin(inc *Incident, m SlackMessage, by Person) (Outcome, error) 
 	if !ok {
 		at = w.now
 	}
+	author, err := w.person(m.Author)
+	if err != nil {
+		return "", err
+	}
 	inc.UpdatedAt = w.now
-	return OutcomeApplied, w.AppendEntry(inc.ID, &Entry{At: at, Kind: EntryPinned, Actor: m.Author, Source: SourceSlack, Text: m.Text, Ref: m.TS, Permalink: m.Permalink})
+	return OutcomeApplied, w.AppendEntry(inc.ID, &Entry{At: at, Kind: EntryPinned, Actor: author, Source: SourceSlack, Text: stripRefs(m.Text), Ref: m.TS, Permalink: m.Permalink})
 }
 
 // pinned returns the current version of the pinned entry copying message

@@ -100,6 +100,14 @@ type Tx interface {
 	// TakePending removes and returns the events kept for an incident.
 	TakePending(pdID string) ([]PagerEvent, error)
 
+	// PutProfile records what the people directory knows of a user ID,
+	// replacing that ID's earlier profile.
+	PutProfile(p *Profile) error
+	// Profiles calls fn for every stored profile in ID order until fn
+	// returns false. The number of profiles follows the number of people,
+	// not the incidents' history.
+	Profiles(fn func(*Profile) bool) error
+
 	// Cursor returns the position a poller recorded under name with
 	// SetCursor, "" when none is recorded. Positions are opaque to the
 	// store and never pruned.

@@ -72,7 +72,7 @@ var required = []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "PAGERDUTY_WE
 var botScopes = []string{
 	"commands", "chat:write", "chat:write.public", "channels:manage", "channels:read",
 	"channels:history", "pins:read", "reactions:read", "users:read", "users:read.email",
-	"usergroups:read", "files:write",
+	"usergroups:read", "files:write", "files:read", "pins:write", "groups:write", "groups:read", "groups:history",
 }
 
 const (
@@ -834,7 +834,7 @@ func TestTheSlackAppRequestsTheScopesTheBotNeedsEachWithAReason(t *testing.T) {
 		}
 	}
 	// An event is delivered only with its scope.
-	eventScope := map[string]string{"pin_added": "pins:read", "reaction_added": "reactions:read", "message.channels": "channels:history"}
+	eventScope := map[string]string{"pin_added": "pins:read", "reaction_added": "reactions:read", "message.channels": "channels:history", "message.groups": "groups:history"}
 	for event, scope := range eventScope {
 		if !slices.Contains(app.Settings.EventSubscriptions.BotEvents, event) {
 			t.Errorf("bot event %s is not subscribed", event)

@@ -253,6 +253,26 @@ func copyAll(ctx context.Context, src, dst copyStore) (map[string]int, error) {
 	if err := flush(); err != nil {
 		return nil, fmt.Errorf("copying delivery records: %w", err)
 	}
+	// The people directory (names learned from Slack and PagerDuty).
+	var profiles []incidentbot.Profile
+	if err := src.View(ctx, func(tx incidentbot.Tx) error {
+		profiles = profiles[:0]
+		return tx.Profiles(func(p *incidentbot.Profile) bool { profiles = append(profiles, *p); return true })
+	}); err != nil {
+		return nil, fmt.Errorf("reading the people directory: %w", err)
+	}
+	for chunk := range slices.Chunk(profiles, 500) {
+		if err := dst.Update(ctx, func(tx incidentbot.Tx) error {
+			for i := range chunk {
+				if err := tx.PutProfile(&chunk[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("copying the people directory: %w", err)
+		}
+	}
 	// Pollers' positions (pull mode's place in PagerDuty's log).
 	cursors := map[string]string{}
 	if err := src.View(ctx, func(tx incidentbot.Tx) error {

@@ -150,7 +150,7 @@ func TestKickoff_KeptTrueAfterEveryStateChange(t *testing.T) {
 
 	h.command("UBOB", ch, "commander <@UALICE|alice>")
 	k = h.kickoff(ch)
-	k.want(t, "commander", map[string]string{"Commander": "alice"}, open...)
+	k.want(t, "commander", map[string]string{"Commander": "Alice Chen"}, open...)
 
 	inc = h.pd.AddIncident(pagerfake.Incident{
 		ID: "PKICK", Number: 2210, Title: "API health check failures", Urgency: "high", PriorityName: "P2",

@@ -79,8 +79,10 @@ func prepareHarness(t *testing.T, clock *flowingClock) *harness {
 	t.Cleanup(h.pd.Close)
 	// Registered before any start, so it runs after every Main is closed.
 	t.Cleanup(h.verifyDBFiles)
-	h.slack.AddUser("UALICE", "alice", "alice@example.com")
-	h.slack.AddUser("UBOB", "bob", "bob@example.com")
+	// Each Slack user has a legacy user name (alice) that the bot must never
+	// show, and a profile's real name that it shows everywhere.
+	h.slack.PutUser(slackfake.User{ID: "UALICE", Name: "alice", RealName: "Alice Chen", DisplayName: "ali", Email: "alice@example.com"})
+	h.slack.PutUser(slackfake.User{ID: "UBOB", Name: "bob", RealName: "Bob Martinez", DisplayName: "bobm", Email: "bob@example.com"})
 	h.slack.CreateChannelDirect("incidents", "UHUMAN", false)
 	h.pd.AddUser(pagerfake.User{ID: "PALICE", Name: "Alice Chen", Email: "alice@example.com"})
 	h.pd.AddUser(pagerfake.User{ID: "PBOB", Name: "Bob Martinez", Email: "bob@example.com"})

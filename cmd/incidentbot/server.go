@@ -57,6 +57,11 @@ type Main struct {
 	// with the bot's (5 min when 0; negative: never); it also runs at start.
 	ReconcileEvery time.Duration
 
+	// PeopleLoadEvery is how often the people directory is read from the
+	// store (1 min when 0), PeopleRefreshEvery how often profiles older
+	// than a day are asked about again (10 min when 0).
+	PeopleLoadEvery, PeopleRefreshEvery time.Duration
+
 	// LeaseTTL is the PostgreSQL leader lease's lifetime (5 s when 0).
 	LeaseTTL time.Duration
 
@@ -169,8 +174,14 @@ func (m *Main) Open() error {
 		Enqueued: m.Outbox.Wake, Logger: m.Logger, MayManage: responders.Allowed, SLO: cfg.SLO,
 		Cadence: cfg.UpdateCadence, PublicSeverities: cfg.PublicSeverities,
 		PagerSync: cfg.PagerDutyAPIToken != "", Statuspage: cfg.StatuspageAPIKey != "", Site: true, DigestAfter: m.DigestAfter, DigestCollect: m.DigestCollect,
+		People: &incidentbot.People{},
 	}
 	m.Jobs.Service = m.Service
+	// The directory starts with what the store knows: requests name people
+	// from it, never by asking Slack.
+	if err := m.Service.LoadPeople(context.Background()); err != nil {
+		m.Logger.Warn("people: could not load the directory; names are learned again", "err", err)
+	}
 	if cfg.PagerDutyPoll > 0 && pagerClient != nil {
 		m.Poller = &pager.Poller{Source: pagerClient, Ingest: m.Service, Every: cmp.Or(m.PollEvery, cfg.PagerDutyPoll), Now: m.Now, Logger: m.Logger}
 		m.Poller.Register(m.Registry)
@@ -253,10 +264,11 @@ func (m *Main) Open() error {
 			wg.Add(1)
 			go func() { defer wg.Done(); m.Poller.Run(ctx) }()
 		}
-		wg.Add(3)
+		wg.Add(4)
 		go func() { defer wg.Done(); m.Outbox.Run(ctx) }()
 		go func() { defer wg.Done(); m.cadence(ctx) }()
 		go func() { defer wg.Done(); m.janitor(ctx) }()
+		go func() { defer wg.Done(); m.refreshPeople(ctx) }()
 		wg.Wait()
 	}
 	if m.Socket != nil {
@@ -270,8 +282,9 @@ func (m *Main) Open() error {
 			}
 		}()
 	}
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
+	go func() { defer m.wg.Done(); m.loadPeople(ctx) }()
 	if pg == nil {
 		go func() { defer m.wg.Done(); lead(ctx) }()
 	} else {
@@ -405,6 +418,28 @@ func (m *Main) janitor(ctx context.Context) {
 			m.Logger.Error("janitor: pruning delivery records failed", "err", err)
 		} else if n > 0 {
 			m.Logger.Info("janitor: pruned delivery records", "count", n)
+		}
+	})
+}
+
+// loadPeople reads the people directory from the store every minute, on
+// every replica: what a lookup on another replica learned is known here.
+func (m *Main) loadPeople(ctx context.Context) {
+	every(ctx, m.PeopleLoadEvery, time.Minute, func() {
+		if err := m.Service.LoadPeople(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Warn("people: could not reload the directory", "err", err)
+		}
+	})
+}
+
+// refreshPeople asks Slack (and PagerDuty) again about the profiles
+// checked more than a day ago, a few each time (users.info is Tier 4), on
+// the leader: renamed people read right within a day.
+func (m *Main) refreshPeople(ctx context.Context) {
+	every(ctx, m.PeopleRefreshEvery, 10*time.Minute, func() {
+		n, err := m.Jobs.RefreshPeople(ctx, 24*time.Hour, 20)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("people: refresh stopped", "refreshed", n, "err", incidentbot.ErrorMessage(err))
 		}
 	})
 }

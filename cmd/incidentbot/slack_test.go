@@ -112,7 +112,7 @@ func TestSlack_Commands_RunTheIncidentBothWays(t *testing.T) {
 	if notes := h.pd.Notes("PCMD"); len(notes) != 2 || notes[0].Content != "pool at 100/100 & climbing" {
 		t.Errorf("PagerDuty notes = %+v", notes)
 	}
-	if topic := h.slack.Topic(ch); !strings.Contains(topic, "SEV2") || !strings.Contains(topic, "comms: bob") {
+	if topic := h.slack.Topic(ch); !strings.Contains(topic, "SEV2") || !strings.Contains(topic, "comms: Bob Martinez") {
 		t.Errorf("topic = %q, want the new severity and the comms role", topic)
 	}
 	if !strings.Contains(strings.Join(h.slack.Members(ch), ","), "UBOB") {
@@ -353,7 +353,7 @@ func TestSlack_Events_PinsEditsDeletions(t *testing.T) {
 		t.Fatalf("timeline = %s", k)
 	}
 	pin := got.Timeline[1]
-	if want, _ := timeOfTS(msg.TS); !pin.At.Equal(want) || pin.Text != "connections at 100/100 @bob" || pin.Actor != "UALICE" {
+	if want, _ := timeOfTS(msg.TS); !pin.At.Equal(want) || pin.Text != "connections at 100/100 @bob" || pin.Actor != "Alice Chen" {
 		t.Errorf("pinned entry = %+v (ts %s)", pin, msg.TS)
 	}
 	if got.Timeline[2].Text != "restarting pods now" {
@@ -446,7 +446,7 @@ func TestSlack_Commands_OneVisibleMessagePerAction(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(posts[0], "Acknowledged by alice") {
+	if !strings.Contains(posts[0], "Acknowledged by Alice Chen") {
 		t.Errorf("ack post = %s", posts[0])
 	}
 	if n := len(h.slack.Messages(general.ID)); n != 0 {

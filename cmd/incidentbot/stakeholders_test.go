@@ -101,7 +101,7 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 		{"update (investigating): Elevated API errors", false},
 		{"Next update by 04:21 UTC", false},
 		{"INC-1 escalated SEV2 → SEV1", true},
-		{"INC-1 commander: bob", false},
+		{"INC-1 commander: Bob Martinez", false},
 		{"update (identified): A bad deploy", false},
 		{"INC-1 resolved after 1 h 30 min: Rolled back to v2.30.", true},
 	}

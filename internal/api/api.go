@@ -28,11 +28,20 @@ type Handler struct {
 	token   string
 	log     *slog.Logger
 	mux     *http.ServeMux
+	names   Namer // nil: people as the records name them
 }
 
 // Drafter drafts an incident's postmortem as it stands.
 type Drafter interface {
 	Postmortem(ctx context.Context, id string) (*incidentbot.Postmortem, error)
+}
+
+// Namer names people as the bot's directory knows them (one name per
+// person); a Drafter that is one (incidentbot.Service) names the people of
+// every incident and timeline the API shows.
+type Namer interface {
+	ResolveIncident(*incidentbot.Incident) *incidentbot.Incident
+	ResolveEntries([]incidentbot.Entry) []incidentbot.Entry
 }
 
 // Backuper writes a consistent copy of the whole database.
@@ -55,6 +64,9 @@ func New(store incidentbot.Store, drafter Drafter, backup Backuper, token string
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{store: store, drafter: drafter, backup: backup, token: token, log: log, mux: http.NewServeMux()}
+	if n, ok := drafter.(Namer); ok {
+		h.names = n
+	}
 	h.mux.HandleFunc("GET /api/backup", h.backupDB)
 	h.mux.HandleFunc("GET /api/incidents", h.listIncidents)
 	h.mux.HandleFunc("GET /api/incidents/{id}", h.getIncident)
@@ -102,7 +114,10 @@ type Entry struct {
 	Supersedes uint64 `json:"supersedes,omitempty"`
 }
 
-func view(inc *incidentbot.Incident) Incident {
+func (h *Handler) view(inc *incidentbot.Incident) Incident {
+	if h.names != nil {
+		inc = h.names.ResolveIncident(inc)
+	}
 	v := Incident{Incident: inc}
 	if inc.PagerDuty != nil {
 		v.PagerDutyID = inc.PagerDuty.ID
@@ -160,7 +175,7 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request) {
 		NextCursor string     `json:"next_cursor"`
 	}{Incidents: make([]Incident, 0, len(incs)), NextCursor: next}
 	for _, inc := range incs {
-		out.Incidents = append(out.Incidents, view(inc))
+		out.Incidents = append(out.Incidents, h.view(inc))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -177,7 +192,10 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		v = view(inc)
+		v = h.view(inc)
+		if h.names != nil {
+			tl = h.names.ResolveEntries(tl)
+		}
 		v.Timeline = make([]Entry, 0, len(tl))
 		for _, e := range tl {
 			v.Timeline = append(v.Timeline, Entry{Seq: e.Seq, At: e.At, Kind: string(e.Kind), Actor: e.Actor.Display(), ActorID: e.Actor.ID, Source: string(e.Source), Text: e.Text, Supersedes: e.Supersedes})

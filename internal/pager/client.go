@@ -37,16 +37,14 @@ func NewClient(token, baseURL string, hc *http.Client) *Client {
 	return &Client{pd: c}
 }
 
-// UserEmail returns a PagerDuty user's e-mail address.
-func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
+// User returns a PagerDuty user's name and e-mail address (GET
+// /users/{id}); an unknown user is EREJECTED (404).
+func (c *Client) User(ctx context.Context, userID string) (incidentbot.PagerUser, error) {
 	u, err := c.pd.GetUserWithContext(ctx, userID, pagerduty.GetUserOptions{})
 	if err != nil {
-		return "", classify(ctx, "look up PagerDuty user "+userID, err)
+		return incidentbot.PagerUser{}, classify(ctx, "look up PagerDuty user "+userID, err)
 	}
-	if u.Email == "" {
-		return "", incidentbot.Errorf(incidentbot.EREJECTED, "PagerDuty user %s has no e-mail address", userID)
-	}
-	return u.Email, nil
+	return incidentbot.PagerUser{ID: u.ID, Name: incidentbot.CleanLine(u.Name), Email: u.Email}, nil
 }
 
 // Incident fetches an incident.

@@ -404,6 +404,7 @@ func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
 	for kind, table := range map[string]string{
 		"incidents": "incidents", "timeline entries": "timeline", "outbox jobs": "jobs",
 		"dead letters": "dead_letters", "pending events": "pending_events", "delivery records": "deliveries",
+		"people": "people",
 	} {
 		var n int
 		if err := db.pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {

@@ -337,6 +337,51 @@ func (t *tx) DeliveryAnswer(key string) ([]byte, bool, error) {
 	return answer, seen, nil
 }
 
+// --- the people directory
+
+func (t *tx) PutProfile(p *incidentbot.Profile) error {
+	if t.err != nil {
+		return t.err
+	}
+	if p.ID == "" {
+		return incidentbot.Errorf(incidentbot.EINVALID, "a profile needs an ID")
+	}
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	t.queue(nil, "INSERT INTO people (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", []byte(p.ID), doc)
+	return nil
+}
+
+func (t *tx) Profiles(fn func(*incidentbot.Profile) bool) error {
+	var all []*incidentbot.Profile
+	q := &pgx.QueuedQuery{SQL: "SELECT doc FROM people ORDER BY id"}
+	q.Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var doc []byte
+			if err := rows.Scan(&doc); err != nil {
+				return err
+			}
+			p := new(incidentbot.Profile)
+			if err := json.Unmarshal(doc, p); err != nil {
+				return err
+			}
+			all = append(all, p)
+		}
+		return rows.Err()
+	})
+	if err := t.send(q); err != nil {
+		return err
+	}
+	for _, p := range all {
+		if !fn(p) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // --- cursors
 
 func (t *tx) Cursor(name string) (string, error) {

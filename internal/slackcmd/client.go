@@ -275,17 +275,21 @@ func (c *Client) Update(ctx context.Context, at incidentbot.Posted, msg incident
 	return c.done(ctx, "chat.update", "", err)
 }
 
-// UserEmail returns a user's e-mail address (users.info; needs the
-// users:read.email scope).
-func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
+// UserProfile returns a user's real name, display name and e-mail address
+// (users.info; the e-mail needs the users:read.email scope). The legacy
+// user name (name) is not returned: the bot never shows it.
+func (c *Client) UserProfile(ctx context.Context, userID string) (incidentbot.SlackUser, error) {
 	if err := c.take(ctx, "users.info", ""); err != nil {
-		return "", err
+		return incidentbot.SlackUser{}, err
 	}
 	u, err := c.api.GetUserInfoContext(ctx, userID)
-	if err != nil {
-		return "", c.done(ctx, "users.info", "", err)
+	if err := c.done(ctx, "users.info", "", err); err != nil {
+		return incidentbot.SlackUser{}, err
 	}
-	return u.Profile.Email, nil
+	return incidentbot.SlackUser{
+		ID: u.ID, RealName: incidentbot.CleanLine(u.Profile.RealName), DisplayName: incidentbot.CleanLine(u.Profile.DisplayName),
+		Email: u.Profile.Email, Deleted: u.Deleted,
+	}, nil
 }
 
 // Message reads one message (conversations.history) and its permalink.
@@ -308,7 +312,7 @@ func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.S
 	if err != nil {
 		return incidentbot.SlackMessage{}, c.done(ctx, "chat.getPermalink", "", err)
 	}
-	return incidentbot.SlackMessage{Channel: channel, TS: ts, Author: incidentbot.Person{ID: m.User, Name: m.Username}, Text: plain(m.Text), Permalink: link}, nil
+	return incidentbot.SlackMessage{Channel: channel, TS: ts, Author: incidentbot.Person{ID: m.User}, Text: plain(m.Text), Permalink: link}, nil
 }
 
 // Respond posts an ephemeral answer to a slash command's response_url. The

@@ -226,13 +226,15 @@ func tokens(text string) []string {
 	return out
 }
 
-// parseMention reads Slack's escaped user mention, <@U123> or <@U123|name>.
+// parseMention reads Slack's escaped user mention, <@U123> or
+// <@U123|name>. The label is Slack's legacy user name: only the ID is kept
+// (the domain names people from its directory).
 func parseMention(s string) (incidentbot.Person, bool) {
 	m := mentionRe.FindStringSubmatch(s)
 	if m == nil {
 		return incidentbot.Person{}, false
 	}
-	return incidentbot.Person{ID: m[1], Name: m[2]}, true
+	return incidentbot.Person{ID: m[1]}, true
 }
 
 // plain turns Slack's escaped text into what the person typed: mentions

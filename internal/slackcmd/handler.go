@@ -184,7 +184,9 @@ func (h *Handler) Command(ctx context.Context, p CommandPayload, key string) map
 		return ephemeralAnswer(incidentbot.ErrorMessage(err))
 	}
 	c.ChannelID = p.ChannelID
-	c.Actor = incidentbot.Person{ID: p.UserID, Name: p.UserName}
+	// user_name is Slack's legacy user name: never shown. The domain names
+	// people from its directory (the profile's real name).
+	c.Actor = incidentbot.Person{ID: p.UserID}
 	c.ResponseURL = p.ResponseURL
 	c.DeliveryKey = key
 	reply, err := h.svc.Run(ctx, c)
@@ -265,7 +267,7 @@ func (h *Handler) Interaction(ctx context.Context, payload []byte, key func(part
 	if h.otherTeam(cb.Team.ID) {
 		return nil, nil
 	}
-	actor := incidentbot.Person{ID: cb.User.ID, Name: cb.User.Name}
+	actor := incidentbot.Person{ID: cb.User.ID} // user.name is the legacy user name
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		for i, a := range cb.ActionCallback.BlockActions {
@@ -484,7 +486,7 @@ func domainEvent(e eventBody) (incidentbot.SlackEvent, bool) {
 		m := e.Item.Message
 		ch := orStr(e.ChannelID, e.Item.Channel)
 		return incidentbot.SlackEvent{Kind: "pin", Channel: ch, TS: m.TS, By: incidentbot.Person{ID: e.User},
-			Message: &incidentbot.SlackMessage{Channel: ch, TS: m.TS, Author: incidentbot.Person{ID: m.User, Name: m.Username}, Text: plain(m.Text), Permalink: m.Permalink}}, true
+			Message: &incidentbot.SlackMessage{Channel: ch, TS: m.TS, Author: incidentbot.Person{ID: m.User}, Text: plain(m.Text), Permalink: m.Permalink}}, true
 	case e.Type == "reaction_added" && e.Reaction == "pushpin" && e.Item.Type == "message":
 		return incidentbot.SlackEvent{Kind: "reaction", Channel: e.Item.Channel, TS: e.Item.TS, By: incidentbot.Person{ID: e.User}}, true
 	case e.Type == "message" && e.Subtype == "message_changed" && e.Message != nil:

@@ -21,6 +21,7 @@ func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
 		out["outbox jobs"] = btx.Bucket(bucketOutbox).Stats().KeyN
 		out["dead letters"] = btx.Bucket(bucketDead).Stats().KeyN
 		out["delivery records"] = btx.Bucket(bucketDeliveries).Stats().KeyN
+		out["people"] = btx.Bucket(bucketPeople).Stats().KeyN
 		nested := func(root []byte) (int, error) {
 			n := 0
 			b := btx.Bucket(root)

@@ -33,7 +33,8 @@ var (
 	bucketCursors    = []byte("cursors")    // poller name → its position (opaque text)
 	bucketWords      = []byte("words")      // title word + 0x00 + 8-byte number → nothing
 	bucketWordsOf    = []byte("wordsof")    // 8-byte number → its title words, 0x00-separated
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors, bucketWords, bucketWordsOf}
+	bucketPeople     = []byte("people")     // Slack or PagerDuty user ID → profile JSON
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors, bucketWords, bucketWordsOf, bucketPeople}
 )
 
 // schemaVersion is the layout version in the meta bucket. Version 2 added

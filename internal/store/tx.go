@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -79,6 +80,34 @@ func (t *tx) Cursor(name string) (string, error) {
 
 func (t *tx) SetCursor(name, value string) error {
 	return t.btx.Bucket(bucketCursors).Put([]byte(name), []byte(value))
+}
+
+func (t *tx) PutProfile(p *incidentbot.Profile) error {
+	if p.ID == "" {
+		return incidentbot.Errorf(incidentbot.EINVALID, "a profile needs an ID")
+	}
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return t.btx.Bucket(bucketPeople).Put([]byte(p.ID), v)
+}
+
+func (t *tx) Profiles(fn func(*incidentbot.Profile) bool) error {
+	c := t.btx.Bucket(bucketPeople).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := t.checkCtx(); err != nil {
+			return err
+		}
+		p := new(incidentbot.Profile)
+		if err := json.Unmarshal(v, p); err != nil {
+			return fmt.Errorf("profile %q: %w", k, err)
+		}
+		if !fn(p) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func (t *tx) NextIncidentNumber() (int, error) {

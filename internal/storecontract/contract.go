@@ -72,6 +72,8 @@ var Cases = []Case{
 	{"Tx_DeadLetters_Kept", deadLetters},
 	{"Tx_Pending_TakeRemovesThem", pendingEvents},
 	{"Tx_SetCursor_KeptWithItsTransactionOnly", cursors},
+	{"Tx_PutProfile_ReplacesAndListsInIDOrder", profiles},
+	{"Tx_PutProfile_RolledBackLeavesNothing", profilesRolledBack},
 	{"View_LongReadStopsWhenItsContextEnds", longReadStops},
 	{"Store_PruneDeliveries_KeepsRecent", pruneDeliveries},
 	{"Store_Writable", writable},
@@ -1329,4 +1331,77 @@ func cursors(t *testing.T, s incidentbot.Store) {
 		}
 		return nil
 	})
+}
+
+// Profiles are kept by ID (a later put replaces), listed in ID order with
+// every field, odd bytes included, and the listing stops when fn says so.
+func profiles(t *testing.T, s incidentbot.Store) {
+	list := func() []incidentbot.Profile {
+		t.Helper()
+		var out []incidentbot.Profile
+		view(t, s, func(tx incidentbot.Tx) error {
+			out = out[:0]
+			return tx.Profiles(func(p *incidentbot.Profile) bool { out = append(out, *p); return true })
+		})
+		return out
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("a new store lists %d profiles", len(got))
+	}
+	sarah := incidentbot.Profile{ID: "USARAH", Name: "Sarah Kim", Email: "sarah@example.com", CheckedAt: i0}
+	pd := incidentbot.Profile{ID: "PSARAH", Name: "Sarah K.", Email: "sarah@example.com", SlackID: "USARAH", CheckedAt: i0}
+	odd := incidentbot.Profile{ID: "U\x00é", Name: "Zoë \x00 \u202e", Missing: true, CheckedAt: i0}
+	update(t, s, func(tx incidentbot.Tx) error {
+		for _, p := range []incidentbot.Profile{sarah, pd, odd} {
+			if err := tx.PutProfile(&p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	renamed := sarah
+	renamed.Name, renamed.CheckedAt = "Sarah Kim-Lee", i0.Add(time.Hour)
+	update(t, s, func(tx incidentbot.Tx) error { return tx.PutProfile(&renamed) })
+	got := list()
+	want := []incidentbot.Profile{pd, odd, renamed}
+	if len(got) != len(want) {
+		t.Fatalf("profiles = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Name != want[i].Name || got[i].Email != want[i].Email || got[i].SlackID != want[i].SlackID ||
+			got[i].Missing != want[i].Missing || !got[i].CheckedAt.Equal(want[i].CheckedAt) {
+			t.Errorf("profile %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	n := 0
+	view(t, s, func(tx incidentbot.Tx) error {
+		return tx.Profiles(func(*incidentbot.Profile) bool { n++; return false })
+	})
+	if n != 1 {
+		t.Errorf("fn returning false saw %d profiles, want 1", n)
+	}
+	if err := s.Update(context.Background(), func(tx incidentbot.Tx) error { return tx.PutProfile(&incidentbot.Profile{}) }); incidentbot.ErrorCode(err) != incidentbot.EINVALID {
+		t.Errorf("a profile without an ID: %v, want EINVALID", err)
+	}
+}
+
+// A profile put in a transaction that fails is not kept.
+func profilesRolledBack(t *testing.T, s incidentbot.Store) {
+	boom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx incidentbot.Tx) error {
+		if err := tx.PutProfile(&incidentbot.Profile{ID: "UGONE", Name: "Gone", CheckedAt: i0}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	n := 0
+	view(t, s, func(tx incidentbot.Tx) error {
+		return tx.Profiles(func(*incidentbot.Profile) bool { n++; return true })
+	})
+	if n != 0 {
+		t.Errorf("%d profiles after a rolled-back put", n)
+	}
 }

@@ -487,6 +487,10 @@ func (s *Server) userJSON(u User) map[string]any {
 	if realName == "" {
 		realName = u.Name
 	}
+	display := u.DisplayName
+	if display == "" {
+		display = u.Name
+	}
 	tz := u.TZ
 	if tz == "" {
 		tz = DefaultUserTZ
@@ -494,7 +498,7 @@ func (s *Server) userJSON(u User) map[string]any {
 	label, offset := tzInfo(tz, s.now())
 	profile := map[string]any{
 		"email": u.Email, "real_name": realName, "real_name_normalized": realName,
-		"display_name": u.Name, "display_name_normalized": u.Name, "team": s.TeamID,
+		"display_name": display, "display_name_normalized": display, "team": s.TeamID,
 	}
 	if u.IsBot {
 		delete(profile, "email") // bots have no address

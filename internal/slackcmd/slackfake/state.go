@@ -10,12 +10,15 @@ import (
 type User struct {
 	// ID is the user ID, e.g. "U0001".
 	ID string
-	// Name is the user name.
+	// Name is the legacy user name (users.info's name, a slash command's
+	// user_name, a mention's label).
 	Name string
 	// Email is the address users.lookupByEmail finds the user by.
 	Email string
 	// RealName is the full name; "" reports Name, as AddUser leaves it.
 	RealName string
+	// DisplayName is the profile's display name; "" reports Name.
+	DisplayName string
 	// TZ is the user's time zone name, e.g. "Europe/Paris"; "" reports
 	// DefaultUserTZ.
 	TZ string
