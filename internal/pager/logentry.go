@@ -40,9 +40,16 @@ const logPageSize = 100
 // A 429 is an ETRANSIENT error whose RetryAfter says how long PagerDuty
 // asked to wait (Retry-After, or its ratelimit-reset header).
 // https://developer.pagerduty.com/api-reference/c661e065403b5-list-log-entries
-func (c *Client) LogEntries(ctx context.Context, since, until time.Time, offset int) (LogPage, error) {
+func (c *Client) LogEntries(ctx context.Context, since, until time.Time, offset int) (page LogPage, err error) {
 	wait := new(time.Duration)
 	ctx = context.WithValue(ctx, retryAfterKey{}, wait)
+	defer func() {
+		// go-pagerduty's Channel decoder asserts that channel.type is a
+		// string: an answer where it is not must not take the bot down.
+		if p := recover(); p != nil {
+			page, err = LogPage{}, incidentbot.Errorf(incidentbot.ETRANSIENT, "list PagerDuty log entries: the answer could not be read (%v)", p)
+		}
+	}()
 	res, err := c.pd.ListLogEntriesWithContext(ctx, pagerduty.ListLogEntriesOptions{
 		Limit: logPageSize, Offset: uint(offset),
 		Since: since.UTC().Format(time.RFC3339), Until: until.UTC().Format(time.RFC3339),

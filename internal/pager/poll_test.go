@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -288,4 +290,40 @@ func TestPoller_Poll_HalvesAWindowTooLargeToPage(t *testing.T) {
 	if len(ing.events) != 300 {
 		t.Errorf("applied %d, want 300", len(ing.events))
 	}
+}
+
+// FuzzClient_LogEntries: whatever a server answers to GET /log_entries,
+// the client returns a page or an error, never a panic (go-pagerduty's
+// Channel decoder asserts channel.type is a string), and every entry it
+// returns with an event names its incident.
+func FuzzClient_LogEntries(f *testing.F) {
+	f.Add([]byte(`{"log_entries":[{"id":"Q1","type":"trigger_log_entry","created_at":"2025-06-01T09:00:00Z","incident":{"id":"P1","incident_number":1,"title":"t"},"channel":{"type":"api"}}],"more":false}`))
+	f.Add([]byte(`{"log_entries":[{"id":"Q2","type":"annotate_log_entry","incident":{"id":"P1"},"channel":{"type":7}}]}`))
+	f.Add([]byte(`{"log_entries":[{"id":"Q3","type":"priority_change_log_entry","incident":{"id":"P1","title":"x"},"channel":{"type":"website","new_priority":"P1"}}]}`))
+	f.Add([]byte(`{"log_entries":[{"type":"acknowledge_log_entry","incident":{"id":""},"assignees":[1]}]}`))
+	f.Add([]byte(`not json`))
+	var body []byte
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	f.Cleanup(srv.Close)
+	c := pager.NewClient("tok", srv.URL, nil)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		mu.Lock()
+		body = b
+		mu.Unlock()
+		page, err := c.LogEntries(context.Background(), time.Unix(0, 0), time.Unix(60, 0), 0)
+		if err != nil {
+			return
+		}
+		for _, e := range page.Entries {
+			if e.Event.Type != "" && e.Event.IncidentID == "" {
+				t.Errorf("entry %+v: an event with no incident", e)
+			}
+		}
+	})
 }

@@ -332,7 +332,10 @@ func (h *Handler) viewSubmission(ctx context.Context, cb slack.InteractionCallba
 	if cb.View.CallbackID != updateCallbackID {
 		return nil
 	}
-	vals := cb.View.State.Values
+	var vals map[string]map[string]slack.BlockAction
+	if cb.View.State != nil { // a submission without a state has no fields
+		vals = cb.View.State.Values
+	}
 	msg := strings.TrimSpace(vals[blockMessage][blockMessage].Value)
 	st := vals[blockStatus][blockStatus].SelectedOption.Value
 	c := incidentbot.Cmd{Name: "update", IncidentID: cb.View.PrivateMetadata, Actor: actor, Text: msg, DeliveryKey: key}

@@ -419,6 +419,13 @@ func (sc *socketConn) serve(env envelope, arrived time.Time) {
 	defer cancel()
 	result := "acked"
 	defer func() {
+		// A panic here would end the process (net/http recovers its
+		// handlers' panics; this goroutine is ours): the envelope is left
+		// unacknowledged instead, and logged.
+		if p := recover(); p != nil {
+			result = "bad"
+			sc.c.log().Error("slack socket mode: handling an envelope panicked; left unacknowledged", "type", env.Type, "envelope_id", incidentbot.Clip(env.EnvelopeID), "panic", fmt.Sprint(p))
+		}
 		if m := sc.c.metrics; m != nil {
 			m.envelopes.WithLabelValues(env.Type, result).Inc()
 			if result == "acked" {

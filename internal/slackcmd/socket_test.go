@@ -14,6 +14,7 @@ import (
 	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/slack-go/slack"
 )
 
 // socketService is a handwritten lifecycle for the handlers: it applies a
@@ -339,3 +340,34 @@ func TestSocketClient_BotTokenGiven_RefusedForGood(t *testing.T) {
 		t.Error("the error repeats the token")
 	}
 }
+
+// FuzzHandler_EnvelopePayloads: whatever payload a Socket Mode envelope
+// carries, the handler functions both transports share answer without a
+// panic, and every answer can be sent back as JSON.
+func FuzzHandler_EnvelopePayloads(f *testing.F) {
+	f.Add([]byte(`{"team_id":"T1","channel_id":"C1","user_id":"U1","text":"note INC-1 hi","command":"/incident"}`))
+	f.Add([]byte(`{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},"actions":[{"action_id":"incident_update","value":"INC-1"}],"trigger_id":"x"}`))
+	f.Add([]byte(`{"type":"view_submission","view":{"callback_id":"incident_update","private_metadata":"INC-1","state":{"values":{"message":{"message":{"value":" "}}}}}}`))
+	f.Add([]byte(`{"type":"event_callback","event_id":"Ev1","event":{"type":"pin_added","item":{"message":{"ts":"1.2","text":"x"}}}}`))
+	f.Add([]byte(`[]`))
+	h := slackcmd.NewHandler(slackcmd.HandlerConfig{Service: newSocketService(), Views: viewsFunc(func() error { return errors.New("no views here") })})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		ctx := context.Background()
+		var p slackcmd.CommandPayload
+		if json.Unmarshal(payload, &p) == nil {
+			if _, err := json.Marshal(h.Command(ctx, p, "slack-envelope:fuzz")); err != nil {
+				t.Errorf("command answer: %v", err)
+			}
+		}
+		if a, err := h.Interaction(ctx, payload, func(int) string { return "slack-envelope:fuzz" }); err == nil {
+			if _, err := json.Marshal(a); err != nil {
+				t.Errorf("interaction answer: %v", err)
+			}
+		}
+		_ = h.Event(ctx, payload)
+	})
+}
+
+type viewsFunc func() error
+
+func (f viewsFunc) OpenView(context.Context, string, slack.ModalViewRequest) error { return f() }

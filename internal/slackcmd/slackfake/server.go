@@ -370,7 +370,8 @@ func (s *Server) CallsTo(method string) []Call {
 	return out
 }
 
-// Reset forgets the call log, every injected fault and the chaos; users,
+// Reset forgets the call log, every injected fault, the chaos and the
+// Socket Mode acknowledgement problems; users,
 // channels, messages, views, files and the settings (token, clock, methods
 // registered with Handle, the OnCall hook) stay.
 func (s *Server) Reset() {
@@ -380,6 +381,9 @@ func (s *Server) Reset() {
 	s.faults = map[string][]*Fault{}
 	s.chaos = Chaos{}
 	s.rng = nil
+	s.sock.mu.Lock()
+	s.sock.problems = nil
+	s.sock.mu.Unlock()
 }
 
 // reply is what a method handler answers.
