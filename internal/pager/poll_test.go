@@ -327,3 +327,38 @@ func FuzzClient_LogEntries(f *testing.F) {
 		}
 	})
 }
+
+// TestPoller_Poll_RespectsPagerDutysRateLimit: past the limit the fake
+// answers 429 with ratelimit-reset as PagerDuty does; the poll stops and
+// asks to wait that long, and the next one, in a new window, applies
+// everything once.
+func TestPoller_Poll_RespectsPagerDutysRateLimit(t *testing.T) {
+	clk := &clock{t: time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}
+	srv := mustFake(t, clk)
+	ing := &logIngester{cursor: "2025-06-01T08:59:59Z"}
+	p := newPoller(srv, ing, clk)
+	for i := range 250 {
+		srv.AddIncident(pagerfake.Incident{Title: fmt.Sprintf("page %d", i)})
+	}
+	clk.Add(time.Second)
+	srv.SetRateLimit(2, time.Minute) // three pages are needed
+	err := p.Poll(context.Background())
+	if got := incidentbot.RetryAfter(err); got != time.Minute {
+		t.Fatalf("Poll past the limit = %v (retry after %s), want the 60 s of ratelimit-reset", err, got)
+	}
+	if len(ing.events) != 0 {
+		t.Fatalf("a window read in part applied %d events", len(ing.events))
+	}
+	calls := srv.CallsTo("GET", "/log_entries")
+	if last := calls[len(calls)-1]; last.Status != 429 {
+		t.Errorf("last call answered %d, want 429", last.Status)
+	}
+	clk.Add(time.Minute)
+	srv.SetRateLimit(10, time.Minute)
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(ing.events) != 250 {
+		t.Errorf("applied %d, want 250", len(ing.events))
+	}
+}

@@ -9,7 +9,9 @@
 //     incidents, notes, status updates and on-call entries in memory, keeps
 //     each incident's log entries as its changes happen (GET /log_entries,
 //     GET /incidents/{id}/log_entries, GET /log_entries/{id}, with
-//     Server.WebhookFor giving the webhook of the same happening), records
+//     Server.WebhookFor giving the webhook of the same happening), can
+//     enforce PagerDuty's rate limit with its ratelimit-* headers
+//     (Server.SetRateLimit), records
 //     every call, and can inject faults (429 with Retry-After, 5xx, delays,
 //     dropped connections, answers lost after the request took effect).
 //   - The v3 webhook helpers: [Sign] for the X-PagerDuty-Signature header,

@@ -128,3 +128,35 @@ func TestServer_WebhookFor_AgreesWithTheLog(t *testing.T) {
 		t.Errorf("webhook %+v, want incident.acknowledged by PUSER01 at the entry's time", ev)
 	}
 }
+
+// TestServer_SetRateLimit_AnswersAsPagerDuty: ratelimit-* headers on every
+// answer, 429 code 2020 past the limit, a new window after it resets.
+func TestServer_SetRateLimit_AnswersAsPagerDuty(t *testing.T) {
+	srv := MustServer(t)
+	at := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	srv.SetClock(func() time.Time { return at })
+	srv.SetRateLimit(2, time.Minute)
+	get := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL()+"/log_entries", nil)
+		req.Header.Set("Authorization", "Token token="+srv.Token())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for i, want := range []string{"1", "0"} {
+		if res := get(); res.StatusCode != 200 || res.Header.Get("ratelimit-remaining") != want || res.Header.Get("ratelimit-limit") != "2" || res.Header.Get("ratelimit-reset") != "60" {
+			t.Errorf("request %d: %d %v", i+1, res.StatusCode, res.Header)
+		}
+	}
+	if res := get(); res.StatusCode != 429 || res.Header.Get("ratelimit-remaining") != "0" || res.Header.Get("Retry-After") != "" {
+		t.Errorf("over the limit: %d %v, want 429 with ratelimit-* and no Retry-After", res.StatusCode, res.Header)
+	}
+	at = at.Add(61 * time.Second)
+	if res := get(); res.StatusCode != 200 {
+		t.Errorf("after the reset: %d", res.StatusCode)
+	}
+}

@@ -55,6 +55,11 @@ type Server struct {
 	faults     []*faultEntry
 	seq        map[string]int
 	lastNumber int
+	// rate limit (SetRateLimit): at most rateN requests per rateWindow
+	rateN      int
+	rateWindow time.Duration
+	rateStart  time.Time
+	rateUsed   int
 }
 
 // Call is one request the Server received, recorded in arrival order.
@@ -259,6 +264,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve := func(w http.ResponseWriter) {
 		if !authorized(r.Header.Get("Authorization"), token) {
 			writeError(w, http.StatusUnauthorized, "Unauthorized", 2006)
+			return
+		}
+		if !s.rateAllow(w) {
+			writeError(w, http.StatusTooManyRequests, "Rate Limit Exceeded", 2020)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
@@ -485,4 +494,43 @@ func timeOrNull(t time.Time) any {
 		return nil
 	}
 	return rfc3339(t)
+}
+
+// SetRateLimit makes the Server limit requests as PagerDuty's REST API
+// does: at most n authenticated requests per window (PagerDuty: 960 a
+// minute per key), each answer carrying ratelimit-limit,
+// ratelimit-remaining and ratelimit-reset (seconds until the window
+// resets), and the requests beyond the limit answered 429 "Rate Limit
+// Exceeded" (code 2020) with those headers and no Retry-After.
+// https://support.pagerduty.com/docs/rest-api-rate-limits
+// n <= 0 turns the limit off.
+func (s *Server) SetRateLimit(n int, window time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateN, s.rateWindow, s.rateStart, s.rateUsed = n, window, time.Time{}, 0
+}
+
+// rateAllow counts one request against the limit and sets the headers; it
+// reports false when the request is over the limit.
+func (s *Server) rateAllow(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rateN <= 0 {
+		return true
+	}
+	now := s.clock()
+	if s.rateStart.IsZero() || !now.Before(s.rateStart.Add(s.rateWindow)) {
+		s.rateStart, s.rateUsed = now, 0
+	}
+	reset := int(s.rateStart.Add(s.rateWindow).Sub(now).Seconds() + 0.999)
+	h := w.Header()
+	h.Set("ratelimit-limit", strconv.Itoa(s.rateN))
+	h.Set("ratelimit-reset", strconv.Itoa(max(reset, 1)))
+	if s.rateUsed >= s.rateN {
+		h.Set("ratelimit-remaining", "0")
+		return false
+	}
+	s.rateUsed++
+	h.Set("ratelimit-remaining", strconv.Itoa(s.rateN-s.rateUsed))
+	return true
 }
