@@ -469,14 +469,18 @@ func DraftPostmortem(in DraftInput) *Postmortem {
 	}
 	p.SeverityNote = severityText(p.InitialSeverity, p.SeverityHistory)
 	if in.Public {
-		for _, u := range publicIncident(inc, entries).Updates {
-			byBot := false
-			for _, cu := range p.Communication.Updates {
-				if cu.At.Equal(u.At) && cu.ByBot && cu.Text == u.Text {
-					byBot = true
-				}
+		type key struct {
+			at   int64
+			text string
+		}
+		bots := map[key]bool{}
+		for _, cu := range p.Communication.Updates {
+			if cu.ByBot {
+				bots[key{cu.At.UnixNano(), cu.Text}] = true
 			}
-			p.Communication.StatusPage = append(p.Communication.StatusPage, Update{At: u.At.UTC(), Status: u.Status, Text: u.Text, ByBot: byBot})
+		}
+		for _, u := range publicIncident(inc, entries).Updates {
+			p.Communication.StatusPage = append(p.Communication.StatusPage, Update{At: u.At.UTC(), Status: u.Status, Text: u.Text, ByBot: bots[key{u.At.UnixNano(), u.Text}]})
 		}
 		slices.Reverse(p.Communication.StatusPage) // oldest first
 	}
@@ -885,9 +889,10 @@ type Exporter interface {
 	Export(ctx context.Context, name string, files PostmortemFiles) (string, error)
 }
 
-// JSON renders the JSON twin (indented; times RFC 3339 UTC).
+// JSON renders the JSON twin: compact (indenting a 10,000-entry draft
+// costs a fifth of its rendering; `jq .` indents it), times RFC 3339 UTC.
 func (p *Postmortem) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(p, "", "  ")
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}

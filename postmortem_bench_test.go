@@ -3,6 +3,7 @@ package incidentbot_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -31,25 +32,37 @@ func BenchmarkPostmortem_History(b *testing.B) {
 		svcs[i], ids[i] = historyStore(b, n)
 	}
 	ctx := context.Background()
-	times := make([][]time.Duration, len(sizes))
+	wall := make([][]time.Duration, len(sizes))
+	cpu := make([][]time.Duration, len(sizes))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		for i, s := range svcs {
-			start := time.Now()
+			start, c0 := time.Now(), incidentbot.ThreadCPU()
 			if _, err := s.Postmortem(ctx, ids[i]); err != nil {
 				b.Fatal(err)
 			}
-			times[i] = append(times[i], time.Since(start))
+			wall[i] = append(wall[i], time.Since(start))
+			cpu[i] = append(cpu[i], incidentbot.ThreadCPU()-c0)
 		}
 	}
-	med := make([]float64, len(sizes))
+	medWall, medCPU := make([]float64, len(sizes)), make([]float64, len(sizes))
 	for i, n := range sizes {
-		slices.Sort(times[i])
-		med[i] = float64(times[i][len(times[i])/2]) / float64(time.Millisecond)
-		b.ReportMetric(med[i], fmt.Sprintf("ms/draft-%d", n))
+		medWall[i], medCPU[i] = medianMs(wall[i]), medianMs(cpu[i])
+		b.ReportMetric(medWall[i], fmt.Sprintf("ms/draft-%d", n))
+		b.ReportMetric(medCPU[i], fmt.Sprintf("cpu-ms/draft-%d", n))
 	}
-	b.ReportMetric(med[1]/med[0], "ratio-100000/1000")
+	b.ReportMetric(medWall[1]/medWall[0], "ratio-100000/1000")
+	if medCPU[0] > 0 {
+		b.ReportMetric(medCPU[1]/medCPU[0], "cpu-ratio-100000/1000")
+	}
+}
+
+func medianMs(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2]) / float64(time.Millisecond)
 }
 
 // historyStore builds a store of n past incidents and the incident to

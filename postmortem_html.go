@@ -17,7 +17,7 @@ import (
 // All text is escaped by html/template.
 func (p *Postmortem) HTML() []byte {
 	var b bytes.Buffer
-	b.Grow(16384 + 256*len(p.Timeline))
+	b.Grow(16384 + 200*(len(p.Timeline)+len(p.Resolution)+len(p.Communication.Updates)))
 	if err := htmlTemplate.Execute(&b, p.htmlView()); err != nil {
 		// The template is fixed and its data built here: an error is a
 		// bug, shown in the document rather than lost.

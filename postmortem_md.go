@@ -99,7 +99,8 @@ func pct(f float64) string {
 // when it is not the incident's day.
 func (p *Postmortem) when(t time.Time) string {
 	t = t.UTC()
-	if t.Format("2006-01-02") != p.Start.Format("2006-01-02") {
+	y, m, d := t.Date()
+	if sy, sm, sd := p.Start.UTC().Date(); y != sy || m != sm || d != sd {
 		return t.Format("2006-01-02 15:04:05")
 	}
 	return hhmmss(t)
@@ -109,7 +110,7 @@ func (p *Postmortem) when(t time.Time) string {
 // incident-report templates, for GitHub (tables, a Mermaid diagram).
 func (p *Postmortem) Markdown() []byte {
 	var b strings.Builder
-	b.Grow(8192 + 200*len(p.Timeline))
+	b.Grow(8192 + 160*(len(p.Timeline)+len(p.Resolution)+len(p.Communication.Updates)))
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	w("# Postmortem: %s\n\n", md(p.Title))
@@ -185,14 +186,15 @@ func (p *Postmortem) Markdown() []byte {
 	w("## Timeline\n\nAll times UTC. PagerDuty events are at PagerDuty's own time; a backdated note sits at the time it names.\n\n")
 	w("| Time (UTC) | Event | Actor |\n|---|---|---|\n")
 	for _, r := range p.Timeline {
-		ev := mdCell(r.Event)
+		// Written piece by piece: a timeline may have 10,000 rows.
+		b.WriteString("| " + p.when(r.At) + " | " + mdCell(r.Event))
 		if r.Link != "" {
-			ev += fmt.Sprintf(" ([message](%s))", r.Link)
+			b.WriteString(" ([message](" + r.Link + "))")
 		}
 		if r.RecordedAt != nil {
-			ev += " " + prompt("(recorded "+p.when(*r.RecordedAt)+")")
+			b.WriteString(" " + prompt("(recorded "+p.when(*r.RecordedAt)+")"))
 		}
-		w("| %s | %s | %s |\n", p.when(r.At), ev, mdCell(r.Actor))
+		b.WriteString(" | " + mdCell(r.Actor) + " |\n")
 	}
 	w("\n")
 
@@ -244,7 +246,7 @@ func (p *Postmortem) Markdown() []byte {
 		w("- %s\n", prompt("Short-term fix: what restored service."))
 	}
 	for _, s := range p.Resolution {
-		w("- %s UTC, %s: %s\n", p.when(s.At), md(s.Actor), md(s.Text))
+		b.WriteString("- " + p.when(s.At) + " UTC, " + md(s.Actor) + ": " + md(s.Text) + "\n")
 	}
 	w("- %s\n\n", prompt("Long-term fix: what prevents a recurrence (see Action items)."))
 
@@ -262,7 +264,7 @@ func (p *Postmortem) Markdown() []byte {
 	} else {
 		w("| Time (UTC) | Status | Update | By |\n|---|---|---|---|\n")
 		for _, u := range c.Updates {
-			w("| %s | %s | %s | %s |\n", p.when(u.At), orDash(string(u.Status)), mdCell(u.Text), updateBy(u))
+			b.WriteString("| " + p.when(u.At) + " | " + orDash(string(u.Status)) + " | " + mdCell(u.Text) + " | " + updateBy(u) + " |\n")
 		}
 		w("\n")
 	}

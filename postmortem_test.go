@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -330,7 +331,7 @@ func TestDraftPostmortem_JSONNumbersAreRounded(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\d+\.\d{2,}`).FindAllString(string(js), -1) {
 		t.Errorf("unrounded number %s in the JSON", m)
 	}
-	if !strings.Contains(string(js), `"monthly_budget_minutes": 43.2`) || !strings.Contains(string(js), `"downtime_minutes": 28.3`) {
+	if !strings.Contains(string(js), `"monthly_budget_minutes":43.2`) || !strings.Contains(string(js), `"downtime_minutes":28.3`) {
 		t.Errorf("JSON:\n%s", js)
 	}
 }
@@ -386,13 +387,16 @@ func TestMedian(t *testing.T) {
 // (docs/benchmarks.md).
 func BenchmarkPostmortem_10kEntries(b *testing.B) {
 	inc, _ := sampleIncident()
-	tl := make([]Entry, 10000)
-	for i := range tl {
-		tl[i] = Entry{Seq: uint64(i + 1), At: inc.OpenedAt.Add(time.Duration(i) * time.Second), Kind: EntryNote, Actor: Person{ID: "U1", Name: "Alice Chen"}, Source: SourceSlack, Text: fmt.Sprintf("note %d: checked the pool | still at 100/100 <b>", i)}
-	}
+	tl := benchTimeline(inc)
 	h := sampleHistory()
+	// The CPU time of this goroutine's thread is reported beside the wall
+	// time: on a shared machine it is the steadier of the two.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
+		c0 := ThreadCPU()
 		p := DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, History: h, SLO: 99.9, Public: true, Now: inc.OpenedAt})
 		if len(p.Markdown()) == 0 || len(p.HTML()) == 0 {
 			b.Fatal("empty")
@@ -400,5 +404,80 @@ func BenchmarkPostmortem_10kEntries(b *testing.B) {
 		if _, err := p.JSON(); err != nil {
 			b.Fatal(err)
 		}
+		cpu += ThreadCPU() - c0
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N)/float64(time.Millisecond), "cpu-ms/op")
+}
+
+// benchTimeline is 10,000 entries: mostly notes, with people's and the
+// bot's updates, pins, PagerDuty acknowledgements and impact statements
+// mixed in.
+func benchTimeline(inc *Incident) []Entry { return benchTimelineN(inc, 10000) }
+
+// BenchmarkPostmortem_Sizes drafts and renders all three formats at 1,000
+// and 10,000 entries: time and memory should grow with the timeline, no
+// faster.
+func BenchmarkPostmortem_Sizes(b *testing.B) {
+	inc, _ := sampleIncident()
+	for _, n := range []int{1000, 10000} {
+		tl := benchTimelineN(inc, n)
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p := DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, History: sampleHistory(), SLO: 99.9, Public: true, Now: inc.OpenedAt})
+				if _, err := p.JSON(); err != nil || len(p.Markdown()) == 0 || len(p.HTML()) == 0 {
+					b.Fatal("empty", err)
+				}
+			}
+		})
+	}
+}
+
+func benchTimelineN(inc *Incident, n int) []Entry {
+	tl := make([]Entry, n)
+	for i := range tl {
+		e := Entry{Seq: uint64(i + 1), At: inc.OpenedAt.Add(time.Duration(i) * time.Second), Kind: EntryNote, Actor: Person{ID: fmt.Sprintf("U%d", i%7), Name: fmt.Sprintf("Person %d", i%7)}, Source: SourceSlack, Text: fmt.Sprintf("note %d: checked the pool | still at 100/100 <b>", i)}
+		switch {
+		case i%50 == 0:
+			e.Kind, e.Status, e.Actor, e.Source, e.Text = EntryStatusUpdate, StatusIdentified, Person{Name: "incidentbot"}, SourceBot, "We are still working on this issue."
+		case i%10 == 0:
+			e.Kind, e.Status = EntryStatusUpdate, StatusIdentified
+		case i%25 == 1:
+			e.Kind, e.Permalink = EntryPinned, "https://x.slack.com/archives/C1/p1"
+		case i%40 == 3:
+			e.Kind, e.Actor, e.Source = EntryAcknowledged, Person{ID: fmt.Sprintf("P%d", i%7), Name: fmt.Sprintf("Person %d", i%7)}, SourcePagerDuty
+		case i%100 == 7:
+			e.Kind = EntryImpact
+		}
+		tl[i] = e
+	}
+	return tl
+}
+
+// BenchmarkPostmortem_10kEntries_Each renders each format of the same
+// 10,000-entry draft on its own (docs/benchmarks.md).
+func BenchmarkPostmortem_10kEntries_Each(b *testing.B) {
+	inc, _ := sampleIncident()
+	tl := benchTimeline(inc)
+	p := DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, History: sampleHistory(), SLO: 99.9, Public: true, Now: inc.OpenedAt})
+	for _, f := range []struct {
+		name string
+		fn   func() int
+	}{
+		{"draft", func() int {
+			return len(DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, SLO: 99.9, Public: true, Now: inc.OpenedAt}).Timeline)
+		}},
+		{"markdown", func() int { return len(p.Markdown()) }},
+		{"json", func() int { b, _ := p.JSON(); return len(b) }},
+		{"html", func() int { return len(p.HTML()) }},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if f.fn() == 0 {
+					b.Fatal("empty")
+				}
+			}
+		})
 	}
 }

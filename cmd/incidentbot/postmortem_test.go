@@ -227,7 +227,7 @@ func TestPostmortem_ReplayOfReferenceIncident(t *testing.T) {
 	if strings.Contains(md, "45%") {
 		t.Error("Markdown copies the document's 45%")
 	}
-	for ext, want := range map[string]string{".md": "| Time to resolve | 23 min |", ".json": `"time_to_resolve_seconds": 1380`, ".html": "<td>Time to resolve</td><td>23 min</td>"} {
+	for ext, want := range map[string]string{".md": "| Time to resolve | 23 min |", ".json": `"time_to_resolve_seconds":1380`, ".html": "<td>Time to resolve</td><td>23 min</td>"} {
 		file := filepath.Join(h.cfg.ExportDir, "2025-10-14-INC-1"+ext)
 		got, err := os.ReadFile(file)
 		if err != nil || !strings.Contains(string(got), want) {
