@@ -160,3 +160,65 @@ func TestServer_SetRateLimit_AnswersAsPagerDuty(t *testing.T) {
 		t.Errorf("after the reset: %d", res.StatusCode)
 	}
 }
+
+// referenceKeys are the properties of LogEntry and its per-type schemas in
+// PagerDuty's REST reference (id, type, summary, self and html_url from
+// its Reference base; acknowledgement_timeout and assignees from the
+// acknowledge and assign/escalate/delegate schemas). user is the
+// responder of responder_request_log_entry, a type the reference omits.
+var referenceKeys = map[string]bool{
+	"id": true, "type": true, "summary": true, "self": true, "html_url": true, "created_at": true, "channel": true,
+	"agent": true, "note": true, "contexts": true, "service": true, "incident": true, "teams": true,
+	"event_details": true, "changeset": true, "acknowledgement_timeout": true, "assignees": true,
+}
+
+// TestServer_LogEntries_OnlyTheReferencesProperties: every key of every
+// entry the fake answers is a property of the reference's schemas.
+func TestServer_LogEntries_OnlyTheReferencesProperties(t *testing.T) {
+	srv := MustServer(t)
+	inc := srv.AddIncident(pagerfake.Incident{Title: "Disk full", AssigneeIDs: []string{"PUSER01"}, PriorityName: "P3"})
+	srv.Acknowledge(inc.ID, "PUSER01")
+	srv.AddNote(inc.ID, "PUSER02", "n")
+	srv.SetPriority(inc.ID, "PUSER01", "P1")
+	srv.Escalate(inc.ID, "PUSER02")
+	srv.RequestResponder(inc.ID, "PUSER01", "PUSER02", "help")
+	srv.Unacknowledge(inc.ID)
+	srv.Resolve(inc.ID, "PUSER02")
+	srv.Reopen(inc.ID, "PUSER01")
+	req, _ := http.NewRequest("GET", srv.URL()+"/log_entries?include[]=incidents&limit=100", nil)
+	req.Header.Set("Authorization", "Token token="+srv.Token())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		LogEntries []map[string]json.RawMessage `json:"log_entries"`
+		More       *bool                        `json:"more"`
+		Limit      *int                         `json:"limit"`
+		Offset     *int                         `json:"offset"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.More == nil || doc.Limit == nil || doc.Offset == nil {
+		t.Error("the list lacks the reference's Pagination fields (more, limit, offset)")
+	}
+	if len(doc.LogEntries) < 9 {
+		t.Fatalf("%d entries", len(doc.LogEntries))
+	}
+	for _, e := range doc.LogEntries {
+		var typ string
+		_ = json.Unmarshal(e["type"], &typ)
+		for k := range e {
+			if !referenceKeys[k] && !(k == "user" && typ == "responder_request_log_entry") {
+				t.Errorf("%s has %q, not a property of the reference's LogEntry", typ, k)
+			}
+		}
+		for _, required := range []string{"id", "type", "created_at", "incident", "agent", "channel"} {
+			if _, ok := e[required]; !ok {
+				t.Errorf("%s lacks %s", typ, required)
+			}
+		}
+	}
+}
