@@ -26,7 +26,8 @@
 //
 // Writes that return nothing are queued and sent with the next read or
 // with COMMIT in one round trip (a pgx batch). The first attempt of an
-// Update takes delivery keys to be new without reading them, and an
+// Update takes delivery keys to be new without reading them (the kinds of
+// keys that are rarely found: guess.go), and an
 // incident read in an Update tells whether events wait for it, so a new
 // webhook costs three round trips (the keys and the incident; the entry
 // and the job; the incident and COMMIT); a wrong guess is caught by the

@@ -56,7 +56,7 @@ func (db *DB) startNotifier() {
 			// Taken from wake before sending: a commit from now on leaves
 			// another one pending.
 			sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := db.pool.Exec(sctx, "SELECT pg_notify($1, '')", db.channel)
+			_, err := db.lead.Exec(sctx, "SELECT pg_notify($1, '')", db.channel)
 			scancel()
 			if err != nil && ctx.Err() == nil {
 				db.log.Warn("postgres: outbox wake-up not sent; the leader's rescan finds the jobs", "err", err)

@@ -25,6 +25,10 @@ var ErrClosed = errors.New("postgres: closed")
 // Options configure Open. The zero value is usable.
 type Options struct {
 	// MaxConns caps the pool (16 when zero; the URL's pool_max_conns wins).
+	// The leader's work (transactions whose context carries a fence: the
+	// outbox, the cadence, reconciliation) and the outbox wake-ups have a
+	// pool of their own besides, a quarter of that (at least 2), opened only
+	// when used: requests cannot starve them of connections.
 	MaxConns int32
 	// Migrate applies the schema migrations the database lacks (under a
 	// lock, so replicas starting together migrate once). Without it Open
@@ -41,7 +45,9 @@ type Options struct {
 
 // DB is an open PostgreSQL store. It is safe for concurrent use.
 type DB struct {
-	pool        *pgxpool.Pool
+	pool *pgxpool.Pool
+	// lead is the pool of the leader's work and the wake-ups (Options.MaxConns).
+	lead        *pgxpool.Pool
 	schema      string
 	instance    string
 	maxAttempts int
@@ -56,6 +62,8 @@ type DB struct {
 	horizonMu sync.Mutex
 	horizon   uint64
 
+	// keys decides which delivery keys SeenDelivery guesses (guess.go).
+	keys keyStats
 	// leading is set while this process holds the lease: its own commits
 	// then wake its runner in the process (the caller's Enqueued hook),
 	// and need no NOTIFY.
@@ -165,11 +173,19 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		rp["tcp_keepalives_interval"] = "2"
 		rp["tcp_keepalives_count"] = "3"
 	}
+	leadCfg := cfg.Copy()
+	leadCfg.MaxConns = max(2, cfg.MaxConns/4)
+	leadCfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %s", Redact(rawURL), scrub(err.Error(), rawURL))
 	}
-	db := &DB{pool: pool, instance: opts.Instance, maxAttempts: opts.MaxAttempts, log: opts.Logger}
+	lead, err := pgxpool.NewWithConfig(ctx, leadCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %s", Redact(rawURL), scrub(err.Error(), rawURL))
+	}
+	db := &DB{pool: pool, lead: lead, instance: opts.Instance, maxAttempts: opts.MaxAttempts, log: opts.Logger}
 	if db.instance == "" {
 		host, _ := os.Hostname()
 		db.instance = fmt.Sprintf("%s/%d", host, os.Getpid())
@@ -181,21 +197,21 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		db.log = slog.New(slog.DiscardHandler)
 	}
 	if err := db.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&db.schema); err != nil {
-		pool.Close()
+		db.closePools()
 		return nil, fmt.Errorf("connect to %s: %s", Redact(rawURL), scrub(err.Error(), rawURL))
 	}
 	if db.schema == "" {
-		pool.Close()
+		db.closePools()
 		return nil, fmt.Errorf("connect to %s: no schema to use (the search_path names none that exists)", Redact(rawURL))
 	}
 	db.channel = "incidentbot_outbox_" + db.schema
 	if opts.Migrate {
 		if _, err := db.Migrate(ctx); err != nil {
-			pool.Close()
+			db.closePools()
 			return nil, err
 		}
 	} else if err := db.checkSchema(ctx); err != nil {
-		pool.Close()
+		db.closePools()
 		return nil, err
 	}
 	var sync string
@@ -213,8 +229,13 @@ func (db *DB) Close() error {
 	}
 	db.stopNotify()
 	<-db.notifyDone
-	db.pool.Close()
+	db.closePools()
 	return nil
+}
+
+func (db *DB) closePools() {
+	db.pool.Close()
+	db.lead.Close()
 }
 
 // Schema returns the schema the store uses.
@@ -336,10 +357,15 @@ func (db *DB) View(ctx context.Context, fn func(incidentbot.Tx) error) error {
 	return db.wrap(db.attempt(ctx, fn, false, Fence{}, false))
 }
 
-// attempt runs fn once in a transaction on a pooled connection; guess lets
-// SeenDelivery answer without reading.
+// attempt runs fn once in a transaction on a pooled connection (of the
+// leader's pool when ctx carries a fence); guess lets SeenDelivery answer
+// without reading.
 func (db *DB) attempt(ctx context.Context, fn func(incidentbot.Tx) error, write bool, fence Fence, guess bool) error {
-	c, err := db.pool.Acquire(ctx)
+	pool := db.pool
+	if FenceOf(ctx).Epoch != 0 {
+		pool = db.lead
+	}
+	c, err := pool.Acquire(ctx)
 	if err != nil {
 		if db.closed.Load() {
 			return ErrClosed
@@ -349,7 +375,7 @@ func (db *DB) attempt(ctx context.Context, fn func(incidentbot.Tx) error, write 
 	t := newTx(ctx, db, c.Conn(), write)
 	t.fence, t.guess = fence, guess
 	ferr := safeCall(fn, t)
-	if ferr != nil && t.err == nil && t.guesses > 0 {
+	if ferr != nil && t.err == nil && len(t.guessedAll) > 0 {
 		ferr = errGuessFailed
 	}
 	err = t.finish(ferr)

@@ -258,7 +258,7 @@ func TestTx_SeenDelivery_AWrongGuessRunsFnAgain(t *testing.T) {
 	db := pgtest.MustOpen(t)
 	ctx := context.Background()
 	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
-		for _, k := range []string{"marked", "checked", "forgotten"} {
+		for _, k := range []string{"a:marked", "b:checked", "c:forgotten", "d:failed", "lookup:1", "lookup:2", "lookup:3"} {
 			if err := tx.MarkDelivery(k, time.Now()); err != nil {
 				return err
 			}
@@ -282,10 +282,12 @@ func TestTx_SeenDelivery_AWrongGuessRunsFnAgain(t *testing.T) {
 		key  string
 		then func(tx incidentbot.Tx, key string) error // when the key reads as absent
 	}{
-		{"marked", func(tx incidentbot.Tx, key string) error { return tx.MarkDelivery(key, time.Now()) }},
-		{"checked", func(incidentbot.Tx, string) error { return nil }},
-		{"forgotten", func(tx incidentbot.Tx, key string) error { return tx.ForgetDelivery(key) }},
-		{"marked", func(incidentbot.Tx, string) error { return errBoom }},
+		// Each its own prefix: a prefix whose keys are found is no longer
+		// guessed (below).
+		{"a:marked", func(tx incidentbot.Tx, key string) error { return tx.MarkDelivery(key, time.Now()) }},
+		{"b:checked", func(incidentbot.Tx, string) error { return nil }},
+		{"c:forgotten", func(tx incidentbot.Tx, key string) error { return tx.ForgetDelivery(key) }},
+		{"d:failed", func(incidentbot.Tx, string) error { return errBoom }},
 	} {
 		var answers []bool
 		err := db.Update(ctx, func(tx incidentbot.Tx) error {
@@ -328,6 +330,21 @@ func TestTx_SeenDelivery_AWrongGuessRunsFnAgain(t *testing.T) {
 	}
 	if attempts != 1 || jobs() != 1 {
 		t.Errorf("a new key: %d attempts, %d jobs; want 1 and 1", attempts, jobs())
+	}
+	// Keys of a prefix that were there when looked at are read, not
+	// guessed: one attempt, the truth at once.
+	for _, key := range []string{"lookup:1", "lookup:2", "lookup:3"} {
+		var answers []bool
+		if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+			seen, err := tx.SeenDelivery(key)
+			answers = append(answers, seen)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if key != "lookup:1" && !slices.Equal(answers, []bool{true}) {
+			t.Errorf("%s: answers %v, want [true]: a prefix found before is read", key, answers)
+		}
 	}
 }
 
@@ -420,5 +437,68 @@ func TestMigrate_BuildsTheTitleWordIndexOfStoredIncidents(t *testing.T) {
 	})
 	if err != nil || !slices.Equal(got, []int{3, 1}) {
 		t.Errorf("after migration 5, redis node = %v (%v), want [3 1]", got, err)
+	}
+}
+
+// The leader's work (a fenced context) has connections of its own: it
+// commits while requests hold every connection of the main pool.
+func TestDB_LeadersWork_NotStarvedByRequests(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, postgres.Options{Migrate: true, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lease := &postgres.Lease{DB: db}
+	leading := make(chan context.Context, 1)
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Go(func() {
+		lease.Run(lctx, func(term context.Context) { leading <- term; <-term.Done() })
+	})
+	var term context.Context
+	select {
+	case term = <-leading:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no lease within 10 s")
+	}
+	// Requests take both connections of the main pool and keep them.
+	release := make(chan struct{})
+	held := make(chan struct{}, 2)
+	for range 2 {
+		wg.Go(func() {
+			_ = db.Update(ctx, func(tx incidentbot.Tx) error { // the outcome does not matter here
+				if _, err := tx.SeenDelivery("x"); err != nil {
+					return err
+				}
+				held <- struct{}{}
+				<-release
+				return nil
+			})
+		})
+	}
+	for range 2 {
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the requests did not get their connections")
+		}
+	}
+	defer close(release)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Update(term, func(tx incidentbot.Tx) error {
+			return tx.Enqueue(&incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"})
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the leader's Update: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the leader's Update waited 3 s for a connection the requests held")
 	}
 }

@@ -44,9 +44,9 @@ type tx struct {
 	// attempt of an Update; see SeenDelivery). guessed holds the keys so
 	// answered that no plain insert of this transaction arbitrates: COMMIT
 	// is preceded by a check that none of them exists.
-	guess   bool
-	guessed map[string]bool
-	guesses int // how many answers were guessed
+	guess      bool
+	guessed    map[string]bool
+	guessedAll []string // every key answered by a guess
 	// own is what this transaction's writes made of delivery keys
 	// (true: recorded, false: forgotten).
 	own map[string]bool
@@ -205,6 +205,9 @@ func (t *tx) finish(fnErr error) error {
 		if t.enqueued {
 			t.db.jobsCommitted()
 		}
+		for _, k := range t.guessedAll {
+			t.db.keys.observe(k, false) // the commit confirmed the guess
+		}
 		return nil
 	}
 	t.rollback()
@@ -249,9 +252,9 @@ func (t *tx) SeenDelivery(key string) (bool, error) {
 	if v, ok := t.own[key]; ok {
 		return v, nil
 	}
-	if t.write && t.guess {
+	if t.write && t.guess && t.db.keys.guessable(key) {
 		t.absent[key], t.guessed[key] = true, true
-		t.guesses++
+		t.guessedAll = append(t.guessedAll, key)
 		return false, nil
 	}
 	seen := false
@@ -266,6 +269,7 @@ func (t *tx) SeenDelivery(key string) (bool, error) {
 	if err := t.send(q); err != nil {
 		return false, err
 	}
+	t.db.keys.observe(key, seen)
 	if !seen && t.write {
 		t.absent[key] = true
 	}
