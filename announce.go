@@ -14,7 +14,7 @@ import (
 
 // updateAnnouncement refreshes the stakeholder post in place.
 func (w *txWork) updateAnnouncement(inc *Incident) error {
-	if w.s.AnnounceChannel == "" || inc.InDigest {
+	if w.s.AnnounceChannel == "" || inc.InDigest || inc.Private {
 		return nil
 	}
 	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
@@ -25,7 +25,7 @@ func (w *txWork) updateAnnouncement(inc *Incident) error {
 // digest, may not be posted yet); msg.Broadcast also shows it in the
 // channel.
 func (w *txWork) threadReply(inc *Incident, msg *Message) error {
-	if w.s.AnnounceChannel == "" {
+	if w.s.AnnounceChannel == "" || inc.Private {
 		return nil
 	}
 	return w.enqueue(&Job{Kind: JobAnnounce, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID), Channel: w.s.AnnounceChannel, Message: msg})
@@ -47,7 +47,7 @@ func told(inc *Incident) Told {
 // duration and the postmortem draft). An incident announced before the
 // thread told this much starts being followed from its current state.
 func (w *txWork) tell(inc *Incident) error {
-	if w.s.AnnounceChannel == "" {
+	if w.s.AnnounceChannel == "" || inc.Private {
 		return nil
 	}
 	now := told(inc)
@@ -184,7 +184,7 @@ func (s *Service) digestWindow() time.Duration {
 // announce enqueues the incident's stakeholder announcement, or, during a
 // storm, makes sure a digest will include it.
 func (w *txWork) announce(inc *Incident) error {
-	if w.s.AnnounceChannel == "" {
+	if w.s.AnnounceChannel == "" || inc.Private {
 		return nil
 	}
 	open, err := w.OpenIncidents()

@@ -11,11 +11,15 @@ import (
 type Chat interface {
 	// BotUserID returns the bot's own user ID.
 	BotUserID(ctx context.Context) (string, error)
-	// CreateChannel creates a public channel. A taken name is an EREJECTED
-	// error whose message is "name_taken".
-	CreateChannel(ctx context.Context, name string) (Channel, error)
-	// FindChannel looks a channel up by exact name, archived ones included.
-	FindChannel(ctx context.Context, name string) (Channel, bool, error)
+	// CreateChannel creates a channel, a private one when private is set.
+	// A taken name is an EREJECTED error whose message is "name_taken".
+	CreateChannel(ctx context.Context, name string, private bool) (Channel, error)
+	// FindChannel looks a channel up by exact name, archived ones included,
+	// among the public channels or (private) the private ones the bot is in.
+	FindChannel(ctx context.Context, name string, private bool) (Channel, bool, error)
+	// RenameChannel renames a channel; a taken name is an EREJECTED error
+	// whose message is "name_taken".
+	RenameChannel(ctx context.Context, channelID, name string) (Channel, error)
 	// SetTopic sets a channel's topic.
 	SetTopic(ctx context.Context, channelID, topic string) error
 	// UserByEmail returns the Slack user ID with that e-mail address.

@@ -29,6 +29,9 @@ type Cmd struct {
 	// (zero: none named).
 	At      time.Time
 	Percent float64 // affected
+	// Private makes a declared incident private: a private channel, never
+	// announced or public.
+	Private bool
 	Action  *ActionItem
 	N       int // action done <n>
 	// ResponseURL lets a later job answer the person privately (declare).
@@ -51,7 +54,7 @@ type Reply struct {
 // What reaches the public (a public name, an update on a public incident,
 // a declaration at a public severity) is restricted too; adding to the
 // timeline is open to everyone.
-var restricted = map[string]bool{"severity": true, "resolve": true, "commander": true, "role": true, "public": true}
+var restricted = map[string]bool{"severity": true, "resolve": true, "commander": true, "handoff": true, "role": true, "public": true}
 
 // Run applies a command in one transaction: its timeline entry, its effect
 // on the incident and the jobs it causes (channel posts, PagerDuty calls).
@@ -60,7 +63,7 @@ var restricted = map[string]bool{"severity": true, "resolve": true, "commander":
 // EINVALID for bad arguments, ENOTFOUND when there is no such incident,
 // EFORBIDDEN when the actor may not do this.
 func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
-	if !s.mayManage(c.Actor) && (restricted[c.Name] || (c.Name == "declare" && slices.Contains(s.PublicSeverities, c.Severity))) {
+	if !s.mayManage(c.Actor) && (restricted[c.Name] || (c.Name == "declare" && !c.Private && slices.Contains(s.PublicSeverities, c.Severity))) {
 		return Reply{}, Errorf(EFORBIDDEN, "Only responders can %s. Ask an incident commander, or an admin to add you to INCIDENTBOT_RESPONDERS.", verbOf(c.Name))
 	}
 	switch c.Name {
@@ -210,6 +213,9 @@ var commands = map[string]func(w *txWork, inc *Incident, c Cmd) (Reply, error){
 	"action":      cmdAction,
 	"action done": cmdActionDone,
 	"public":      cmdPublic,
+	"handoff":     cmdHandoff,
+	"title":       cmdTitle,
+	"page":        cmdPage,
 	"resolve":     cmdResolve,
 	"postmortem":  cmdPostmortem,
 }
@@ -530,10 +536,94 @@ func (w *txWork) statusUpdate(inc *Incident, c Cmd) (Reply, error) {
 // PagerDuty.
 func (w *txWork) acknowledge(inc *Incident, c Cmd, text string) error {
 	setFirst(&inc.AcknowledgedAt, w.now)
-	if err := w.record(inc, w.slackEntry(inc, c, EntryAcknowledged, text)); err != nil {
+	e := w.slackEntry(inc, c, EntryAcknowledged, text)
+	if err := w.firstAckCommands(inc, &e); err != nil {
+		return err
+	}
+	if err := w.record(inc, e); err != nil {
 		return err
 	}
 	return w.pagerAction(inc, c, JobPagerAck, "")
+}
+
+// firstAckCommands makes the person whose acknowledgement e records the
+// commander of an incident that has none, and says so in the entry (its
+// post tells the channel; the topic, the kickoff and the stakeholder
+// thread follow). The bot and PagerDuty's own stand-ins are not people.
+func (w *txWork) firstAckCommands(inc *Incident, e *Entry) error {
+	who := e.Actor
+	if _, ok := inc.Roles[RoleCommander]; ok || who.ID == "" || !inc.Status.Open() {
+		return nil
+	}
+	if inc.Roles == nil {
+		inc.Roles = map[Role]Person{}
+	}
+	inc.Roles[RoleCommander] = who
+	e.Text += ", the first to acknowledge: now the commander"
+	e.Role, e.Subject = RoleCommander, &who
+	if IsSlackUserID(who.ID) {
+		return w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: who.ID})
+	}
+	return w.invite(inc, who)
+}
+
+// cmdHandoff hands the commander role to someone else.
+func cmdHandoff(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	who := *c.User
+	was, had := inc.Roles[RoleCommander]
+	if had && was.ID == who.ID {
+		return Reply{Text: fmt.Sprintf("%s is already the commander of %s.", mention(who), inc.ID)}, nil
+	}
+	if inc.Roles == nil {
+		inc.Roles = map[Role]Person{}
+	}
+	inc.Roles[RoleCommander] = who
+	text := Ref(c.Actor) + " handed command to " + Ref(who)
+	if had && was.ID != c.Actor.ID {
+		text = Ref(c.Actor) + " handed command from " + Ref(was) + " to " + Ref(who)
+	}
+	e := w.slackEntry(inc, c, EntryRoleAssigned, text)
+	e.Role, e.Subject = RoleCommander, &who
+	if err := w.record(inc, e); err != nil {
+		return Reply{}, err
+	}
+	if who.ID != "" {
+		if err := w.enqueue(&Job{Kind: JobInvite, IncidentID: inc.ID, Lane: laneInvite(inc.ID), SlackUser: who.ID}); err != nil {
+			return Reply{}, err
+		}
+	}
+	return Reply{Text: fmt.Sprintf("%s is now the commander of %s.", mention(who), inc.ID)}, nil
+}
+
+// cmdTitle renames the incident; its channel is renamed to match (prefix
+// and number kept), and the topic, the kickoff and the announcement follow.
+// A title set in Slack stays when PagerDuty sends its own.
+func cmdTitle(w *txWork, inc *Incident, c Cmd) (Reply, error) {
+	title := CleanLine(c.Text)
+	if title == "" {
+		return Reply{}, usageError("title")
+	}
+	if title == inc.Title {
+		return Reply{Text: fmt.Sprintf("%s is already called “%s”.", inc.ID, EscapeMrkdwn(title))}, nil
+	}
+	old := inc.Title
+	inc.Title, inc.TitleSetBy = title, cmp.Or(c.Actor.ID, c.Actor.Name)
+	if err := w.record(inc, w.slackEntry(inc, c, EntryRenamed, fmt.Sprintf("Renamed from “%s” to “%s”", old, title))); err != nil {
+		return Reply{}, err
+	}
+	if !inc.ChannelFailed {
+		name := ChannelName(w.s.ChannelPrefix, inc.Number, title, 0)
+		if err := w.enqueue(&Job{Kind: JobRenameChannel, IncidentID: inc.ID, Lane: laneChannel(inc.ID), ChannelName: name}); err != nil {
+			return Reply{}, err
+		}
+	}
+	if inc.PublicName == "" {
+		// The public pages show the title while no public name is set.
+		if err := w.publish(inc); err != nil {
+			return Reply{}, err
+		}
+	}
+	return Reply{Text: fmt.Sprintf("%s is now “%s”.", inc.ID, EscapeMrkdwn(title))}, w.updateAnnouncement(inc)
 }
 
 func mention(p Person) string {
@@ -558,7 +648,7 @@ func (w *txWork) declare(c Cmd) (*Incident, error) {
 	inc := &Incident{
 		ID: IncidentID(n), Number: n, Title: title, Severity: sev, Status: StatusTriggered,
 		StatusAt: w.now, OpenedAt: w.now, RecordedAt: w.now, UpdatedAt: w.now, DeclaredBy: &actor,
-		Roles: map[Role]Person{RoleCommander: actor},
+		Roles: map[Role]Person{RoleCommander: actor}, Private: c.Private,
 	}
 	if c.Severity != "" {
 		inc.SeveritySetBy = cmp.Or(actor.ID, actor.Name)
@@ -588,6 +678,11 @@ func (w *txWork) declare(c Cmd) (*Incident, error) {
 }
 
 func declaredReply(inc *Incident) Reply {
+	if inc.Private {
+		// Told only to the person: a private incident's title stays out
+		// of the channel the command was run in.
+		return Reply{Text: fmt.Sprintf("Declared %s (%s, private): %s. You are the incident commander; its private channel is being opened. It is never announced or shown on a status page.", inc.ID, inc.Severity, EscapeMrkdwn(inc.Title))}
+	}
 	return Reply{Text: fmt.Sprintf("Declared %s (%s): %s. You are the incident commander; the channel is being opened.", inc.ID, inc.Severity, EscapeMrkdwn(inc.Title)), InChannel: true}
 }
 

@@ -23,14 +23,17 @@ type storyChat struct {
 }
 
 func (c *storyChat) BotUserID(context.Context) (string, error) { return "UBOT", nil }
-func (c *storyChat) CreateChannel(_ context.Context, name string) (incidentbot.Channel, error) {
+func (c *storyChat) CreateChannel(_ context.Context, name string, _ bool) (incidentbot.Channel, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
 	return incidentbot.Channel{ID: fmt.Sprintf("C%03d", c.n), Name: name}, nil
 }
-func (c *storyChat) FindChannel(context.Context, string) (incidentbot.Channel, bool, error) {
+func (c *storyChat) FindChannel(context.Context, string, bool) (incidentbot.Channel, bool, error) {
 	return incidentbot.Channel{}, false, nil
+}
+func (c *storyChat) RenameChannel(_ context.Context, id, name string) (incidentbot.Channel, error) {
+	return incidentbot.Channel{ID: id, Name: name}, nil
 }
 func (c *storyChat) SetTopic(context.Context, string, string) error { return nil }
 func (c *storyChat) UserByEmail(context.Context, string) (string, error) {

@@ -98,6 +98,13 @@ type Incident struct {
 	PostmortemPosted *PostedDraft `json:"postmortem_posted,omitempty"`
 	// DeclaredBy is who declared an incident that did not come from a page.
 	DeclaredBy *Person `json:"declared_by,omitempty"`
+	// Private marks an incident declared private: its channel is private,
+	// it is never announced in the stakeholder channel or a digest, and it
+	// never reaches a public status page, whatever its severity.
+	Private bool `json:"private,omitempty"`
+	// ResponderRequests are the responders paged through PagerDuty from
+	// Slack: who asked for whom.
+	ResponderRequests []ResponderRequest `json:"responder_requests,omitempty"`
 
 	// Problems are side effects that failed for good (a Slack ok:false, a
 	// job that outlived its retries), kept so people see them.
@@ -160,6 +167,17 @@ type ActionItem struct {
 	Status    string     `json:"status"` // open, done
 	CreatedAt time.Time  `json:"created_at"`
 	DoneAt    *time.Time `json:"done_at,omitempty"`
+}
+
+// ResponderRequest is one /incident page: who asked PagerDuty for whom
+// (a user or an escalation policy), and who PagerDuty paged.
+type ResponderRequest struct {
+	At     time.Time `json:"at"`
+	By     Person    `json:"by"`
+	Target string    `json:"target"` // the person's or the escalation policy's name
+	// Responders are the users PagerDuty notified.
+	Responders []Person `json:"responders,omitempty"`
+	Message    string   `json:"message,omitempty"`
 }
 
 // PostedDraft records a postmortem draft posted to the channel.

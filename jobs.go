@@ -216,6 +216,10 @@ func describeJob(j *Job) string {
 		return "could not tell the stakeholders of the resolution"
 	case JobLookupPerson:
 		return "could not look up user " + j.PersonID
+	case JobRenameChannel:
+		return "could not rename the channel to #" + j.ChannelName
+	case JobPage:
+		return "could not page responders through PagerDuty"
 	case JobAnnounceDigest:
 		return "could not post the alert storm digest in " + j.Channel
 	}
@@ -322,6 +326,10 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 			return nil, err
 		}
 		return nil, js.Site.PublishSite(ctx, incs, now)
+	case JobRenameChannel:
+		return js.renameChannel(ctx, j, inc)
+	case JobPage:
+		return js.page(ctx, j, inc)
 	case JobLookupPerson:
 		ps, err := js.lookup(ctx, j.PersonID)
 		if err != nil {
@@ -567,9 +575,9 @@ func (js *Jobs) createChannel(ctx context.Context, j *Job, inc *Incident) (effec
 	}
 	for suffix := 1; suffix <= 20; suffix++ {
 		name := suffixed(j.ChannelName, suffix)
-		ch, err := js.Chat.CreateChannel(ctx, name)
+		ch, err := js.Chat.CreateChannel(ctx, name, inc.Private)
 		if err != nil && ErrorMessage(err) == "name_taken" {
-			found, ok, ferr := js.Chat.FindChannel(ctx, name)
+			found, ok, ferr := js.Chat.FindChannel(ctx, name, inc.Private)
 			if ferr != nil {
 				return nil, ferr
 			}
@@ -593,6 +601,35 @@ func (js *Jobs) createChannel(ctx context.Context, j *Job, inc *Incident) (effec
 			return nil, err
 		}
 		return func(w *txWork) error { return w.channelCreated(inc.ID, ch) }, nil
+	}
+	return nil, Errorf(EREJECTED, "channel names %s to %s are all taken", j.ChannelName, suffixed(j.ChannelName, 20))
+}
+
+// renameChannel renames the incident channel after its title (prefix and
+// number kept); a taken name is followed by the next suffix, -2 to -20,
+// as when the channel was created.
+func (js *Jobs) renameChannel(ctx context.Context, j *Job, inc *Incident) (effect, error) {
+	if js.laterInLane(j) {
+		return nil, nil // a later rename names the newer title
+	}
+	for suffix := 1; suffix <= 20; suffix++ {
+		name := suffixed(j.ChannelName, suffix)
+		if name == inc.ChannelName {
+			return nil, nil
+		}
+		ch, err := js.Chat.RenameChannel(ctx, inc.ChannelID, name)
+		if ErrorMessage(err) == "name_taken" {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return func(w *txWork) error {
+			return w.change(inc.ID, func(inc *Incident) error {
+				inc.ChannelName = ch.Name
+				return nil
+			})
+		}, nil
 	}
 	return nil, Errorf(EREJECTED, "channel names %s to %s are all taken", j.ChannelName, suffixed(j.ChannelName, 20))
 }

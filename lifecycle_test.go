@@ -3,6 +3,7 @@ package incidentbot_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,8 +135,11 @@ func TestService_IngestPagerDuty_AckBeforeTrigger(t *testing.T) {
 	if inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(t0.Add(30*time.Second)) || !inc.OpenedAt.Equal(t0) {
 		t.Errorf("acknowledged %v opened %v", inc.AcknowledgedAt, inc.OpenedAt)
 	}
-	if len(tl) != 2 || tl[0].Kind != incidentbot.EntryPaged || tl[1].Kind != incidentbot.EntryAcknowledged {
-		t.Errorf("timeline = %+v", tl)
+	// The first to acknowledge, with no commander yet, commands: the
+	// acknowledgement's entry says so.
+	if len(tl) != 2 || tl[0].Kind != incidentbot.EntryPaged || tl[1].Kind != incidentbot.EntryAcknowledged ||
+		!strings.HasSuffix(tl[1].Text, "the first to acknowledge: now the commander") || inc.Roles[incidentbot.RoleCommander].ID != "PUSER" {
+		t.Errorf("timeline = %+v, commander %+v", tl, inc.Roles)
 	}
 	if count(jobs, incidentbot.JobCreateChannel) != 1 {
 		t.Errorf("%d channel jobs, want 1", count(jobs, incidentbot.JobCreateChannel))
@@ -315,6 +319,15 @@ type fakePager struct{ open []incidentbot.PagerIncident }
 
 func (f fakePager) User(_ context.Context, id string) (incidentbot.PagerUser, error) {
 	return incidentbot.PagerUser{ID: id}, nil
+}
+func (f fakePager) UserByEmail(context.Context, string) (incidentbot.PagerUser, error) {
+	return incidentbot.PagerUser{}, incidentbot.Errorf(incidentbot.EREJECTED, "no user")
+}
+func (f fakePager) EscalationPolicies(context.Context) ([]incidentbot.EscalationPolicy, error) {
+	return nil, nil
+}
+func (f fakePager) RequestResponders(context.Context, string, string, string, string, []incidentbot.ResponderTarget) ([]incidentbot.Person, error) {
+	return nil, incidentbot.Errorf(incidentbot.EREJECTED, "not in this fake")
 }
 func (f fakePager) Incident(_ context.Context, id string) (*incidentbot.PagerIncident, error) {
 	for _, p := range f.open {

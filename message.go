@@ -177,6 +177,7 @@ var entryIcons = map[EntryKind]string{
 	EntryResolved: "✅", EntryReopened: "🔁", EntryProblem: "⚠️",
 	EntryRoleAssigned: "🧑‍🚒", EntryImpactStarted: "⏱️", EntryMitigated: "🩹", EntryAffected: "👥", EntryImpact: "💥", EntryRootCause: "🔍",
 	EntryActionItem: "☑️", EntryPublicName: "🌐", EntryPinned: "📌", EntryCadenceMissed: "⏰",
+	EntryRenamed: "✏️", EntryResponderRequested: "📟",
 }
 
 // entryLabels name the entries whose text is someone's own words (a note

@@ -42,6 +42,10 @@ const (
 	// JobLookupPerson asks Slack (and PagerDuty) who a user ID is, for the
 	// people directory.
 	JobLookupPerson JobKind = "lookup_person"
+	// JobRenameChannel renames the incident channel after its title.
+	JobRenameChannel JobKind = "rename_channel"
+	// JobPage asks PagerDuty for more responders (/incident page).
+	JobPage JobKind = "page"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -90,7 +94,7 @@ func lanePagerDuty(incID string) string { return incID + "/pagerduty" }
 // channel exists.
 func (j *Job) needsChannel() bool {
 	switch j.Kind {
-	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement, JobKickoff, JobPin, JobAnnounceResolved:
+	case JobSetTopic, JobInvite, JobPost, JobAnnounce, JobUpdateAnnouncement, JobKickoff, JobPin, JobAnnounceResolved, JobRenameChannel:
 		return true
 	case JobRespond:
 		return j.Message == nil // "the channel is ready" waits for it

@@ -92,6 +92,29 @@ type Pager interface {
 	SetStatus(ctx context.Context, from, id, status string) error
 	// AddNote adds a note to an incident as the user with e-mail from.
 	AddNote(ctx context.Context, from, id, content string) error
+	// UserByEmail returns the PagerDuty user with that login e-mail; none
+	// is an EREJECTED error.
+	UserByEmail(ctx context.Context, email string) (PagerUser, error)
+	// EscalationPolicies lists the account's escalation policies.
+	EscalationPolicies(ctx context.Context) ([]EscalationPolicy, error)
+	// RequestResponders asks PagerDuty to page targets on an incident on
+	// behalf of the user requesterID (e-mail from), with a message, and
+	// returns the users it is paging.
+	RequestResponders(ctx context.Context, from, incidentID, requesterID, message string, targets []ResponderTarget) ([]Person, error)
+}
+
+// EscalationPolicy is a PagerDuty escalation policy: whom to page, in
+// which order.
+type EscalationPolicy struct {
+	ID   string
+	Name string
+}
+
+// ResponderTarget is whom a responder request pages: a PagerDuty user
+// (Kind "user") or an escalation policy (Kind "escalation_policy").
+type ResponderTarget struct {
+	ID   string
+	Kind string
 }
 
 // Outcome says what became of a delivery.
@@ -471,6 +494,13 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	}
 	if err := w.followChange(inc, beforeStatus, beforeSeverity); err != nil {
 		return err
+	}
+	if ev.Type == EventAcknowledged && !isCatchUp(ev) {
+		// The first to acknowledge, with no commander yet, commands (a
+		// stand-in from reconciliation is nobody in particular).
+		if err := w.firstAckCommands(inc, &e); err != nil {
+			return err
+		}
 	}
 	e.Text += skewNote(ev)
 	if err := w.recordPagerEntry(inc, ev, e, echo); err != nil {

@@ -50,6 +50,9 @@ func ImpactOf(s Severity) string {
 // IsPublic reports whether the incident is shown publicly: its severity is
 // one of the public ones, or was when it was last published.
 func (s *Service) IsPublic(inc *Incident) bool {
+	if inc.Private {
+		return false // never, whatever its severity
+	}
 	return inc.ShownPublicly || slices.Contains(s.PublicSeverities, inc.Severity)
 }
 
@@ -166,6 +169,9 @@ func (w *txWork) publishUpdate(inc *Incident, e Entry) error {
 // publish sends the incident's public state to the public publishers, when
 // it is public (or was published before).
 func (w *txWork) publish(inc *Incident) error {
+	if inc.Private {
+		return nil
+	}
 	public := w.s.IsPublic(inc)
 	if public {
 		inc.ShownPublicly = true

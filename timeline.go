@@ -33,6 +33,11 @@ const (
 	EntryPinned          EntryKind = "pinned"
 	EntryRetracted       EntryKind = "retracted"
 	EntryCadenceMissed   EntryKind = "cadence_missed"
+	// EntryRenamed records a new title (/incident title).
+	EntryRenamed EntryKind = "renamed"
+	// EntryResponderRequested records responders paged from Slack
+	// (/incident page): who asked for whom.
+	EntryResponderRequested EntryKind = "responder_requested"
 )
 
 // Source says where a timeline entry came from.

@@ -9,14 +9,17 @@ import (
 // them. Inside an incident channel the incident is implied; elsewhere it is
 // named first: `/incident note INC-12 text`.
 var Usage = []struct{ Name, Form, Does string }{
-	{"declare", "declare <title> [sev1|sev2|sev3|sev4]", "open an incident and its channel without a page (default sev3)"},
+	{"declare", "declare <title> [sev1|sev2|sev3|sev4] [private]", "open an incident and its channel without a page (default sev3); private: a private channel, never announced, never on a status page"},
 	{"ack", "ack", "acknowledge (here and in PagerDuty)"},
 	{"note", "note [HH:MM[:SS]] <text>", "add a note to the timeline (and to PagerDuty); a leading UTC time backdates it"},
 	{"status", "status <investigating|identified|monitoring> [message]", "change status and publish an update"},
 	{"update", "update <message>", "publish a status update"},
 	{"severity", "severity <sev1|sev2|sev3|sev4>", "change the severity"},
 	{"commander", "commander [@user]", "assign the incident commander (no user: yourself)"},
+	{"handoff", "handoff @user", "hand the commander role over"},
 	{"role", "role <commander|comms|scribe> [@user]", "assign a role (no user: yourself)"},
+	{"page", "page <@user|escalation policy name> [message]", "page more responders through PagerDuty; they are invited here"},
+	{"title", "title <text>", "rename the incident (and its channel)"},
 	{"started", "started <HH:MM or RFC 3339, UTC>", "record when impact began"},
 	{"mitigated", "mitigated [HH:MM]", "record when impact ended (UTC; default now)"},
 	{"affected", "affected <N%>", "record the share of users or requests affected (for the error budget)"},

@@ -142,7 +142,7 @@ func TestPeople_OneNamePerPersonEverywhere(t *testing.T) {
 		if e.Source != "bot" && e.ActorID != "" {
 			people[e.ActorID+"="+e.Actor] = true
 		}
-		if e.Kind == "acknowledged" && (e.Text != "Acknowledged by Sarah Kim" || e.ActorID != "USARAH") {
+		if e.Kind == "acknowledged" && (e.Text != "Acknowledged by Sarah Kim, the first to acknowledge: now the commander" || e.ActorID != "USARAH") {
 			t.Errorf("PagerDuty acknowledgement = %+v, want Sarah Kim as her Slack self", e)
 		}
 	}

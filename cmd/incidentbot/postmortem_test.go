@@ -203,7 +203,8 @@ func TestPostmortem_ReplayOfReferenceIncident(t *testing.T) {
 		"| **Start** | 2025-10-14 03:14:00 UTC (impact started; detected 03:15:00) |",
 		"| **Duration** | 24 min |",
 		"| 03:14:30 | First connection timeouts in the API logs _(recorded 03:22:30)_ | Bob Martinez |",
-		"| 03:15:30 | Acknowledged by Alice Chen | Alice Chen (PagerDuty) |",
+		// The first to acknowledge commands (issue 13).
+		"| 03:15:30 | Acknowledged by Alice Chen, the first to acknowledge: now the commander | Alice Chen (PagerDuty) |",
 		"| Time to acknowledge | 30 s | 03:15:30 UTC |",
 		"| Time to identify | 8 min | 03:23:00 UTC |",
 		"| Time to mitigate | 20 min | 03:35:00 UTC |",

@@ -99,9 +99,11 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 		broadcast bool
 	}{
 		{"update (investigating): Elevated API errors", false},
+		// Working on the page acknowledged it: the first to acknowledge commands.
+		{"INC-1 commander: Alice Chen", false},
 		{"Next update by 04:21 UTC", false},
 		{"INC-1 escalated SEV2 → SEV1", true},
-		{"INC-1 commander: Bob Martinez", false},
+		{"INC-1 commander: Bob Martinez (was Alice Chen)", false},
 		{"update (identified): A bad deploy", false},
 		{"INC-1 resolved after 1 h 30 min: Rolled back to v2.30.", true},
 	}
@@ -122,7 +124,7 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 	if len(files) == 0 || !strings.Contains(last, files[0].ID) || !strings.Contains(last, "Postmortem draft") {
 		t.Errorf("resolution reply = %q, want the postmortem draft's link (files %+v)", last, files)
 	}
-	for _, r := range replies[2+1:] {
+	for _, r := range replies[3:] {
 		if strings.Contains(r.Text, "Next update") {
 			t.Errorf("a reply after the holding update promises another: %q", r.Text)
 		}

@@ -151,3 +151,91 @@ func (c *Client) AddNote(ctx context.Context, from, id, content string) error {
 	}
 	return nil
 }
+
+// UserByEmail returns the PagerDuty user whose login e-mail is email (GET
+// /users?query=, which matches names and e-mails by substring: the exact
+// address is picked from the answer); none is EREJECTED.
+func (c *Client) UserByEmail(ctx context.Context, email string) (incidentbot.PagerUser, error) {
+	opts := pagerduty.ListUsersOptions{Query: email, Limit: 100}
+	for range 10 {
+		res, err := c.pd.ListUsersWithContext(ctx, opts)
+		if err != nil {
+			return incidentbot.PagerUser{}, classify(ctx, "look up the PagerDuty user with an e-mail address", err)
+		}
+		for _, u := range res.Users {
+			if strings.EqualFold(u.Email, email) {
+				return incidentbot.PagerUser{ID: u.ID, Name: incidentbot.CleanLine(u.Name), Email: u.Email}, nil
+			}
+		}
+		if !res.More {
+			break
+		}
+		opts.Offset += uint(len(res.Users))
+	}
+	return incidentbot.PagerUser{}, incidentbot.Errorf(incidentbot.EREJECTED, "PagerDuty has no user with that e-mail address")
+}
+
+// EscalationPolicies lists the escalation policies (GET
+// /escalation_policies, every page, at most 1,000).
+func (c *Client) EscalationPolicies(ctx context.Context) ([]incidentbot.EscalationPolicy, error) {
+	var out []incidentbot.EscalationPolicy
+	opts := pagerduty.ListEscalationPoliciesOptions{Limit: 100}
+	for range 10 {
+		res, err := c.pd.ListEscalationPoliciesWithContext(ctx, opts)
+		if err != nil {
+			return nil, classify(ctx, "list PagerDuty escalation policies", err)
+		}
+		for _, ep := range res.EscalationPolicies {
+			out = append(out, incidentbot.EscalationPolicy{ID: ep.ID, Name: incidentbot.CleanLine(ep.Name)})
+		}
+		if !res.More {
+			break
+		}
+		opts.Offset += uint(len(res.EscalationPolicies))
+	}
+	return out, nil
+}
+
+// RequestResponders asks PagerDuty to page the targets on an incident
+// (POST /incidents/{id}/responder_requests: requester_id, message,
+// responder_request_targets of user_reference or
+// escalation_policy_reference) and returns the users it is paging, as
+// PagerDuty lists them in the answer's incidents_responders (a user target
+// with none listed is that user). The From header is the requester's
+// e-mail, as PagerDuty's older references asked.
+func (c *Client) RequestResponders(ctx context.Context, from, incidentID, requesterID, message string, targets []incidentbot.ResponderTarget) ([]incidentbot.Person, error) {
+	opts := pagerduty.ResponderRequestOptions{From: from, Message: message, RequesterID: requesterID}
+	for _, t := range targets {
+		typ := "user_reference"
+		if t.Kind == "escalation_policy" {
+			typ = "escalation_policy_reference"
+		}
+		opts.Targets = append(opts.Targets, pagerduty.ResponderRequestTargetWrapper{
+			Target: pagerduty.ResponderRequestTarget{APIObject: pagerduty.APIObject{ID: t.ID, Type: typ}},
+		})
+	}
+	res, err := c.pd.ResponderRequestWithContext(ctx, incidentID, opts)
+	if err != nil {
+		return nil, classify(ctx, "request responders on PagerDuty incident "+incidentID, err)
+	}
+	var out []incidentbot.Person
+	add := func(id, name string) {
+		for _, p := range out {
+			if p.ID == id {
+				return
+			}
+		}
+		out = append(out, incidentbot.Person{ID: id, Name: incidentbot.CleanLine(name)})
+	}
+	for _, w := range res.ResponderRequest.Targets {
+		for _, r := range w.Target.Responders {
+			if r.User.ID != "" {
+				add(r.User.ID, r.User.Summary)
+			}
+		}
+		if len(w.Target.Responders) == 0 && (w.Target.Type == "user" || w.Target.Type == "user_reference") {
+			add(w.Target.ID, w.Target.Summary)
+		}
+	}
+	return out, nil
+}

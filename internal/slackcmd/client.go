@@ -175,22 +175,28 @@ func channel(ch *slack.Channel) incidentbot.Channel {
 	}
 }
 
-// CreateChannel creates a public channel.
-func (c *Client) CreateChannel(ctx context.Context, name string) (incidentbot.Channel, error) {
+// CreateChannel creates a channel (conversations.create), a private one
+// (is_private) when private is set.
+func (c *Client) CreateChannel(ctx context.Context, name string, private bool) (incidentbot.Channel, error) {
 	if err := c.take(ctx, "conversations.create", ""); err != nil {
 		return incidentbot.Channel{}, err
 	}
-	ch, err := c.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
+	ch, err := c.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name, IsPrivate: private})
 	if err != nil {
 		return incidentbot.Channel{}, c.done(ctx, "conversations.create", "", err)
 	}
 	return channel(ch), nil
 }
 
-// FindChannel looks a public channel up by exact name, archived ones
-// included, paging through conversations.list.
-func (c *Client) FindChannel(ctx context.Context, name string) (incidentbot.Channel, bool, error) {
-	params := &slack.GetConversationsParameters{Types: []string{"public_channel"}, Limit: 1000}
+// FindChannel looks a channel up by exact name, archived ones included,
+// paging through conversations.list: public channels, or the private ones
+// the bot is in.
+func (c *Client) FindChannel(ctx context.Context, name string, private bool) (incidentbot.Channel, bool, error) {
+	types := []string{"public_channel"}
+	if private {
+		types = []string{"private_channel"}
+	}
+	params := &slack.GetConversationsParameters{Types: types, Limit: 1000}
 	for {
 		if err := c.take(ctx, "conversations.list", ""); err != nil {
 			return incidentbot.Channel{}, false, err
@@ -209,6 +215,18 @@ func (c *Client) FindChannel(ctx context.Context, name string) (incidentbot.Chan
 		}
 		params.Cursor = cursor
 	}
+}
+
+// RenameChannel renames a channel (conversations.rename).
+func (c *Client) RenameChannel(ctx context.Context, channelID, name string) (incidentbot.Channel, error) {
+	if err := c.take(ctx, "conversations.rename", ""); err != nil {
+		return incidentbot.Channel{}, err
+	}
+	ch, err := c.api.RenameConversationContext(ctx, channelID, name)
+	if err := c.done(ctx, "conversations.rename", "", err); err != nil {
+		return incidentbot.Channel{}, err
+	}
+	return channel(ch), nil
 }
 
 // SetTopic sets a channel's topic.

@@ -52,14 +52,44 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 			return bad()
 		}
 	case "declare":
-		if n := len(args); n > 0 {
-			if sev, ok := incidentbot.ParseSeverity(args[n-1]); ok {
+		// A trailing severity and "private", in either order.
+		for n := len(args); n > 0; n = len(args) {
+			if sev, ok := incidentbot.ParseSeverity(args[n-1]); ok && c.Severity == "" {
 				c.Severity, args = sev, args[:n-1]
+			} else if strings.EqualFold(args[n-1], "private") && !c.Private {
+				c.Private, args = true, args[:n-1]
+			} else {
+				break
 			}
 		}
 		c.Text = plain(strings.Join(args, " "))
 		if c.Text == "" {
 			return bad()
+		}
+	case "handoff":
+		if len(args) != 1 {
+			return bad()
+		}
+		p, ok := parseMention(args[0])
+		if !ok {
+			return c, mentionError(c.Name)
+		}
+		c.User = &p
+	case "title":
+		if rest == "" {
+			return bad()
+		}
+		c.Text = rest
+	case "page":
+		// A mentioned user, or an escalation policy's name; what follows is
+		// the message (for a policy, the job finds where its name ends).
+		if len(args) == 0 {
+			return bad()
+		}
+		if p, ok := parseMention(args[0]); ok {
+			c.User, c.Text = &p, plain(strings.Join(args[1:], " "))
+		} else {
+			c.Text = rest
 		}
 	case "note":
 		// A leading time of day backdates the note.

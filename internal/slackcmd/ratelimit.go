@@ -12,6 +12,7 @@ import (
 var tiers = map[string]float64{
 	"conversations.create":         20,
 	"conversations.list":           20,
+	"conversations.rename":         20,
 	"usergroups.users.list":        20,
 	"conversations.setTopic":       50,
 	"conversations.invite":         50,

@@ -51,10 +51,15 @@ type Server struct {
 	incOrder   []string
 	priorities []priority
 	oncalls    []OnCall
-	calls      []*Call
-	faults     []*faultEntry
-	seq        map[string]int
-	lastNumber int
+	// policies are the escalation policies by ID, in policyOrder;
+	// responderRequests every responder request made.
+	policies          map[string]*EscalationPolicy
+	policyOrder       []string
+	responderRequests []ResponderRequest
+	calls             []*Call
+	faults            []*faultEntry
+	seq               map[string]int
+	lastNumber        int
 	// rate limit (SetRateLimit): at most rateN requests per rateWindow
 	rateN      int
 	rateWindow time.Duration
@@ -111,6 +116,8 @@ func NewAt(addr string) (*Server, error) {
 		incidents: map[string]*incidentRecord{},
 		seq:       map[string]int{},
 	}
+	s.policies = map[string]*EscalationPolicy{"PEPFAKE": {ID: "PEPFAKE", Name: "Default"}}
+	s.policyOrder = []string{"PEPFAKE"}
 	for _, p := range []string{"P1", "P2", "P3", "P4", "P5"} {
 		s.priorities = append(s.priorities, priority{ID: priorityID(p), Name: p})
 	}
@@ -337,6 +344,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /incidents/{id}/log_entries", s.listIncidentLogEntries)
 	m.HandleFunc("GET /log_entries", s.listLogEntries)
 	m.HandleFunc("GET /log_entries/{id}", s.getLogEntry)
+	m.HandleFunc("POST /incidents/{id}/responder_requests", s.createResponderRequest)
+	m.HandleFunc("GET /escalation_policies", s.listEscalationPolicies)
 	m.HandleFunc("GET /oncalls", s.listOnCalls)
 	m.HandleFunc("GET /priorities", s.listPriorities)
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeNotFound(w) })

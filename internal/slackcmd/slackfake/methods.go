@@ -21,6 +21,7 @@ var methods = map[string]func(*Server, url.Values) reply{
 	"conversations.list":      (*Server).conversationsList,
 	"conversations.members":   (*Server).conversationsMembers,
 	"conversations.setTopic":  (*Server).conversationsSetTopic,
+	"conversations.rename":    (*Server).conversationsRename,
 	"conversations.invite":    (*Server).conversationsInvite,
 	"conversations.join":      (*Server).conversationsJoin,
 	"conversations.archive":   (*Server).conversationsArchive,
@@ -182,6 +183,32 @@ func (s *Server) conversationsMembers(p url.Values) reply {
 		"members":           append([]string{}, c.Members[n:end]...),
 		"response_metadata": map[string]any{"next_cursor": next},
 	})
+}
+
+// conversationsRename renames a channel as Slack does: the bot must be in
+// it, and only the channel's creator (or an admin, which the bot is not)
+// may rename it (not_authorized); the name follows the naming rules and
+// must be free among all channels, archived ones included (name_taken).
+// Renaming a channel to its own name changes nothing.
+func (s *Server) conversationsRename(p url.Values) reply {
+	c := s.byID(p.Get("channel"))
+	switch {
+	case c == nil || !s.visible(c):
+		return fail("channel_not_found")
+	case !c.isMember(s.BotUserID):
+		return fail("not_in_channel")
+	case c.Creator != s.BotUserID:
+		return fail("not_authorized")
+	}
+	name := p.Get("name")
+	if code := nameError(name); code != "" {
+		return fail(code)
+	}
+	if other := s.byName(name); other != nil && other != c {
+		return fail("name_taken")
+	}
+	c.Name = name
+	return ok(map[string]any{"channel": s.channelJSON(c)})
 }
 
 func (s *Server) conversationsSetTopic(p url.Values) reply {

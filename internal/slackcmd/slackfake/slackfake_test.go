@@ -455,6 +455,44 @@ func TestServer_PostMessage_ReplyBroadcast(t *testing.T) {
 	}
 }
 
+// conversations.rename follows Slack: names taken by any channel
+// (archived ones too) are name_taken, the naming rules apply, only the
+// creator may rename (not_authorized), and the bot must be in the channel.
+func TestServer_ConversationsRename_LikeSlack(t *testing.T) {
+	srv, api := newClient(t)
+	ctx := context.Background()
+	ch := create(t, api, "inc-7-db-slow")
+	srv.CreateChannelDirect("inc-7-db-down", "UHUMAN", true) // archived, still taken
+	other := srv.CreateChannelDirect("general", "UHUMAN", false)
+	srv.AddMember(other.ID, srv.BotUserID)
+	for name, tc := range map[string]struct{ channel, name, want string }{
+		"taken by an archived channel": {ch.ID, "inc-7-db-down", "name_taken"},
+		"capitals":                     {ch.ID, "INC-7", "invalid_name_specials"},
+		"empty":                        {ch.ID, "", "invalid_name_required"},
+		"only punctuation":             {ch.ID, "--", "invalid_name_punctuation"},
+		"too long":                     {ch.ID, strings.Repeat("a", 81), "invalid_name_maxlength"},
+		"not the creator":              {other.ID, "general-2", "not_authorized"},
+		"unknown channel":              {"C9999999", "x", "channel_not_found"},
+	} {
+		if _, err := api.RenameConversationContext(ctx, tc.channel, tc.name); slackErr(t, err) != tc.want {
+			t.Errorf("%s: %v, want %s", name, err, tc.want)
+		}
+	}
+	got, err := api.RenameConversationContext(ctx, ch.ID, "inc-7-primary-db-down")
+	if err != nil || got.ID != ch.ID || got.Name != "inc-7-primary-db-down" {
+		t.Fatalf("rename = %+v, %v", got, err)
+	}
+	if c, _ := srv.Channel(ch.ID); c.Name != "inc-7-primary-db-down" {
+		t.Errorf("stored name = %q", c.Name)
+	}
+	if _, err := api.RenameConversationContext(ctx, ch.ID, "inc-7-primary-db-down"); err != nil {
+		t.Errorf("renaming to its own name: %v", err)
+	}
+	if _, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-7-primary-db-down"}); slackErr(t, err) != "name_taken" {
+		t.Errorf("the new name is not taken: %v", err)
+	}
+}
+
 func TestServer_Users_AreFoundByEmailAndID(t *testing.T) {
 	srv, api := newClient(t)
 	srv.AddUser("U1", "alice", "alice@example.com")
