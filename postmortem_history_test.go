@@ -133,4 +133,37 @@ func TestPostmortem_RelatedAtMostFive(t *testing.T) {
 	}
 }
 
+// The draft names people through the directory: a PagerDuty user mapped
+// to a Slack user is that person, under the Slack name, whatever name
+// PagerDuty gave.
+func TestPostmortem_ParticipantsThroughThePeopleDirectory(t *testing.T) {
+	db := storetest.MustOpen(t)
+	people := &incidentbot.People{}
+	people.Put(incidentbot.Profile{ID: "U1", Name: "Alice Chen", CheckedAt: time.Now()}, incidentbot.Profile{ID: "PA", Name: "A. Chen", SlackID: "U1", CheckedAt: time.Now()})
+	s := &incidentbot.Service{Store: db, People: people}
+	day := time.Date(2025, 10, 20, 9, 0, 0, 0, time.UTC)
+	id := storeHistory(t, db, nil, &incidentbot.Incident{Title: "x", Status: incidentbot.StatusTriggered, OpenedAt: day, Roles: map[incidentbot.Role]incidentbot.Person{incidentbot.RoleCommander: {ID: "U1"}}})
+	err := db.Update(context.Background(), func(tx incidentbot.Tx) error {
+		for _, e := range []incidentbot.Entry{
+			{At: day, Kind: incidentbot.EntryAcknowledged, Actor: incidentbot.Person{ID: "PA", Name: "A. Chen"}, Source: incidentbot.SourcePagerDuty, Text: "ack"},
+			{At: day.Add(time.Minute), Kind: incidentbot.EntryNote, Actor: incidentbot.Person{ID: "U1"}, Source: incidentbot.SourceSlack, Text: "note"},
+		} {
+			if err := tx.AppendEntry(id, &e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Postmortem(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Participants) != 1 || p.Participants[0].Name != "Alice Chen" || p.Participants[0].Did != "acknowledged, 1 note" || p.Participants[0].Roles[0] != incidentbot.RoleCommander {
+		t.Errorf("participants = %+v, want Alice Chen once, commander, with both actions", p.Participants)
+	}
+}
+
 func tp(t time.Time) *time.Time { return &t }

@@ -9,14 +9,16 @@ import (
 )
 
 // participants lists everyone who acted on the incident, in Slack or in
-// PagerDuty, and everyone who held a role, one entry per person. A person
-// is known by their Slack user ID and their PagerDuty user ID; the two
-// are taken for one person when they carry the same name (PagerDuty's
-// user name and Slack's real name), and shown under the Slack name.
+// PagerDuty, and everyone who held a role, one entry per person. The
+// draft reads the timeline through the people directory (people.go): a
+// PagerDuty user known to have a Slack account already carries that
+// Slack user's ID and name. A PagerDuty user the directory has not mapped
+// is taken for the Slack user of the same name when exactly one Slack
+// user has it (two Slack users are never merged), and shown under the
+// Slack name.
 func participants(inc *Incident, entries []Entry) []Participant {
 	type seen struct {
 		p    Person
-		src  Source
 		kind EntryKind
 		at   time.Time
 		role Role
@@ -24,98 +26,77 @@ func participants(inc *Incident, entries []Entry) []Participant {
 	var all []seen
 	for _, e := range entries {
 		if e.Source != SourceBot && !systemActor(e.Actor) {
-			all = append(all, seen{p: e.Actor, src: e.Source, kind: e.Kind, at: e.At})
+			all = append(all, seen{p: e.Actor, kind: e.Kind, at: e.At})
 		}
 		if e.Kind == EntryRoleAssigned && e.Subject != nil && e.Role != "" {
-			all = append(all, seen{p: *e.Subject, src: SourceSlack, role: e.Role})
+			all = append(all, seen{p: *e.Subject, role: e.Role})
 		}
 	}
 	for _, r := range Roles {
 		if p, ok := inc.Roles[r]; ok {
-			all = append(all, seen{p: p, src: SourceSlack, role: r})
+			all = append(all, seen{p: p, role: r})
 		}
 	}
 
-	// Union-find over the identities each sighting joins: its user ID in
-	// its system, and its name.
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(k string) string {
-		if parent[k] == "" || parent[k] == k {
-			parent[k] = k
-			return k
-		}
-		r := find(parent[k])
-		parent[k] = r
-		return r
-	}
-	union := func(a, b string) {
-		if ra, rb := find(a), find(b); ra != rb {
-			parent[rb] = ra
-		}
-	}
-	// The identities of a sighting, computed once per person and system:
-	// a long timeline is mostly the same few people.
-	type who struct {
-		src      Source
-		id, name string
-	}
-	memo := map[who][]string{}
-	nodes := func(s seen) []string {
-		k := who{s.src, s.p.ID, s.p.Name}
-		if ks, ok := memo[k]; ok {
-			return ks
-		}
-		var ks []string
-		if s.p.ID != "" {
-			ks = append(ks, string(s.src)+":"+s.p.ID)
-		}
-		if n := strings.ToLower(CleanLine(s.p.Name)); n != "" {
-			ks = append(ks, "name:"+n)
-		}
-		memo[k] = ks
-		return ks
-	}
-	joined := map[*string]bool{}
+	// The Slack users carrying each name.
+	slackByName := map[string][]string{}
 	for _, s := range all {
-		ks := nodes(s)
-		if len(ks) == 0 || joined[&ks[0]] {
-			continue // nobody to name (no ID, a blank name), or done
-		}
-		joined[&ks[0]] = true
-		find(ks[0])
-		for _, k := range ks[1:] {
-			union(ks[0], k)
+		if n := strings.ToLower(CleanLine(s.p.Name)); n != "" && IsSlackUserID(s.p.ID) && !slices.Contains(slackByName[n], s.p.ID) {
+			slackByName[n] = append(slackByName[n], s.p.ID)
 		}
 	}
+	// keyOf is the person a sighting is of: a Slack user by their ID; a
+	// PagerDuty user by the one Slack user of their name, else their ID;
+	// someone without an ID by their name.
+	type who struct{ id, name string }
+	memo := map[who]string{}
+	keyOf := func(p Person) string {
+		k := who{p.ID, p.Name}
+		if key, ok := memo[k]; ok {
+			return key
+		}
+		n := strings.ToLower(CleanLine(p.Name))
+		key := ""
+		switch ids := slackByName[n]; {
+		case IsSlackUserID(p.ID):
+			key = "id:" + p.ID
+		case n != "" && len(ids) == 1:
+			key = "id:" + ids[0]
+		case p.ID != "":
+			key = "id:" + p.ID
+		case n != "":
+			key = "name:" + n
+		}
+		memo[k] = key
+		return key
+	}
 
-	byRoot := map[string]*Participant{}
+	byKey := map[string]*Participant{}
 	var order []string
 	slackName := map[string]bool{}
 	for _, s := range all {
-		ks := nodes(s)
-		if len(ks) == 0 {
-			continue
+		key := keyOf(s.p)
+		if key == "" {
+			continue // nobody to name (no ID, a blank name)
 		}
-		root := find(ks[0])
-		pt := byRoot[root]
+		pt := byKey[key]
 		if pt == nil {
 			pt = &Participant{Roles: []Role{}, Actions: map[EntryKind]int{}}
-			byRoot[root] = pt
-			order = append(order, root)
+			byKey[key] = pt
+			order = append(order, key)
 		}
-		name := CleanLine(s.p.Name)
+		name, id := CleanLine(s.p.Name), CleanLine(s.p.ID)
 		switch {
-		case name != "" && s.src == SourceSlack && !slackName[root]:
-			pt.Name, slackName[root] = name, true
+		case name != "" && IsSlackUserID(id) && !slackName[key]:
+			pt.Name, slackName[key] = name, true
 		case pt.Name == "":
-			pt.Name = cmp.Or(name, CleanLine(s.p.ID))
+			pt.Name = cmp.Or(name, id)
 		}
-		switch s.src {
-		case SourceSlack:
-			pt.SlackID = cmp.Or(pt.SlackID, CleanLine(s.p.ID))
-		case SourcePagerDuty:
-			pt.PagerDutyID = cmp.Or(pt.PagerDutyID, CleanLine(s.p.ID))
+		switch {
+		case IsSlackUserID(id):
+			pt.SlackID = cmp.Or(pt.SlackID, id)
+		case id != "":
+			pt.PagerDutyID = cmp.Or(pt.PagerDutyID, id)
 		}
 		if s.role != "" && !slices.Contains(pt.Roles, s.role) {
 			pt.Roles = append(pt.Roles, s.role)
@@ -129,8 +110,8 @@ func participants(inc *Incident, entries []Entry) []Participant {
 		}
 	}
 	out := make([]Participant, 0, len(order))
-	for _, root := range order {
-		pt := byRoot[root]
+	for _, key := range order {
+		pt := byKey[key]
 		slices.SortFunc(pt.Roles, func(a, b Role) int { return slices.Index(Roles, a) - slices.Index(Roles, b) })
 		pt.Did = didText(pt.Actions)
 		out = append(out, *pt)

@@ -481,3 +481,19 @@ func BenchmarkPostmortem_10kEntries_Each(b *testing.B) {
 		})
 	}
 }
+
+// Two Slack users of the same name are two people; a PagerDuty user of
+// that name, unmapped, could be either and stays apart.
+func TestDraftPostmortem_ParticipantsSameNameSlackUsersStayApart(t *testing.T) {
+	inc, _ := sampleIncident()
+	inc.Roles = nil
+	tl := []Entry{
+		{Seq: 1, At: t0, Kind: EntryNote, Actor: Person{ID: "U1", Name: "Sam Lee"}, Source: SourceSlack, Text: "a"},
+		{Seq: 2, At: t0, Kind: EntryNote, Actor: Person{ID: "U2", Name: "Sam Lee"}, Source: SourceSlack, Text: "b"},
+		{Seq: 3, At: t0, Kind: EntryAcknowledged, Actor: Person{ID: "PSAM", Name: "Sam Lee"}, Source: SourcePagerDuty, Text: "c"},
+	}
+	p := DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, Now: t0})
+	if len(p.Participants) != 3 {
+		t.Errorf("participants = %+v, want three", p.Participants)
+	}
+}

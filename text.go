@@ -10,8 +10,8 @@ import (
 // what no export, page or feed should carry: control characters (C0
 // except tab and newline, DEL, C1), the bidirectional embedding, override
 // and isolate controls (U+202A–U+202E, U+2066–U+2069) that can make a
-// line read differently from what it holds, and invalid UTF-8 (replaced
-// by U+FFFD). A carriage return becomes a newline ("\r\n" one newline).
+// line read differently from what it holds, Unicode noncharacters, and
+// invalid UTF-8 (replaced by U+FFFD). A carriage return becomes a newline ("\r\n" one newline).
 // Text that needs none of this is returned as it is, without copying.
 //
 // It is the one sanitizer: the postmortem (Markdown, JSON, HTML), the
@@ -69,10 +69,14 @@ func CleanText(s string) string {
 	return b.String()
 }
 
-// removedRune reports the non-ASCII runes CleanText drops: C1 controls and
-// the bidi embeddings, overrides and isolates.
+// removedRune reports the non-ASCII runes CleanText drops: C1 controls,
+// the bidi embeddings, overrides and isolates, and the noncharacters
+// U+FDD0–U+FDEF and U+xFFFE/U+xFFFF (not for interchange; the people
+// directory's in-text references use three of them, which must never
+// reach an export unresolved).
 func removedRune(r rune) bool {
-	return r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	return r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 ||
+		r >= 0xfdd0 && r <= 0xfdef || r&0xfffe == 0xfffe
 }
 
 // CleanLine is CleanText on one line: runs of white space, newlines
