@@ -147,6 +147,24 @@ func (w *txWork) quiet(inc *Incident, c Cmd, r Reply) Reply {
 	return r
 }
 
+// involved reports whether a person is known to be in an incident: they
+// declared it, hold a role, or the bot invited them.
+func (w *txWork) involved(inc *Incident, p Person) bool {
+	id := w.s.People.Resolve(p).ID
+	if id == "" {
+		return false
+	}
+	if inc.DeclaredBy != nil && w.s.People.Resolve(*inc.DeclaredBy).ID == id {
+		return true
+	}
+	for _, r := range inc.Roles {
+		if w.s.People.Resolve(r).ID == id {
+			return true
+		}
+	}
+	return slices.Contains(inc.Invited, id)
+}
+
 // mayManage reports whether a person may run the restricted subcommands.
 func (s *Service) mayManage(p Person) bool {
 	return s.MayManage == nil || s.MayManage(p.ID)
@@ -172,6 +190,11 @@ func verbOf(name string) string {
 func (w *txWork) target(c Cmd) (*Incident, error) {
 	if c.IncidentID != "" {
 		inc, err := w.Incident(c.IncidentID)
+		if err == nil && inc.Private && c.ChannelID != inc.ChannelID && !w.involved(inc, c.Actor) {
+			// Outside its channel a private incident answers only the
+			// people in it: to others it is as if it did not exist.
+			err = Errorf(ENOTFOUND, "no such incident")
+		}
 		if ErrorCode(err) == ENOTFOUND {
 			return nil, Errorf(ENOTFOUND, "There is no incident %s. `/incident list` shows the open ones.", c.IncidentID)
 		}
@@ -443,6 +466,9 @@ func cmdPublic(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	if c.Text == "" {
 		return Reply{}, usageError("public")
 	}
+	if inc.Private {
+		return Reply{}, Errorf(ECONFLICT, "%s is private: it is never shown on a public status page.", inc.ID)
+	}
 	inc.PublicName = c.Text
 	if err := w.publish(inc); err != nil {
 		return Reply{}, err
@@ -571,7 +597,8 @@ func (w *txWork) firstAckCommands(inc *Incident, e *Entry) error {
 func cmdHandoff(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	who := *c.User
 	was, had := inc.Roles[RoleCommander]
-	if had && was.ID == who.ID {
+	same := func(a, b Person) bool { return w.s.People.Resolve(a).ID == w.s.People.Resolve(b).ID }
+	if had && same(was, who) {
 		return Reply{Text: fmt.Sprintf("%s is already the commander of %s.", mention(who), inc.ID)}, nil
 	}
 	if inc.Roles == nil {
@@ -579,7 +606,7 @@ func cmdHandoff(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	}
 	inc.Roles[RoleCommander] = who
 	text := Ref(c.Actor) + " handed command to " + Ref(who)
-	if had && was.ID != c.Actor.ID {
+	if had && !same(was, c.Actor) {
 		text = Ref(c.Actor) + " handed command from " + Ref(was) + " to " + Ref(who)
 	}
 	e := w.slackEntry(inc, c, EntryRoleAssigned, text)
@@ -710,6 +737,11 @@ func (s *Service) list(ctx context.Context) (Reply, error) {
 		ch := ""
 		if inc.ChannelID != "" {
 			ch = " <#" + inc.ChannelID + ">"
+		}
+		if inc.Private {
+			// Its title stays in its channel.
+			fmt.Fprintf(&b, "• *%s* 🔒 private incident · %s · opened %s%s\n", inc.ID, inc.Status, inc.OpenedAt.Format("2006-01-02 15:04 UTC"), ch)
+			continue
 		}
 		fmt.Fprintf(&b, "• *%s* %s %s · %s · opened %s%s\n", inc.ID, strings.ToUpper(string(inc.Severity)), EscapeMrkdwn(inc.Title), inc.Status, inc.OpenedAt.Format("2006-01-02 15:04 UTC"), ch)
 	}
