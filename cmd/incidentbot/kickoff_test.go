@@ -191,4 +191,5 @@ func TestKickoff_KeptTrueAfterEveryStateChange(t *testing.T) {
 			t.Errorf("timeline has the kickoff pin: %+v", e)
 		}
 	}
+	h.checkAPIReference()
 }

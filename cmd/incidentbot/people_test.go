@@ -165,4 +165,5 @@ func TestPeople_OneNamePerPersonEverywhere(t *testing.T) {
 			t.Errorf("postmortem role holder %q", r.Person)
 		}
 	}
+	h.checkAPIReference()
 }

@@ -129,4 +129,5 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 			t.Errorf("a reply after the holding update promises another: %q", r.Text)
 		}
 	}
+	h.checkAPIReference()
 }

@@ -96,6 +96,7 @@ func TestSlack_FirstAcknowledgerCommandsAndHandoff(t *testing.T) {
 	if k := strings.Join(kinds(got), " "); k != "paged acknowledged role_assigned" {
 		t.Errorf("timeline %s", k)
 	}
+	h.checkAPIReference()
 }
 
 // /incident title renames the incident: its channel follows (prefix and
@@ -142,6 +143,7 @@ func TestSlack_Title_RenamesTheIncidentAndItsChannel(t *testing.T) {
 	if r := h.command("UALICE", ch, "title"); !strings.Contains(r.Text, "/incident title <text>") {
 		t.Errorf("title without text = %+v", r)
 	}
+	h.checkAPIReference()
 }
 
 // A private incident gets a private channel, is never announced, never
@@ -215,6 +217,7 @@ func TestSlack_DeclarePrivate_StaysOutOfPublicChannels(t *testing.T) {
 	if len(files) != 1 || files[0].Channel != got.ChannelID {
 		t.Errorf("postmortem files %+v, want one, in the private channel only", files)
 	}
+	h.checkAPIReference()
 }
 
 // /incident page asks PagerDuty for more responders: a mentioned user (as
@@ -290,4 +293,5 @@ func TestSlack_Page_AddsRespondersThroughPagerDuty(t *testing.T) {
 	if r := h.command("UALICE", general.ID, "page INC-2 <@UBOB|bob>"); !strings.Contains(r.Text, "declared in Slack") {
 		t.Errorf("page on a declared incident = %+v", r)
 	}
+	h.checkAPIReference()
 }
