@@ -225,13 +225,11 @@ func noSuchPolicy(text string, policies []EscalationPolicy) string {
 	}
 	var all []scored
 	for _, ep := range policies {
-		name := strings.ToLower(strings.Join(strings.Fields(ep.Name), " "))
-		n := min(len(strings.Fields(name)), len(words))
-		typed := strings.Join(words[:n], " ")
-		d := editDistance(typed, name)
-		if strings.HasPrefix(name, typed) || strings.Contains(name, typed) {
-			d = min(d, len(name)-len(typed))
-		}
+		// The typed words against as many of the name's: "Paymnets" is one
+		// edit from "Payments on-call", whose other word costs one more.
+		name := strings.Fields(strings.ToLower(ep.Name))
+		n := min(len(name), len(words))
+		d := editDistance(strings.Join(words[:n], " "), strings.Join(name[:n], " ")) + len(name) - n
 		all = append(all, scored{ep.Name, d})
 	}
 	slices.SortStableFunc(all, func(a, b scored) int { return cmp.Or(a.d-b.d, strings.Compare(a.name, b.name)) })

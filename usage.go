@@ -18,7 +18,7 @@ var Usage = []struct{ Name, Form, Does string }{
 	{"commander", "commander [@user]", "assign the incident commander (no user: yourself)"},
 	{"handoff", "handoff @user", "hand the commander role over"},
 	{"role", "role <commander|comms|scribe> [@user]", "assign a role (no user: yourself)"},
-	{"page", "page <@user|escalation policy name> [message]", "page more responders through PagerDuty; they are invited here"},
+	{"page", "page <@user | escalation policy name> [message]", "page more responders through PagerDuty; they are invited here"},
 	{"title", "title <text>", "rename the incident (and its channel)"},
 	{"started", "started <HH:MM or RFC 3339, UTC>", "record when impact began"},
 	{"mitigated", "mitigated [HH:MM]", "record when impact ended (UTC; default now)"},

@@ -285,7 +285,7 @@ func TestSlack_Page_AddsRespondersThroughPagerDuty(t *testing.T) {
 	if n := len(h.pd.ResponderRequests("PPAGE")); n != 2 {
 		t.Errorf("%d responder requests, want still 2", n)
 	}
-	if r := h.command("UALICE", ch, "page"); !strings.Contains(r.Text, "/incident page <@user|escalation policy name> [message]") {
+	if r := h.command("UALICE", ch, "page"); !strings.Contains(r.Text, "/incident page <@user | escalation policy name> [message]") {
 		t.Errorf("page without a target = %+v, want the usage", r)
 	}
 	general := h.slack.CreateChannelDirect("general", "UHUMAN", false)
