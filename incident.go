@@ -167,6 +167,9 @@ type ActionItem struct {
 	Status    string     `json:"status"` // open, done
 	CreatedAt time.Time  `json:"created_at"`
 	DoneAt    *time.Time `json:"done_at,omitempty"`
+	// Tracked are the item's issues in the trackers (Jira, GitHub), as the
+	// bot last knew them.
+	Tracked []TrackedIssue `json:"tracked,omitempty"`
 }
 
 // ResponderRequest is one /incident page: who asked PagerDuty for whom
