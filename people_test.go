@@ -1,6 +1,7 @@
 package incidentbot_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +78,32 @@ func FuzzPeople_Text(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Naming through the directory when a timeline is read: its cost follows
+// the entries read, not the number of people the directory knows.
+func BenchmarkPeople_ResolveEntries(b *testing.B) {
+	at := time.Date(2025, 10, 14, 3, 0, 0, 0, time.UTC)
+	for _, people := range []int{100, 10000} {
+		d := &incidentbot.People{}
+		for i := range people {
+			d.Put(incidentbot.Profile{ID: fmt.Sprintf("U%06d", i), Name: fmt.Sprintf("Person %d", i), CheckedAt: at},
+				incidentbot.Profile{ID: fmt.Sprintf("P%06d", i), Name: "PD", SlackID: fmt.Sprintf("U%06d", i), CheckedAt: at})
+		}
+		for _, entries := range []int{100, 1000} {
+			tl := make([]incidentbot.Entry, entries)
+			for i := range tl {
+				p := incidentbot.Person{ID: fmt.Sprintf("P%06d", i%people)}
+				tl[i] = incidentbot.Entry{Seq: uint64(i + 1), At: at, Kind: incidentbot.EntryAcknowledged, Actor: p, Text: "Acknowledged by " + incidentbot.Ref(p)}
+			}
+			b.Run(fmt.Sprintf("people=%d/entries=%d", people, entries), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if out := d.ResolveEntries(tl); out[0].Actor.Name != "Person 0" {
+						b.Fatal(out[0])
+					}
+				}
+			})
+		}
+	}
 }

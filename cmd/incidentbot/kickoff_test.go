@@ -193,3 +193,26 @@ func TestKickoff_KeptTrueAfterEveryStateChange(t *testing.T) {
 	}
 	h.checkAPIReference()
 }
+
+// A pin repeated after a lost answer gets Slack's already_pinned: the
+// kickoff is pinned, which is all the job wanted (no problem, no dead
+// letter).
+func TestKickoff_AlreadyPinnedIsDone(t *testing.T) {
+	h := newHarness(t)
+	h.slack.Inject("pins.add", slackfake.Fault{Times: 1, Error: "already_pinned"})
+	_, ch := h.paged("PPINNED")
+	h.waitIdle()
+	if got := h.timeline("INC-1"); len(got.Problems) != 0 {
+		t.Errorf("problems = %+v", got.Problems)
+	}
+	var out struct {
+		Dead []json.RawMessage `json:"dead_letters"`
+	}
+	h.api("/api/outbox", &out)
+	if len(out.Dead) != 0 {
+		t.Errorf("dead letters: %s", out.Dead)
+	}
+	if calls := h.slack.CallsTo("pins.add"); len(calls) != 1 || calls[0].Error != "already_pinned" || calls[0].Params.Get("timestamp") != h.slack.Messages(ch)[0].TS {
+		t.Errorf("pins.add calls %+v", calls)
+	}
+}

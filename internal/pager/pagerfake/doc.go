@@ -6,7 +6,9 @@
 //     127.0.0.1, meant to be driven by the real go-pagerduty client:
 //     pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(srv.URL())). It
 //     checks the token and the From header as PagerDuty does, keeps users,
-//     incidents, notes, status updates and on-call entries in memory, keeps
+//     incidents, notes, status updates, on-call entries, escalation
+//     policies (GET /escalation_policies) and responder requests (POST
+//     /incidents/{id}/responder_requests) in memory, keeps
 //     each incident's log entries as its changes happen (GET /log_entries,
 //     GET /incidents/{id}/log_entries, GET /log_entries/{id}, with
 //     Server.WebhookFor giving the webhook of the same happening), can
