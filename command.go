@@ -71,6 +71,8 @@ func (s *Service) Run(ctx context.Context, c Cmd) (Reply, error) {
 		return s.list(ctx)
 	case "timeline":
 		return s.timeline(ctx, c)
+	case "followups":
+		return s.followupsReply(ctx)
 	}
 	if c.DeliveryKey != "" {
 		if err := CheckID("the request's delivery key", c.DeliveryKey); err != nil {
@@ -444,7 +446,18 @@ func cmdAction(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	a.Status, a.CreatedAt = "open", w.now
 	a.Priority = cmp.Or(a.Priority, "p2")
 	inc.Actions = append(inc.Actions, a)
-	return Reply{Text: fmt.Sprintf("Action item %d recorded.", a.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, "Action item "+fmt.Sprint(a.N)+": "+a.Text))
+	if err := w.trackItem(inc, a.N); err != nil {
+		return Reply{}, err
+	}
+	reply := fmt.Sprintf("Action item %d recorded.", a.N)
+	if ts := w.s.Trackers; len(ts) > 0 && !inc.Private {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = TrackerTitle(t)
+		}
+		reply = fmt.Sprintf("Action item %d recorded; its %s issue is on its way.", a.N, strings.Join(names, " and "))
+	}
+	return Reply{Text: reply}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, "Action item "+fmt.Sprint(a.N)+": "+a.Text))
 }
 
 // cmdActionDone marks an action item done.
@@ -458,6 +471,9 @@ func cmdActionDone(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	}
 	now := w.now
 	a.Status, a.DoneAt = "done", &now
+	if err := w.closeTracked(inc, a, ""); err != nil {
+		return Reply{}, err
+	}
 	return Reply{Text: fmt.Sprintf("Action item %d is done.", c.N)}, w.record(inc, w.slackEntry(inc, c, EntryActionItem, fmt.Sprintf("Action item %d done: %s", c.N, a.Text)))
 }
 

@@ -28,6 +28,9 @@ type Jobs struct {
 	// Statuspage and Site are the public publishers; nil when off.
 	Statuspage IncidentPublisher
 	Site       SitePublisher
+	// Trackers are the issue trackers by name (Service.Trackers names the
+	// ones in use).
+	Trackers map[string]Tracker
 	// Lanes tells whether a later job of the same kind waits in a job's lane
 	// (the runner knows); nil means never.
 	Lanes interface{ LaterInLane(j *Job) bool }
@@ -222,6 +225,12 @@ func describeJob(j *Job) string {
 		return "could not page responders through PagerDuty"
 	case JobAnnounceDigest:
 		return "could not post the alert storm digest in " + j.Channel
+	case JobTrackerCreate:
+		return fmt.Sprintf("could not create the %s issue of action item %d", TrackerTitle(j.Tracker), j.N)
+	case JobTrackerClose:
+		return fmt.Sprintf("could not mark the %s issue of action item %d done", TrackerTitle(j.Tracker), j.N)
+	case JobFollowups:
+		return "could not post the overdue action items in " + j.Channel
 	}
 	return "job " + string(j.Kind) + " failed"
 }
@@ -341,6 +350,12 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 			}
 			return w.ForgetDelivery(lookupKey(j.PersonID))
 		}, nil
+	case JobTrackerCreate:
+		return js.trackerCreate(ctx, j, inc)
+	case JobTrackerClose:
+		return js.trackerClose(ctx, j, inc)
+	case JobFollowups:
+		return nil, js.postFollowups(ctx, j)
 	case JobFetchIncident:
 		if js.Pager == nil {
 			return nil, Errorf(EREJECTED, "PAGERDUTY_API_TOKEN is not set; the event waits for one that carries the incident")

@@ -45,6 +45,9 @@ type Service struct {
 	// PagerSync mirrors ack, resolve and notes to PagerDuty (an API token
 	// is configured).
 	PagerSync bool
+	// Trackers names the issue trackers action items are tracked in
+	// (TrackerJira, TrackerGitHub); none when empty.
+	Trackers []string
 	// MayManage reports whether a Slack user may change severity, assign
 	// roles and resolve; nil lets everyone.
 	MayManage func(userID string) bool

@@ -46,6 +46,14 @@ const (
 	JobRenameChannel JobKind = "rename_channel"
 	// JobPage asks PagerDuty for more responders (/incident page).
 	JobPage JobKind = "page"
+	// JobTrackerCreate makes an action item's issue in a tracker (Jira,
+	// GitHub), or finds the one an earlier attempt made.
+	JobTrackerCreate JobKind = "tracker_create"
+	// JobTrackerClose moves an action item's issue in a tracker to done.
+	JobTrackerClose JobKind = "tracker_close"
+	// JobFollowups posts the weekly list of overdue action items to the
+	// stakeholder channel.
+	JobFollowups JobKind = "followups"
 )
 
 // Job is one side effect waiting to be performed: a Slack or PagerDuty
@@ -77,6 +85,8 @@ type Job struct {
 	TS          string `json:"ts,omitempty"`        // fetch_message: the message
 	PersonID    string `json:"person_id,omitempty"` // lookup_person: a Slack or PagerDuty user ID
 	EventID     string `json:"event_id,omitempty"`
+	Tracker     string `json:"tracker,omitempty"` // tracker_*: "jira" or "github"
+	N           int    `json:"n,omitempty"`       // tracker_*: the action item's number
 	// Notice marks a post that reports a problem: if it fails too, it is
 	// not reported again.
 	Notice bool `json:"notice,omitempty"`

@@ -32,6 +32,7 @@ var Usage = []struct{ Name, Form, Does string }{
 	{"resolve", "resolve [summary]", "resolve here and in PagerDuty"},
 	{"postmortem", "postmortem", "draft the postmortem now"},
 	{"list", "list", "list open incidents"},
+	{"followups", "followups", "list open action items across incidents, overdue first"},
 	{"help", "help", "this help"},
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,14 @@ type Config struct {
 	StatuspagePageID string
 	StatuspageAPIURL string
 
+	// Jira Cloud for action items: on when the site, e-mail, API token and
+	// project are set (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, a secret,
+	// JIRA_PROJECT); JiraIssueType defaults to Task.
+	JiraURL, JiraEmail, JiraAPIToken, JiraProject, JiraIssueType string
+	// GitHub Issues for action items: on when the token and repository are
+	// set (GITHUB_TOKEN, a secret; GITHUB_REPOSITORY, owner/name).
+	GitHubToken, GitHubRepository, GitHubAPIURL string
+
 	// dbSet: INCIDENTBOT_DB was set (not defaulted), which conflicts with
 	// INCIDENTBOT_DATABASE_URL.
 	dbSet bool
@@ -75,6 +84,8 @@ func DefaultConfig() Config {
 		PublicSeverities: []incidentbot.Severity{incidentbot.Sev1, incidentbot.Sev2},
 		SLO:              99.9,
 		StatuspageAPIURL: "https://api.statuspage.io/v1",
+		JiraIssueType:    "Task",
+		GitHubAPIURL:     "https://api.github.com",
 	}
 }
 
@@ -82,7 +93,7 @@ func DefaultConfig() Config {
 var secretNames = map[string]bool{
 	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "SLACK_APP_TOKEN": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
-	"INCIDENTBOT_DATABASE_URL": true,
+	"INCIDENTBOT_DATABASE_URL": true, "JIRA_API_TOKEN": true, "GITHUB_TOKEN": true,
 }
 
 // configFilePrefix marks a name asked of a getenv made by layerConfigFile:
@@ -204,6 +215,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.StatuspageAPIKey, "STATUSPAGE_API_KEY")
 	str(&c.StatuspagePageID, "STATUSPAGE_PAGE_ID")
 	str(&c.StatuspageAPIURL, "STATUSPAGE_API_URL")
+	str(&c.JiraURL, "JIRA_URL")
+	str(&c.JiraEmail, "JIRA_EMAIL")
+	str(&c.JiraAPIToken, "JIRA_API_TOKEN")
+	str(&c.JiraProject, "JIRA_PROJECT")
+	str(&c.JiraIssueType, "JIRA_ISSUE_TYPE")
+	str(&c.GitHubToken, "GITHUB_TOKEN")
+	str(&c.GitHubRepository, "GITHUB_REPOSITORY")
+	str(&c.GitHubAPIURL, "GITHUB_API_URL")
 	if v := get("INCIDENTBOT_SLACK_RATE_SCALE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -312,7 +331,76 @@ func (c Config) Validate() []error {
 	if (c.StatuspageAPIKey == "") != (c.StatuspagePageID == "") {
 		errs = append(errs, errors.New("STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID go together: set both or neither"))
 	}
+	return append(errs, c.validateTrackers()...)
+}
+
+// jiraProjectKey is Jira's default project key format.
+var jiraProjectKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,9}$`)
+
+// githubRepository is owner/name as GitHub allows them.
+var githubRepository = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+
+// validateTrackers checks the trackers' settings: each tracker's go
+// together, and their URLs and names have the services' shapes.
+func (c Config) validateTrackers() []error {
+	var errs []error
+	jira := map[string]string{"JIRA_URL": c.JiraURL, "JIRA_EMAIL": c.JiraEmail, "JIRA_API_TOKEN": c.JiraAPIToken, "JIRA_PROJECT": c.JiraProject}
+	var set, missing []string
+	for _, name := range []string{"JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT"} {
+		if jira[name] != "" {
+			set = append(set, name)
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	if len(set) > 0 && len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("Jira Cloud needs JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_PROJECT together: %s set, %s missing", strings.Join(set, ", "), strings.Join(missing, ", ")))
+	}
+	if c.JiraURL != "" {
+		if u, err := url.Parse(c.JiraURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("JIRA_URL=%q: want the site's URL, like https://acme.atlassian.net", c.JiraURL))
+		}
+	}
+	if c.JiraEmail != "" && !strings.Contains(c.JiraEmail, "@") {
+		errs = append(errs, fmt.Errorf("JIRA_EMAIL=%q: want the e-mail address of the Jira user the API token belongs to", c.JiraEmail))
+	}
+	if c.JiraProject != "" && !jiraProjectKey.MatchString(c.JiraProject) {
+		errs = append(errs, fmt.Errorf("JIRA_PROJECT=%q: want a project key (upper-case letters and digits, like OPS), not its name", c.JiraProject))
+	}
+	if c.JiraIssueType == "" {
+		errs = append(errs, errors.New("JIRA_ISSUE_TYPE must not be empty (default Task)"))
+	}
+	if (c.GitHubToken == "") != (c.GitHubRepository == "") {
+		errs = append(errs, errors.New("GITHUB_TOKEN and GITHUB_REPOSITORY go together: set both (GitHub Issues for action items) or neither"))
+	}
+	if c.GitHubRepository != "" && !githubRepository.MatchString(c.GitHubRepository) {
+		errs = append(errs, fmt.Errorf("GITHUB_REPOSITORY=%q: want owner/name, like acme/ops", c.GitHubRepository))
+	}
+	if u, err := url.Parse(c.GitHubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("GITHUB_API_URL=%q: want an http(s) URL (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server)", c.GitHubAPIURL))
+	}
 	return errs
+}
+
+// JiraOn and GitHubOn say whether each tracker is configured.
+func (c Config) JiraOn() bool { return c.JiraURL != "" && c.JiraAPIToken != "" }
+
+// GitHubOn says whether GitHub Issues is configured.
+func (c Config) GitHubOn() bool { return c.GitHubToken != "" && c.GitHubRepository != "" }
+
+// Trackers says where action items are tracked (config check).
+func (c Config) Trackers() string {
+	var out []string
+	if c.JiraOn() {
+		out = append(out, fmt.Sprintf("Jira Cloud (%s, project %s, issue type %s)", strings.TrimRight(c.JiraURL, "/"), c.JiraProject, c.JiraIssueType))
+	}
+	if c.GitHubOn() {
+		out = append(out, fmt.Sprintf("GitHub Issues (%s at %s)", c.GitHubRepository, c.GitHubAPIURL))
+	}
+	if len(out) == 0 {
+		return "action items: kept by the bot only (set JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT and/or GITHUB_TOKEN, GITHUB_REPOSITORY to track them)"
+	}
+	return "action items: tracked in " + strings.Join(out, " and ")
 }
 
 func splitList(s string) []string {

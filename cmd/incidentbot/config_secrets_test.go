@@ -107,6 +107,8 @@ var secretFields = map[string]func(Config) string{
 	"PAGERDUTY_API_TOKEN":       func(c Config) string { return c.PagerDutyAPIToken },
 	"INCIDENTBOT_ADMIN_TOKEN":   func(c Config) string { return c.AdminToken },
 	"STATUSPAGE_API_KEY":        func(c Config) string { return c.StatuspageAPIKey },
+	"JIRA_API_TOKEN":            func(c Config) string { return c.JiraAPIToken },
+	"GITHUB_TOKEN":              func(c Config) string { return c.GitHubToken },
 	// The database URL's secret is its password (asURL wraps the values).
 	"INCIDENTBOT_DATABASE_URL": func(c Config) string {
 		u, err := url.Parse(c.DatabaseURL)
@@ -148,6 +150,8 @@ func loadLayered(t *testing.T, secret string, tc precedenceCase) (Config, error)
 		"SLACK_BOT_TOKEN": "xoxb-base", "SLACK_SIGNING_SECRET": "sig-base", "PAGERDUTY_WEBHOOK_SECRETS": "wh-base",
 		"PAGERDUTY_API_TOKEN": "pd-base", "PAGERDUTY_FROM": "bot@example.com", "INCIDENTBOT_ADMIN_TOKEN": "admin-base",
 		"STATUSPAGE_API_KEY": "sp-base", "STATUSPAGE_PAGE_ID": "PAGE1",
+		"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "jira-base", "JIRA_PROJECT": "OPS",
+		"GITHUB_TOKEN": "gh-base", "GITHUB_REPOSITORY": "acme/ops",
 	}
 	delete(env, secret)
 	for k, v := range tc.env {

@@ -248,3 +248,49 @@ func with2(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+func TestLoadConfig_Trackers_OnWhenTheirSettingsAreSet(t *testing.T) {
+	c, err := LoadConfig(envOf(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JiraOn() || c.GitHubOn() || c.JiraIssueType != "Task" || c.GitHubAPIURL != "https://api.github.com" || !strings.Contains(c.Trackers(), "kept by the bot only") {
+		t.Fatalf("defaults: %+v, %s", c, c.Trackers())
+	}
+	env := maps.Clone(minimal)
+	maps.Copy(env, map[string]string{
+		"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@acme.com", "JIRA_API_TOKEN": "jira-secret-token", "JIRA_PROJECT": "OPS",
+		"GITHUB_TOKEN": "ghp_secret", "GITHUB_REPOSITORY": "acme/ops", "GITHUB_API_URL": "https://ghe.acme.com/api/v3",
+	})
+	c, err = LoadConfig(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "action items: tracked in Jira Cloud (https://acme.atlassian.net, project OPS, issue type Task) and GitHub Issues (acme/ops at https://ghe.acme.com/api/v3)"
+	if !c.JiraOn() || !c.GitHubOn() || c.Trackers() != want {
+		t.Fatalf("trackers = %q", c.Trackers())
+	}
+	if strings.Contains(c.Trackers(), "secret") {
+		t.Error("config check shows a tracker's secret")
+	}
+}
+
+func TestLoadConfig_Trackers_NamesEveryBadSetting(t *testing.T) {
+	env := maps.Clone(minimal)
+	maps.Copy(env, map[string]string{
+		"JIRA_URL": "https://acme.atlassian.net/jira/software", "JIRA_API_TOKEN": "jira-secret-token", "JIRA_PROJECT": "Operations",
+		"GITHUB_REPOSITORY": "acme", "GITHUB_API_URL": "ftp://x",
+	})
+	_, err := LoadConfig(envOf(env))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"JIRA_EMAIL missing", "JIRA_URL=", "JIRA_PROJECT=\"Operations\"", "GITHUB_TOKEN and GITHUB_REPOSITORY go together", "GITHUB_REPOSITORY=\"acme\"", "GITHUB_API_URL="} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "jira-secret-token") {
+		t.Error("error shows the token")
+	}
+}

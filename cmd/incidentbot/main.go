@@ -86,6 +86,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		for _, line := range cfg.Modes() {
 			fmt.Fprintln(stdout, line)
 		}
+		fmt.Fprintln(stdout, cfg.Trackers())
 		return 0
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)

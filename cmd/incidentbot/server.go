@@ -15,6 +15,8 @@ import (
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/api"
 	"github.com/incidentbot/incidentbot/internal/export"
+	"github.com/incidentbot/incidentbot/internal/github"
+	"github.com/incidentbot/incidentbot/internal/jira"
 	"github.com/incidentbot/incidentbot/internal/outbox"
 	"github.com/incidentbot/incidentbot/internal/pager"
 	"github.com/incidentbot/incidentbot/internal/postgres"
@@ -65,6 +67,13 @@ type Main struct {
 	// LeaseTTL is the PostgreSQL leader lease's lifetime (5 s when 0).
 	LeaseTTL time.Duration
 
+	// TrackerPollEvery is how often Jira and GitHub are asked for the bot's
+	// issues changed there (1 min when 0); FollowupsEvery how often the
+	// weekly overdue list is checked for being due (10 min when 0).
+	TrackerPollEvery, FollowupsEvery time.Duration
+	// Trackers are the configured issue trackers (Jira, GitHub).
+	Trackers []incidentbot.Tracker
+
 	// DB is the store: the bbolt file, or PostgreSQL when
 	// INCIDENTBOT_DATABASE_URL is set.
 	DB database
@@ -97,6 +106,7 @@ type Main struct {
 	closeErr         error
 	shutdownDeadline time.Duration
 	cadenceMisses    prometheus.Counter
+	trackerPolls     *prometheus.CounterVec
 }
 
 // database is what Main needs of a store beyond transactions.
@@ -186,6 +196,24 @@ func (m *Main) Open() error {
 		m.Poller = &pager.Poller{Source: pagerClient, Ingest: m.Service, Every: cmp.Or(m.PollEvery, cfg.PagerDutyPoll), Now: m.Now, Logger: m.Logger}
 		m.Poller.Register(m.Registry)
 	}
+	m.Jobs.Trackers = map[string]incidentbot.Tracker{}
+	if cfg.JiraOn() {
+		jc := jira.NewClient(cfg.JiraURL, cfg.JiraEmail, cfg.JiraAPIToken, cfg.JiraProject, cfg.JiraIssueType, calls.client("jira", base, 10*time.Second))
+		jc.Now = m.Now
+		m.Trackers = append(m.Trackers, jc)
+	}
+	if cfg.GitHubOn() {
+		gc, err := github.NewClient(cfg.GitHubToken, cfg.GitHubRepository, cfg.GitHubAPIURL, calls.client("github", base, 10*time.Second))
+		if err != nil {
+			m.Close()
+			return err
+		}
+		m.Trackers = append(m.Trackers, gc)
+	}
+	for _, t := range m.Trackers {
+		m.Jobs.Trackers[t.Name()] = t
+		m.Service.Trackers = append(m.Service.Trackers, t.Name())
+	}
 	if cfg.StatuspageAPIKey != "" {
 		m.Jobs.Statuspage = statuspage.NewClient(cfg.StatuspageAPIKey, cfg.StatuspagePageID, cfg.StatuspageAPIURL, calls.client("statuspage", base, 10*time.Second))
 	}
@@ -264,7 +292,13 @@ func (m *Main) Open() error {
 			wg.Add(1)
 			go func() { defer wg.Done(); m.Poller.Run(ctx) }()
 		}
-		wg.Add(4)
+		for _, t := range m.Trackers {
+			// One poll per tracker, on the leader: its cursor writes are fenced.
+			wg.Add(1)
+			go func() { defer wg.Done(); m.pollTracker(ctx, t) }()
+		}
+		wg.Add(5)
+		go func() { defer wg.Done(); m.followups(ctx) }()
 		go func() { defer wg.Done(); m.Outbox.Run(ctx) }()
 		go func() { defer wg.Done(); m.cadence(ctx) }()
 		go func() { defer wg.Done(); m.janitor(ctx) }()
@@ -456,6 +490,46 @@ func (m *Main) cadence(ctx context.Context) {
 	})
 }
 
+// pollTracker reads the bot's issues changed in a tracker every
+// TrackerPollEvery (1 min by default): done or reopened there, the item
+// follows within minutes. A failed poll is retried at the next tick (a
+// 429's Retry-After is waited first); the cursor does not move.
+func (m *Main) pollTracker(ctx context.Context, t incidentbot.Tracker) {
+	every := cmp.Or(m.TrackerPollEvery, time.Minute)
+	for {
+		wait := every
+		n, err := m.Service.SyncTracker(ctx, t, every)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			wait = max(every, incidentbot.RetryAfter(err))
+			m.Logger.Warn("tracker poll failed; will try again", "tracker", t.Name(), "err", incidentbot.ErrorMessage(err), "retry_in", wait.String())
+			m.trackerPolls.WithLabelValues(t.Name(), "error").Inc()
+		case err == nil:
+			m.trackerPolls.WithLabelValues(t.Name(), "ok").Inc()
+			if n > 0 {
+				m.Logger.Info("tracker: action items changed there", "tracker", t.Name(), "items", n)
+			}
+		}
+		tm := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return
+		case <-tm.C:
+		}
+	}
+}
+
+// followups posts the overdue action items to the stakeholder channel
+// once a week (checked every FollowupsEvery; the last post is stored).
+func (m *Main) followups(ctx context.Context) {
+	every(ctx, m.FollowupsEvery, 10*time.Minute, func() {
+		if _, err := m.Service.CheckFollowups(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Error("followups: weekly check failed", "err", err)
+		}
+	})
+}
+
 // reconcile catches up with PagerDuty at start and every few minutes
 // (ReconcileEvery; 5 min by default): webhooks missed while the bot was
 // down longer than PagerDuty retries, or while the subscription was
@@ -475,6 +549,8 @@ func (m *Main) reconcile(ctx context.Context) {
 func (m *Main) registerMetrics() {
 	reg := m.Registry
 	m.cadenceMisses = prometheus.NewCounter(prometheus.CounterOpts{Name: "incidentbot_cadence_misses_total", Help: "Status updates that came due with no update from a person (a holding update was published)."})
+	m.trackerPolls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "incidentbot_tracker_polls_total", Help: "Polls of Jira and GitHub for action items' issues changed there, by tracker and result (ok, error)."}, []string{"tracker", "result"})
+	reg.MustRegister(m.trackerPolls)
 	reg.MustRegister(m.cadenceMisses, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_open_incidents", Help: "Incidents not resolved."},
 		func() float64 {
 			n := 0

@@ -37,7 +37,7 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 	if incidentbot.UsageOf(c.Name) == "" {
 		return c, incidentbot.UnknownSubcommand(fields[0])
 	}
-	if c.Name != "declare" && c.Name != "list" && c.Name != "help" && len(args) > 0 {
+	if c.Name != "declare" && c.Name != "list" && c.Name != "followups" && c.Name != "help" && len(args) > 0 {
 		if _, ok := incidentbot.ParseIncidentID(args[0]); ok {
 			c.IncidentID, args = strings.ToUpper(args[0]), args[1:]
 		}
@@ -47,7 +47,7 @@ func ParseCommand(text string, now time.Time) (incidentbot.Cmd, error) {
 	}
 	rest := plain(strings.Join(args, " "))
 	switch c.Name {
-	case "help", "list", "ack", "timeline", "postmortem":
+	case "help", "list", "followups", "ack", "timeline", "postmortem":
 		if len(args) > 0 {
 			return bad()
 		}

@@ -65,6 +65,7 @@ func TestParseCommand(t *testing.T) {
 		{"resolve restarted pods", incidentbot.Cmd{Name: "resolve", Text: "restarted pods"}},
 		{"resolve", incidentbot.Cmd{Name: "resolve"}},
 		{"list", incidentbot.Cmd{Name: "list"}},
+		{"followups", incidentbot.Cmd{Name: "followups"}},
 		{"postmortem", incidentbot.Cmd{Name: "postmortem"}},
 	}
 	for _, tt := range tests {
