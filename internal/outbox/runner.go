@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -70,7 +71,9 @@ type Stats struct {
 // removed only after the performer recorded it done or dead; a transient
 // failure is retried with backoff (at least the Retry-After asked for)
 // until the job is older than MaxAge, then it becomes a dead letter; a
-// deferral (a rate budget, a job waiting for another) is not an attempt.
+// deferral (a rate budget, a job waiting for another) is not an attempt,
+// nor is a rate-limit answer (a transient error with a Retry-After: the
+// job is retried after exactly that).
 type Runner struct {
 	Performer Performer
 	// Clock is the time source; nil means the real clock.
@@ -225,19 +228,21 @@ type jobDone struct {
 }
 
 // dispatch picks the jobs to start now: the head of each lane that is not
-// busy, is due, and fits under the concurrency limit. It marks them
-// running and returns them with when the runner must look again (the
-// earliest head not yet due, or now plus Rescan).
+// busy and is due, longest due first (so under a full outbox no due job
+// waits behind later ones), as many as fit under the concurrency limit. It
+// marks them running and returns them with when the runner must look again
+// (the earliest head not yet due, or now plus Rescan).
 func (r *Runner) dispatch(now time.Time, limit int) (start []*incidentbot.Job, next time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	next = now.Add(r.rescan())
+	var due []*incidentbot.Job
 	for lane, q := range r.lanes {
 		if len(q) == 0 {
 			delete(r.lanes, lane)
 			continue
 		}
-		if r.busy[lane] || r.running >= limit {
+		if r.busy[lane] {
 			continue
 		}
 		j := q[0]
@@ -247,7 +252,19 @@ func (r *Runner) dispatch(now time.Time, limit int) (start []*incidentbot.Job, n
 			}
 			continue
 		}
-		r.busy[lane] = true
+		due = append(due, j)
+	}
+	slices.SortFunc(due, func(a, b *incidentbot.Job) int {
+		if c := a.NextAt.Compare(b.NextAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	for _, j := range due {
+		if r.running >= limit {
+			break
+		}
+		r.busy[j.Lane] = true
 		r.running++
 		start = append(start, j)
 	}
@@ -356,8 +373,17 @@ func (r *Runner) attempt(ctx context.Context, j *incidentbot.Job) jobDone {
 		log.Error("outbox: job kept failing past its maximum age; dead letter", "err", err, "attempts", j.Attempts+1)
 		return r.dead(bg, j, &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("gave up after %d attempts over %s", j.Attempts+1, r.maxAge()), Err: err}, start)
 	}
+	if incidentbot.RetryAfter(err) > 0 {
+		// Rate limited (a 429): the remote refused the call and said when
+		// to come back. Not a failed attempt: retry when it asked, not
+		// after the backoff of the failures before it.
+		log.Info("outbox: job rate limited; will retry when asked", "err", err, "retry_after", incidentbot.RetryAfter(err), "attempts", j.Attempts)
+		r.reschedule(bg, j, err, false)
+		r.observe(j.Kind, ResultRetry, start)
+		return jobDone{job: j}
+	}
 	log.Info("outbox: job failed; will retry", "err", err, "attempts", j.Attempts+1)
-	r.reschedule(bg, j, err)
+	r.reschedule(bg, j, err, true)
 	r.observe(j.Kind, ResultRetry, start)
 	return jobDone{job: j}
 }
@@ -383,12 +409,17 @@ func (r *Runner) observe(kind incidentbot.JobKind, result string, start time.Tim
 	}
 }
 
-// reschedule records a failed attempt and when to try next.
-func (r *Runner) reschedule(ctx context.Context, j *incidentbot.Job, cause error) {
-	j.Attempts++
-	wait := r.backoff(max(j.Attempts, 1))
-	if ra := incidentbot.RetryAfter(cause); ra > wait {
-		wait = ra
+// reschedule records a failed attempt (count) or a refused call, and when
+// to try next: after the backoff of the attempts, or the Retry-After the
+// remote asked for when it is longer; a refused call that was not counted
+// waits only its Retry-After.
+func (r *Runner) reschedule(ctx context.Context, j *incidentbot.Job, cause error, count bool) {
+	if count {
+		j.Attempts++
+	}
+	wait := incidentbot.RetryAfter(cause)
+	if count || wait <= 0 {
+		wait = max(wait, r.backoff(max(j.Attempts, 1)))
 	}
 	j.NextAt = r.now().Add(wait)
 	j.LastError = incidentbot.ErrorMessage(cause)

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -234,8 +235,8 @@ func TestRunner_Attempt_TransientRetriesAfterRetryAfter(t *testing.T) {
 		t.Fatalf("%d retries recorded, want 1", len(f.retried))
 	}
 	got := f.retried[0]
-	if got.Attempts != 1 || !got.NextAt.Equal(t0.Add(30*time.Second)) || got.LastError != "ratelimited" {
-		t.Errorf("recorded attempts %d, next %v, last error %q; want 1, %v (Retry-After beats the 1 s backoff), ratelimited",
+	if got.Attempts != 0 || !got.NextAt.Equal(t0.Add(30*time.Second)) || got.LastError != "ratelimited" {
+		t.Errorf("recorded attempts %d, next %v, last error %q; want 0 (a rate limit is not an attempt), %v (Retry-After beats the 1 s backoff), ratelimited",
 			got.Attempts, got.NextAt, got.LastError, t0.Add(30*time.Second))
 	}
 	r.finish(d)
@@ -246,6 +247,47 @@ func TestRunner_Attempt_TransientRetriesAfterRetryAfter(t *testing.T) {
 	clk.Advance(time.Second)
 	if due, _ := r.dispatch(clk.Now(), 8); len(due) != 1 {
 		t.Fatal("the job did not run once its Retry-After passed")
+	}
+}
+
+// Issue 17: a 429 after an outage's failures is retried when Slack asked
+// (Retry-After: 1), not after the backoff the 503s had grown to, and it does
+// not grow that backoff. Counted, it scheduled the retry 4 s out (8 s after
+// a second 429) while Slack was healthy: the incident's channel lane, and
+// the outbox with it, sat idle.
+func TestRunner_Attempt_RateLimitAfterFailures_RetriesAfterRetryAfterNotBackoff(t *testing.T) {
+	slack503 := &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "conversations.create: Slack answered 503"}
+	slack429 := &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "conversations.create: rate limited", RetryAfter: time.Second}
+	answers := []error{slack503, slack503, slack429, slack429, nil}
+	f := &fakePerformer{result: func(*incidentbot.Job) error {
+		err := answers[0]
+		answers = answers[1:]
+		return err
+	}}
+	f.add(job(1, "INC-1"))
+	clk := newClock()
+	r := newRunner(t, f, clk)
+	// The default backoff without its jitter: 1 s, 2 s, 4 s ...
+	r.Backoff = func(n int) time.Duration { return time.Second << (n - 1) }
+	for i, want := range []struct {
+		attempts int
+		wait     time.Duration
+	}{{1, time.Second}, {2, 2 * time.Second}, {2, time.Second}, {2, time.Second}} {
+		start, _ := r.dispatch(clk.Now(), 8)
+		if len(start) != 1 {
+			t.Fatalf("answer %d: the job is not due", i+1)
+		}
+		d := r.attempt(context.Background(), start[0])
+		r.finish(d)
+		if d.job.Attempts != want.attempts || !d.job.NextAt.Equal(clk.Now().Add(want.wait)) {
+			t.Fatalf("after answer %d (%v): %d attempts, next in %s; want %d, next in %s", i+1, f.retried[len(f.retried)-1].LastError,
+				d.job.Attempts, d.job.NextAt.Sub(clk.Now()), want.attempts, want.wait)
+		}
+		clk.Advance(want.wait)
+	}
+	start, _ := r.dispatch(clk.Now(), 8)
+	if len(start) != 1 || !r.attempt(context.Background(), start[0]).remove {
+		t.Fatal("the job did not run and finish 1 s after the second 429")
 	}
 }
 
@@ -473,5 +515,25 @@ func TestRunner_Load_LateLowerIDAndRepeats(t *testing.T) {
 	}
 	if st := r.Stats(); st.Depth != 0 {
 		t.Errorf("depth %d at the end, want 0", st.Depth)
+	}
+}
+
+// Under a full outbox the jobs that have been due longest go first (lanes
+// used to be picked in map order, and a due job could wait behind later
+// ones for seconds).
+func TestRunner_Dispatch_LongestDueFirst(t *testing.T) {
+	f := &fakePerformer{}
+	var jobs []*incidentbot.Job
+	for i := range 20 {
+		j := job(uint64(i+1), fmt.Sprintf("lane-%02d", i))
+		j.NextAt = t0.Add(-time.Duration(i) * time.Second) // lane-19 due longest
+		jobs = append(jobs, j)
+	}
+	f.add(jobs...)
+	clk := newClock()
+	r := newRunner(t, f, clk)
+	start, _ := r.dispatch(clk.Now(), 3)
+	if got := ids(start); !slices.Equal(got, []uint64{18, 19, 20}) {
+		t.Errorf("with room for 3, started %v; want the three due longest [18 19 20]", got)
 	}
 }
