@@ -20,6 +20,15 @@ func (w *txWork) updateAnnouncement(inc *Incident) error {
 	return w.enqueue(&Job{Kind: JobUpdateAnnouncement, IncidentID: inc.ID, Lane: laneAnnounce(inc.ID)})
 }
 
+// stakeholderChannel is the channel an incident's stakeholders follow it
+// in: none for a private incident.
+func (s *Service) stakeholderChannel(inc *Incident) string {
+	if inc.Private {
+		return ""
+	}
+	return s.AnnounceChannel
+}
+
 // threadReply queues a reply in the incident's stakeholder thread. The
 // thread is found when the reply is posted (the announcement, or the storm
 // digest, may not be posted yet); msg.Broadcast also shows it in the

@@ -49,6 +49,8 @@ func IsSlackUserID(id string) bool {
 type People struct {
 	mu   sync.RWMutex
 	byID map[string]Profile
+	// pagerOf maps a Slack user ID to the PagerDuty user mapped to it.
+	pagerOf map[string]string
 }
 
 // Profile returns what the directory knows of an ID.
@@ -70,14 +72,32 @@ func (d *People) Put(ps ...Profile) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.byID == nil {
-		d.byID = map[string]Profile{}
+		d.byID, d.pagerOf = map[string]Profile{}, map[string]string{}
 	}
 	for _, p := range ps {
-		if old, ok := d.byID[p.ID]; ok && old.CheckedAt.After(p.CheckedAt) {
+		old, ok := d.byID[p.ID]
+		if ok && old.CheckedAt.After(p.CheckedAt) {
 			continue
 		}
+		if ok && old.SlackID != "" && d.pagerOf[old.SlackID] == p.ID {
+			delete(d.pagerOf, old.SlackID)
+		}
 		d.byID[p.ID] = p
+		if p.SlackID != "" {
+			d.pagerOf[p.SlackID] = p.ID
+		}
 	}
+}
+
+// PagerDutyIDOf returns the PagerDuty user the directory maps to a Slack
+// user ("" when none).
+func (d *People) PagerDutyIDOf(slackID string) string {
+	if d == nil {
+		return ""
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.pagerOf[slackID]
 }
 
 // Len returns how many IDs the directory knows.

@@ -39,6 +39,12 @@ func TestPeople_Resolve_OnePersonOneName(t *testing.T) {
 			t.Errorf("Resolve(%+v) = %+v, want %+v", tc.in, got, tc.want)
 		}
 	}
+	if got := d.PagerDutyIDOf("USARAH"); got != "PSARAH" {
+		t.Errorf("PagerDutyIDOf(USARAH) = %q, want PSARAH", got)
+	}
+	if got := d.PagerDutyIDOf("UNEW"); got != "" {
+		t.Errorf("PagerDutyIDOf(UNEW) = %q, want none", got)
+	}
 	var none *incidentbot.People
 	if got := none.Resolve(incidentbot.Person{ID: "PSARAH", Name: "S. Kim"}); got.Name != "S. Kim" {
 		t.Errorf("a nil directory changed the person: %+v", got)

@@ -308,6 +308,9 @@ type DraftInput struct {
 	Public bool
 	// Now stamps the draft (and ends an ongoing incident's figures).
 	Now time.Time
+	// People is the directory the timeline was read through (nil: none);
+	// it gives a participant known in Slack their PagerDuty ID too.
+	People *People
 }
 
 // History is what a draft takes from earlier incidents (gatherHistory).
@@ -510,6 +513,12 @@ func DraftPostmortem(in DraftInput) *Postmortem {
 	p.Impact.AffectedPercent, p.Impact.From, p.Impact.To, p.Impact.DurationSec = a.AffectedPercent, a.DowntimeFrom, a.DowntimeTo, a.DowntimeSec
 	p.Team = teamFigures(in.History, p, slo, now)
 	p.Participants = participants(inc, entries)
+	for i, pt := range p.Participants {
+		// A Slack user the directory knows as a PagerDuty user too.
+		if pt.PagerDutyID == "" && pt.SlackID != "" {
+			p.Participants[i].PagerDutyID = CleanLine(in.People.PagerDutyIDOf(pt.SlackID))
+		}
+	}
 	p.Related = append(p.Related, in.History.Related...)
 	p.Phases = phases(p)
 	p.KeyEvents = keyEvents(p)
@@ -875,7 +884,7 @@ func (s *Service) draft(tx Tx, inc *Incident, now time.Time) (*Postmortem, error
 	if err != nil {
 		return nil, err
 	}
-	return DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, History: h, SLO: s.slo(), StakeholderChannel: s.AnnounceChannel, Public: s.IsPublic(inc), Now: now}), nil
+	return DraftPostmortem(DraftInput{Incident: inc, Timeline: tl, History: h, SLO: s.slo(), StakeholderChannel: s.stakeholderChannel(inc), Public: s.IsPublic(inc), Now: now, People: s.People}), nil
 }
 
 // PostmortemFiles are the renderings an Exporter writes.
