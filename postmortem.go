@@ -405,6 +405,10 @@ func DraftPostmortem(in DraftInput) *Postmortem {
 			o.Name = CleanLine(o.Name)
 			a.Owner = &o
 		}
+		a.Tracked = slices.Clone(a.Tracked)
+		for i, t := range a.Tracked {
+			a.Tracked[i] = TrackedIssue{Tracker: CleanLine(t.Tracker), Key: CleanLine(t.Key), URL: safeURL(t.URL), Status: CleanLine(t.Status), Done: t.Done, SyncedAt: t.SyncedAt.UTC()}
+		}
 		p.ActionItems = append(p.ActionItems, a)
 	}
 
@@ -906,4 +910,33 @@ func (p *Postmortem) JSON() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// TrackedIn names the trackers the draft's action items are in ("Jira
+// (OPS)", "GitHub"), Jira's first; none when no item is tracked.
+func (p *Postmortem) TrackedIn() []string {
+	var out []string
+	for _, a := range p.ActionItems {
+		for _, t := range a.Tracked {
+			name := TrackerTitle(t.Tracker)
+			if t.Tracker == TrackerJira {
+				if proj, _, ok := strings.Cut(t.Key, "-"); ok && proj != "" {
+					name += " (" + proj + ")"
+				}
+			}
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		rank := func(s string) int {
+			if strings.HasPrefix(s, "GitHub") {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Compare(rank(a), rank(b))
+	})
+	return out
 }

@@ -30,6 +30,9 @@ func (p *Postmortem) HTML() []byte {
 type txt struct {
 	S string
 	P bool
+	// Links, when set, are written after S: each an http(s) link (checked
+	// by safeURL when the draft is made) with its text.
+	Links []TrackerLink
 }
 
 func orPromptTxt(s, prompt string) txt {
@@ -119,6 +122,19 @@ func writeTxt(b *strings.Builder, t txt) {
 		return
 	}
 	b.WriteString(template.HTMLEscapeString(t.S))
+	for i, l := range t.Links {
+		if i > 0 || t.S != "" {
+			b.WriteString("<br>")
+		}
+		if l.URL != "" {
+			b.WriteString(`<a href="` + template.HTMLEscapeString(l.URL) + `">` + template.HTMLEscapeString(l.Text) + "</a>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(l.Text))
+		}
+		if l.Label != "" {
+			b.WriteString(" (" + template.HTMLEscapeString(l.Label) + ")")
+		}
+	}
 }
 
 type htmlView struct {
@@ -144,9 +160,11 @@ type htmlView struct {
 	Missed   template.HTML
 	Avail    [][2]template.HTML
 	Actions  htmlTable
-	People   htmlTable
-	Related  htmlTable
-	SignOff  [][2]txt
+	// TrackedIn names the trackers the action items are in.
+	TrackedIn txt
+	People    htmlTable
+	Related   htmlTable
+	SignOff   [][2]txt
 }
 
 func cells(ss ...string) []txt {
@@ -339,14 +357,22 @@ func (p *Postmortem) htmlView() htmlView {
 		v.Avail = append(v.Avail, [2]template.HTML{"This month", "n/a (no service to count incidents of)."})
 	}
 
-	v.Actions = htmlTable{Head: []string{"#", "Action", "Owner", "Priority", "Due", "Status"}}
+	v.Actions = htmlTable{Head: []string{"#", "Action", "Owner", "Priority", "Due", "Status", "Tracker"}}
 	for _, ai := range p.ActionItems {
 		owner := txt{S: "owner", P: true}
 		if ai.Owner != nil {
 			owner = txt{S: ai.Owner.Display()}
 		}
-		v.Actions.Rows = append(v.Actions.Rows, htmlRow{Cells: []txt{{S: strconv.Itoa(ai.N)}, {S: ai.Text}, owner, {S: strings.ToUpper(ai.Priority)}, {S: orDash(ai.Due)}, {S: ai.Status}}})
+		tracker := txt{S: "—"}
+		if len(ai.Tracked) > 0 {
+			tracker = txt{}
+			for _, t := range ai.Tracked {
+				tracker.Links = append(tracker.Links, TrackerLink{Text: t.Key, URL: t.URL, Label: t.Status})
+			}
+		}
+		v.Actions.Rows = append(v.Actions.Rows, htmlRow{Cells: []txt{{S: strconv.Itoa(ai.N)}, {S: ai.Text}, owner, {S: strings.ToUpper(ai.Priority)}, {S: orDash(ai.Due)}, {S: ai.Status}, tracker}})
 	}
+	v.TrackedIn = trackedInTxt(p)
 	v.People = htmlTable{Head: []string{"Person", "Roles", "Did"}}
 	for _, pt := range p.Participants {
 		v.People.Rows = append(v.People.Rows, htmlRow{Cells: cells(pt.Name, rolesText(pt.Roles), orDash(pt.Did))})
@@ -358,7 +384,7 @@ func (p *Postmortem) htmlView() htmlView {
 	v.SignOff = [][2]txt{
 		{{S: "Author"}, orPromptTxt(p.Review.Author, "name, date")},
 		{{S: "Reviewers"}, {S: "names, dates", P: true}},
-		{{S: "Action items tracked in"}, {S: "tracker link (Jira, GitHub)", P: true}},
+		{{S: "Action items tracked in"}, trackedInTxt(p)},
 		{{S: "Next review"}, {S: "date: check action item progress", P: true}},
 	}
 	return v
@@ -614,7 +640,7 @@ pre { background: #f5f7fa; border: 1px solid #cbd2d9; padding: 8px; white-space:
 
 <h2>Action items</h2>
 {{if .Actions.Rows}}{{template "table" .Actions}}{{else}}<p><em class="prompt">None recorded. Add them with /incident action &lt;text&gt; [@owner] [due:YYYY-MM-DD] [p1|p2|p3].</em></p>{{end}}
-<p>Action items tracked in: <em class="prompt">tracker link (Jira, GitHub)</em></p>
+<p>Action items tracked in: {{template "t" .TrackedIn}}</p>
 
 <h2>Lessons learned</h2>
 <h3>What went well</h3>
@@ -637,3 +663,11 @@ pre { background: #f5f7fa; border: 1px solid #cbd2d9; padding: 8px; white-space:
 </body>
 </html>
 `))
+
+// trackedInTxt names the trackers the action items are in, else a prompt.
+func trackedInTxt(p *Postmortem) txt {
+	if ts := p.TrackedIn(); len(ts) > 0 {
+		return txt{S: strings.Join(ts, ", ")}
+	}
+	return txt{S: "tracker link (Jira, GitHub)", P: true}
+}

@@ -318,17 +318,21 @@ func (p *Postmortem) Markdown() []byte {
 	if len(p.ActionItems) == 0 {
 		w("%s\n\n", prompt("None recorded. Add them with `/incident action <text> [@owner] [due:YYYY-MM-DD] [p1|p2|p3]`."))
 	} else {
-		w("| # | Action | Owner | Priority | Due | Status |\n|---|---|---|---|---|---|\n")
+		w("| # | Action | Owner | Priority | Due | Status | Tracker |\n|---|---|---|---|---|---|---|\n")
 		for _, ai := range p.ActionItems {
 			owner := prompt("owner")
 			if ai.Owner != nil {
 				owner = mdCell(ai.Owner.Display())
 			}
-			w("| %d | %s | %s | %s | %s | %s |\n", ai.N, mdCell(ai.Text), owner, strings.ToUpper(ai.Priority), orDash(ai.Due), ai.Status)
+			w("| %d | %s | %s | %s | %s | %s | %s |\n", ai.N, mdCell(ai.Text), owner, strings.ToUpper(ai.Priority), orDash(ai.Due), ai.Status, trackedCell(ai.Tracked))
 		}
 		w("\n")
 	}
-	w("Action items tracked in: %s\n\n", prompt("tracker link (Jira, GitHub)"))
+	trackedIn := prompt("tracker link (Jira, GitHub)")
+	if ts := p.TrackedIn(); len(ts) > 0 {
+		trackedIn = md(strings.Join(ts, ", "))
+	}
+	w("Action items tracked in: %s\n\n", trackedIn)
 
 	w("## Lessons learned\n\n")
 	w("### What went well\n\n- %s\n\n", prompt("…"))
@@ -360,7 +364,7 @@ func (p *Postmortem) Markdown() []byte {
 	w("## Review and sign-off\n\n")
 	w("- **Author:** %s\n", orPrompt(md(p.Review.Author), "name, date"))
 	w("- **Reviewers:** %s\n", prompt("names, dates"))
-	w("- **Action items tracked in:** %s\n", prompt("tracker link (Jira, GitHub)"))
+	w("- **Action items tracked in:** %s\n", trackedIn)
 	w("- **Next review:** %s\n", prompt("date: check action item progress"))
 	return []byte(b.String())
 }
@@ -557,3 +561,27 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// trackedCell is an item's issues in a table cell: each key linked, with
+// the tracker's status ("[OPS-123](https://…) (In Progress)"); "—" for
+// none.
+func trackedCell(ts []TrackedIssue) string {
+	if len(ts) == 0 {
+		return "—"
+	}
+	parts := make([]string, 0, len(ts))
+	for _, t := range ts {
+		s := mdCell(t.Key)
+		if t.URL != "" {
+			s = "[" + s + "](" + mdURL.Replace(t.URL) + ")"
+		}
+		if t.Status != "" {
+			s += " (" + mdCell(t.Status) + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// mdURL keeps a link's URL from ending its Markdown link early.
+var mdURL = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "|", "%7C", "[", "%5B", "]", "%5D")

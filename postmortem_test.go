@@ -37,7 +37,11 @@ func sampleIncident() (*Incident, []Entry) {
 		OpenedAt: t0, ImpactStartedAt: tp(t0.Add(-2 * time.Minute)), AcknowledgedAt: tp(t0.Add(30 * time.Second)),
 		IdentifiedAt: tp(t0.Add(8 * time.Minute)), MitigatedAt: tp(t0.Add(21 * time.Minute)), ResolvedAt: tp(t0.Add(23 * time.Minute)),
 		RootCause: "Sync job leaked connections | on errors", Summary: "Restarted the API pods.",
-		Actions: []ActionItem{{N: 1, Text: "Alert at 80% pool use", Owner: &Person{ID: "U2", Name: "Bob"}, Priority: "p1", Due: "2025-10-20", Status: "open"}},
+		Actions: []ActionItem{
+			{N: 1, Text: "Alert at 80% pool use", Owner: &Person{ID: "U2", Name: "Bob"}, Priority: "p1", Due: "2025-10-20", Status: "open",
+				Tracked: []TrackedIssue{{Tracker: TrackerJira, Key: "OPS-123", URL: "https://acme.atlassian.net/browse/OPS-123", Status: "In Progress"}, {Tracker: TrackerGitHub, Key: "#45", URL: "https://github.com/acme/ops/issues/45", Status: "open"}}},
+			{N: 2, Text: "Pool size runbook", Priority: "p3", Status: "done", Tracked: []TrackedIssue{{Tracker: TrackerJira, Key: "OPS-124", URL: "javascript:alert(1)", Status: "Done", Done: true}}},
+		},
 	}
 	tl := []Entry{
 		{Seq: 1, At: t0, Kind: EntryPaged, Actor: Person{Name: "PagerDuty"}, Source: SourcePagerDuty, Text: "Paged: API health check failures (service API)"},
@@ -306,7 +310,7 @@ func TestDraftPostmortem_TheTemplatesFrame(t *testing.T) {
 	md := string(p.Markdown())
 	for _, want := range []string{
 		"| **Date of draft** | 2025-10-15 |", "| **Author** | Alice Chen |", "| **Reviewers** | _names_ |",
-		"- **Action items tracked in:** _tracker link (Jira, GitHub)_", "- **Next review:** _date: check action item progress_",
+		"- **Action items tracked in:** Jira (OPS), GitHub", "- **Next review:** _date: check action item progress_",
 		"| INC-3 | 2025-09-14 | API latency | 30 min | Slow query | same service |",
 	} {
 		if !strings.Contains(md, want) {

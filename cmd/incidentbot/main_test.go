@@ -58,6 +58,8 @@ type harness struct {
 	leaseTTL time.Duration
 	// pollEvery is pull mode's poll interval (with cfg.PagerDutyPoll set).
 	pollEvery time.Duration
+	// trackerPoll is how often Jira and GitHub are polled (default when 0).
+	trackerPoll time.Duration
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -143,6 +145,7 @@ func (h *harness) open() *Main {
 	}
 	m.LeaseTTL = h.leaseTTL
 	m.PollEvery = h.pollEvery
+	m.TrackerPollEvery = h.trackerPoll
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}

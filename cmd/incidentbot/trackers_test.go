@@ -1,0 +1,172 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/internal/github/githubfake"
+	"github.com/incidentbot/incidentbot/internal/jira/jirafake"
+)
+
+// trackedItem is an action item as GET /api/incidents/{id} shows it.
+type trackedItem struct {
+	N       int    `json:"n"`
+	Text    string `json:"text"`
+	Status  string `json:"status"`
+	Due     string `json:"due"`
+	Tracked []struct {
+		Tracker string `json:"tracker"`
+		Key     string `json:"key"`
+		URL     string `json:"url"`
+		Status  string `json:"status"`
+		Done    bool   `json:"done"`
+	} `json:"tracked"`
+}
+
+func (h *harness) actionItems(id string) []trackedItem {
+	h.t.Helper()
+	var got struct {
+		Actions []trackedItem `json:"action_items"`
+	}
+	if code := h.api("/api/incidents/"+id, &got); code != http.StatusOK {
+		h.t.Fatalf("GET %s: %d", id, code)
+	}
+	return got.Actions
+}
+
+// An incident with three action items (an owner Jira knows, one it does
+// not, one with a due date and no owner), both trackers on: Jira down for
+// a while and a GitHub create whose answer is lost; one item done from
+// Slack, a restart, another done in Jira; the postmortem shows the keys
+// and the trackers' statuses.
+func TestTrackers_ActionItems_BothWaysThroughJiraAndGitHub(t *testing.T) {
+	h := prepareHarness(t, nil)
+	jf, gf := jirafake.New(), githubfake.New()
+	t.Cleanup(jf.Close)
+	t.Cleanup(gf.Close)
+	jf.AddUser(jirafake.User{AccountID: "acc-alice", DisplayName: "Alice Chen", Email: "alice@example.com"})
+	h.cfg.JiraURL, h.cfg.JiraEmail, h.cfg.JiraAPIToken, h.cfg.JiraProject = jf.URL(), jf.Email(), jf.Token(), "OPS"
+	h.cfg.GitHubToken, h.cfg.GitHubRepository, h.cfg.GitHubAPIURL = gf.Token(), gf.Repository(), gf.URL()
+	h.trackerPoll = 100 * time.Millisecond
+	h.start()
+	_, ch := h.paged("PTRK1")
+
+	// Jira is down: the incident goes on, the issues wait.
+	jf.Inject("", "", jirafake.Fault{Status: 503})
+	gf.Inject("POST", "/repos/acme/ops/issues", githubfake.Fault{Times: 1, AfterEffect: true, Hangup: true})
+	h.command("UALICE", ch, "action Add a canary for the payment config <@UALICE> p1")
+	h.command("UALICE", ch, "action Page on pool saturation <@UBOB> p3")
+	h.command("UALICE", ch, "action Write the pool runbook due:2099-11-01")
+	h.command("UBOB", ch, "note still investigating while Jira is down")
+	waitFor(t, "the note posted while Jira is down", func() bool {
+		for _, m := range h.slack.Messages(ch) {
+			if strings.Contains(renderBlocks(m), "still investigating") {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "GitHub issues", func() bool { return len(gf.Issues()) == 3 })
+	if n := len(jf.Issues()); n != 0 {
+		t.Fatalf("%d Jira issues while it is down", n)
+	}
+	jf.ClearFaults()
+	h.waitIdle()
+
+	issues := jf.Issues()
+	if len(issues) != 3 {
+		t.Fatalf("%d Jira issues, want 3", len(issues))
+	}
+	if len(gf.Issues()) != 3 {
+		t.Fatalf("%d GitHub issues, want 3 (the lost create found again)", len(gf.Issues()))
+	}
+	byItem := map[string]jirafake.Issue{}
+	for _, is := range issues {
+		for _, l := range is.Labels {
+			byItem[l] = is
+		}
+	}
+	one, two, three := byItem["INC-1-action-1"], byItem["INC-1-action-2"], byItem["INC-1-action-3"]
+	if one.Assignee != "acc-alice" || one.Priority != "Highest" || !strings.Contains(one.Summary, "Add a canary") {
+		t.Errorf("item 1 in Jira = %+v", one)
+	}
+	if two.Assignee != "" || two.Priority != "Medium" || !strings.Contains(string(two.Description), "no Jira user has Bob Martinez") {
+		t.Errorf("item 2 in Jira = %+v", two)
+	}
+	if three.Due != "2099-11-01" || !strings.Contains(string(three.Description), "slack.com/app_redirect?channel="+ch) {
+		t.Errorf("item 3 in Jira = %+v %s", three, three.Description)
+	}
+	if gh, _ := gf.Issue(1); !strings.Contains(gh.Body, "Alice Chen") {
+		t.Errorf("GitHub #1 body:\n%s", gh.Body)
+	}
+
+	// Done from Slack: both trackers' issues close.
+	h.command("UALICE", ch, "action done 1")
+	h.waitIdle()
+	if is, _ := jf.Issue(one.Key); is.Status != "Done" {
+		t.Errorf("%s is %s after done in Slack", one.Key, is.Status)
+	}
+	items := h.actionItems("INC-1")
+	var ghOne int
+	for _, tr := range items[0].Tracked {
+		if tr.Tracker == "github" {
+			ghOne = map[string]int{"#1": 1, "#2": 2, "#3": 3}[tr.Key]
+		}
+	}
+	if gh, _ := gf.Issue(ghOne); gh.State != "closed" || gh.StateReason != "completed" {
+		t.Errorf("GitHub issue of item 1 = %+v", gh)
+	}
+
+	h.restart()
+
+	// Done in Jira: the item, its GitHub issue, the timeline follow.
+	if err := jf.SetStatus(two.Key, "Done"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "item 2 done from Jira", func() bool { return h.actionItems("INC-1")[1].Status == "done" })
+	h.waitIdle()
+	items = h.actionItems("INC-1")
+	for _, tr := range items[1].Tracked {
+		if !tr.Done {
+			t.Errorf("item 2's %s issue %s not done: %+v", tr.Tracker, tr.Key, tr)
+		}
+	}
+	if items[2].Status != "open" || len(items[2].Tracked) != 2 {
+		t.Errorf("item 3 = %+v", items[2])
+	}
+	tl := h.timeline("INC-1")
+	found := false
+	for _, e := range tl.Timeline {
+		found = found || strings.Contains(e.Text, "Action item 2 done in Jira ("+two.Key+")")
+	}
+	if !found {
+		t.Errorf("no timeline entry for item 2 done in Jira")
+	}
+
+	md := h.get(t, "/api/incidents/INC-1/postmortem.md")
+	for _, want := range []string{
+		"| Tracker |", "[" + one.Key + "](" + jf.URL() + "/browse/" + one.Key + ") (Done)",
+		"[" + three.Key + "](" + jf.URL() + "/browse/" + three.Key + ") (To Do)", "(open)", "(closed)",
+		"Action items tracked in: Jira (OPS), GitHub",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("postmortem lacks %q", want)
+		}
+	}
+	html := h.get(t, "/api/incidents/INC-1/postmortem.html")
+	if !strings.Contains(html, `<a href="`+jf.URL()+"/browse/"+two.Key+`">`+two.Key+`</a> (Done)`) {
+		t.Errorf("HTML postmortem lacks %s's link", two.Key)
+	}
+
+	r := h.command("UBOB", ch, "followups")
+	if !strings.Contains(r.Text, "Open action items (1, 0 overdue)") || !strings.Contains(r.Text, "Write the pool runbook") || !strings.Contains(r.Text, three.Key) {
+		t.Errorf("followups = %q", r.Text)
+	}
+	for _, c := range jf.Calls() {
+		if strings.Contains(string(c.Body), jf.Token()) {
+			t.Errorf("a Jira request body carries the token")
+		}
+	}
+}
