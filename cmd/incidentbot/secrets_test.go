@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/internal/github/githubfake"
+	"github.com/incidentbot/incidentbot/internal/jira/jirafake"
 	"github.com/incidentbot/incidentbot/internal/pager/pagerfake"
 	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
 	"github.com/incidentbot/incidentbot/internal/statuspage/statuspagefake"
@@ -46,7 +48,14 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 		"old webhook secret":   "SECRET-old-webhook-1a1a",
 		"admin token":          "SECRET-admin-4242",
 		"statuspage key":       "SECRET-statuspage-beef",
+		"jira api token":       "SECRET-jira-token-d00d",
+		"github token":         "ghp_SECRETgithubToken0000000000000000",
 	}
+	jf, gf := jirafake.New(), githubfake.New()
+	t.Cleanup(jf.Close)
+	t.Cleanup(gf.Close)
+	jf.SetCredentials("bot@example.com", secrets["jira api token"])
+	gf.SetToken(secrets["github token"])
 	sp := statuspagefake.New(secrets["statuspage key"], "PAGE1")
 	t.Cleanup(sp.Close)
 	logs := &lockedBuffer{}
@@ -63,6 +72,8 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 	h.cfg.AdminToken = secrets["admin token"]
 	h.cfg.StatuspageAPIKey, h.cfg.StatuspagePageID, h.cfg.StatuspageAPIURL = secrets["statuspage key"], "PAGE1", sp.URL()
 	h.cfg.StatusDir = filepath.Join(t.TempDir(), "status")
+	h.cfg.JiraURL, h.cfg.JiraEmail, h.cfg.JiraAPIToken, h.cfg.JiraProject = jf.URL(), "bot@example.com", secrets["jira api token"], "OPS"
+	h.cfg.GitHubToken, h.cfg.GitHubRepository, h.cfg.GitHubAPIURL = secrets["github token"], gf.Repository(), gf.URL()
 	h.restart()
 	h.send.Secrets = []string{secrets["webhook secret"]}
 	ctx := context.Background()
@@ -95,7 +106,7 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 			t.Fatalf("%s: %d %v", what, status, err)
 		}
 	}
-	for _, text := range []string{"ack", "note checking the pool", "severity sev1", "public Checkout errors", "status identified found it", "declare Second one sev2", "frobnicate", "resolve fixed"} {
+	for _, text := range []string{"ack", "note checking the pool", "action add a canary <@UALICE> p1", "action done 1", "followups", "severity sev1", "public Checkout errors", "status identified found it", "declare Second one sev2", "frobnicate", "resolve fixed"} {
 		status, body, err := app.Command(ctx, slackfake.CommandRequest{Text: text, UserID: "UALICE", ChannelID: ch, ResponseURL: rURL})
 		answered("/incident "+text, status, body, err)
 	}
@@ -108,6 +119,8 @@ func TestSecrets_NeverInAnyOutput(t *testing.T) {
 	h.slack.Inject("chat.postMessage", slackfake.Fault{Times: 2, Error: "invalid_auth"})
 	h.pd.Inject("", "/incidents", pagerfake.Fault{Times: 3, Status: 401})
 	sp.Inject("", statuspagefake.Fault{Status: 401, Times: 2})
+	jf.Inject("", "", jirafake.Fault{Status: 401, Times: 2})
+	gf.Inject("", "", githubfake.Fault{Status: 401, Times: 2})
 	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "note INC-1 after failures", UserID: "UALICE", ChannelID: ch})
 	answered("/incident note", status, body, err)
 	status, body, err = app.Command(ctx, slackfake.CommandRequest{Text: "update INC-1 still going", UserID: "UALICE", ChannelID: ch})

@@ -134,7 +134,11 @@ func NewAt(addr string) (*Server, error) {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Token is the token the fake accepts.
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
 
 // Repository is the repository it serves, "owner/name".
 func (s *Server) Repository() string { return s.owner + "/" + s.repo }
@@ -341,7 +345,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		tok, ok = strings.CutPrefix(auth, "token ")
 	}
-	if !ok || tok != s.token {
+	s.mu.Lock()
+	good := ok && tok == s.token
+	s.mu.Unlock()
+	if !good {
 		writeError(w, http.StatusUnauthorized, "Bad credentials")
 		return
 	}
@@ -743,4 +750,11 @@ func parseDate(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse("2006-01-02", v)
+}
+
+// SetToken changes the token the fake accepts.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
 }

@@ -183,10 +183,18 @@ func (s *Server) Close() {
 }
 
 // Email and Token are the credentials the fake accepts.
-func (s *Server) Email() string { return s.email }
+func (s *Server) Email() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.email
+}
 
 // Token is the API token the fake accepts.
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
 
 // SetClock sets the fake's clock (issue times, relative JQL).
 func (s *Server) SetClock(now func() time.Time) {
@@ -399,7 +407,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	email, token, ok := r.BasicAuth()
-	if !ok || email != s.email || token != s.token {
+	s.mu.Lock()
+	good := ok && email == s.email && token == s.token
+	s.mu.Unlock()
+	if !good {
 		writeErrors(w, http.StatusUnauthorized, []string{"Client must be authenticated to access this resource."}, nil)
 		return
 	}
@@ -841,4 +852,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		out["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset + len(page))))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// SetCredentials changes the e-mail and API token the fake accepts.
+func (s *Server) SetCredentials(email, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.email, s.token = email, token
 }
