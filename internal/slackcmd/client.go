@@ -96,7 +96,6 @@ func (c *Client) take(ctx context.Context, method, key string) error {
 // done classifies a call's error; a 429 pauses the method in the budget.
 func (c *Client) done(ctx context.Context, method, key string, err error) error {
 	if c.budget != nil {
-		c.budget.Done(method, key)
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) {
 			c.budget.Pause(method, key, rl.RetryAfter)
@@ -159,6 +158,7 @@ func (c *Client) BotUserID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	resp, err := c.api.AuthTestContext(ctx)
+	c.budget.Done("auth.test", "")
 	if err != nil {
 		return "", c.done(ctx, "auth.test", "", err)
 	}
@@ -182,6 +182,7 @@ func (c *Client) CreateChannel(ctx context.Context, name string, private bool) (
 		return incidentbot.Channel{}, err
 	}
 	ch, err := c.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name, IsPrivate: private})
+	c.budget.Done("conversations.create", "")
 	if err != nil {
 		return incidentbot.Channel{}, c.done(ctx, "conversations.create", "", err)
 	}
@@ -202,6 +203,7 @@ func (c *Client) FindChannel(ctx context.Context, name string, private bool) (in
 			return incidentbot.Channel{}, false, err
 		}
 		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		c.budget.Done("conversations.list", "")
 		if err != nil {
 			return incidentbot.Channel{}, false, c.done(ctx, "conversations.list", "", err)
 		}
@@ -223,6 +225,7 @@ func (c *Client) RenameChannel(ctx context.Context, channelID, name string) (inc
 		return incidentbot.Channel{}, err
 	}
 	ch, err := c.api.RenameConversationContext(ctx, channelID, name)
+	c.budget.Done("conversations.rename", "")
 	if err := c.done(ctx, "conversations.rename", "", err); err != nil {
 		return incidentbot.Channel{}, err
 	}
@@ -235,6 +238,7 @@ func (c *Client) SetTopic(ctx context.Context, channelID, topic string) error {
 		return err
 	}
 	_, err := c.api.SetTopicOfConversationContext(ctx, channelID, topic)
+	c.budget.Done("conversations.setTopic", "")
 	return c.done(ctx, "conversations.setTopic", "", err)
 }
 
@@ -244,6 +248,7 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) 
 		return "", err
 	}
 	u, err := c.api.GetUserByEmailContext(ctx, email)
+	c.budget.Done("users.lookupByEmail", "")
 	if err != nil {
 		return "", c.done(ctx, "users.lookupByEmail", "", err)
 	}
@@ -257,6 +262,7 @@ func (c *Client) Invite(ctx context.Context, channelID string, userIDs ...string
 		return err
 	}
 	_, err := c.api.InviteUsersToConversationContext(ctx, channelID, userIDs...)
+	c.budget.Done("conversations.invite", "")
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) && (se.Err == "already_in_channel" || se.Err == "cant_invite_self") {
 		return nil
@@ -278,6 +284,7 @@ func (c *Client) Post(ctx context.Context, channelID string, msg incidentbot.Mes
 		return incidentbot.Posted{}, err
 	}
 	ch, ts, err := c.api.PostMessageContext(ctx, channelID, opts...)
+	c.budget.Done("chat.postMessage", channelID)
 	if err != nil {
 		return incidentbot.Posted{}, c.done(ctx, "chat.postMessage", channelID, err)
 	}
@@ -290,6 +297,7 @@ func (c *Client) Update(ctx context.Context, at incidentbot.Posted, msg incident
 		return err
 	}
 	_, _, _, err := c.api.UpdateMessageContext(ctx, at.Channel, at.TS, slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(Blocks(msg)...))
+	c.budget.Done("chat.update", "")
 	return c.done(ctx, "chat.update", "", err)
 }
 
@@ -301,6 +309,7 @@ func (c *Client) UserProfile(ctx context.Context, userID string) (incidentbot.Sl
 		return incidentbot.SlackUser{}, err
 	}
 	u, err := c.api.GetUserInfoContext(ctx, userID)
+	c.budget.Done("users.info", "")
 	if err := c.done(ctx, "users.info", "", err); err != nil {
 		return incidentbot.SlackUser{}, err
 	}
@@ -316,6 +325,7 @@ func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.S
 		return incidentbot.SlackMessage{}, err
 	}
 	h, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Latest: ts, Inclusive: true, Limit: 1})
+	c.budget.Done("conversations.history", "")
 	if err != nil {
 		return incidentbot.SlackMessage{}, c.done(ctx, "conversations.history", "", err)
 	}
@@ -327,6 +337,7 @@ func (c *Client) Message(ctx context.Context, channel, ts string) (incidentbot.S
 		return incidentbot.SlackMessage{}, err
 	}
 	link, err := c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+	c.budget.Done("chat.getPermalink", "")
 	if err != nil {
 		return incidentbot.SlackMessage{}, c.done(ctx, "chat.getPermalink", "", err)
 	}
@@ -374,6 +385,7 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 	u, err := c.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
 		FileName: filename, FileSize: len(content), SnippetType: "markdown",
 	})
+	c.budget.Done("files.getUploadURLExternal", "")
 	if err := c.done(ctx, "files.getUploadURLExternal", "", err); err != nil {
 		c.budget.Done("files.completeUploadExternal", "") // taken, not made
 		return "", err
@@ -391,6 +403,7 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 	_, err = c.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
 		Files: []slack.FileSummary{{ID: u.FileID, Title: title}}, Channel: channelID, InitialComment: comment,
 	})
+	c.budget.Done("files.completeUploadExternal", "")
 	if err := c.done(ctx, "files.completeUploadExternal", "", err); err != nil {
 		return "", err
 	}
@@ -400,6 +413,7 @@ func (c *Client) Upload(ctx context.Context, channelID, filename, title string, 
 		return "", nil
 	}
 	f, _, _, err := c.api.GetFileInfoContext(ctx, u.FileID, 0, 0)
+	c.budget.Done("files.info", "")
 	if c.done(ctx, "files.info", "", err) != nil {
 		return "", nil
 	}
@@ -422,6 +436,7 @@ func (c *Client) Pin(ctx context.Context, channelID, ts string) error {
 		return err
 	}
 	err := c.done(ctx, "pins.add", "", c.api.AddPinContext(ctx, channelID, slack.ItemRef{Channel: channelID, Timestamp: ts}))
+	c.budget.Done("pins.add", "")
 	if incidentbot.ErrorMessage(err) == "already_pinned" {
 		return nil // a repeated job: the pin is there
 	}

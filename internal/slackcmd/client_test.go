@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/slackcmd"
@@ -69,5 +70,33 @@ func TestClient_Upload_UnexpectedUploadHostIsPermanent(t *testing.T) {
 	}
 	if reached.Load() != 0 {
 		t.Errorf("the content went to the other host %d times", reached.Load())
+	}
+}
+
+// Every call that took a slot of the rate budget gives it back when its
+// answer comes, success or not: the budget counts a call until its answer
+// (Slack counts it on arrival), and a slot never given back would count
+// from its sending only.
+func TestClient_EveryCallMarksItsBudgetSlotDone(t *testing.T) {
+	_, c := newTestClient(t)
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := slackcmd.NewBudget(1, func() time.Time { return now })
+	c.SetBudget(b)
+	ctx := context.Background()
+	ch, err := c.CreateChannel(ctx, "inc-1-budget", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Post(ctx, ch.ID, incidentbot.Message{Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"conversations.create", "chat.postMessage"} {
+		key := ""
+		if m == "chat.postMessage" {
+			key = ch.ID
+		}
+		if n := b.InFlight(m, key); n != 0 {
+			t.Errorf("%s: %d calls still in flight after their answers", m, n)
+		}
 	}
 }

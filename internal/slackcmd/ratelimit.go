@@ -160,3 +160,17 @@ func (b *Budget) Pause(method, key string, d time.Duration) {
 		w.pauseUntil = until
 	}
 }
+
+// InFlight returns how many calls of method (for key) took a slot and have
+// not been marked Done.
+func (b *Budget) InFlight(method, key string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, c := range b.window(method, key).calls {
+		if !c.done {
+			n++
+		}
+	}
+	return n
+}

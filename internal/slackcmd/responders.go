@@ -106,6 +106,7 @@ func (c *Client) GroupMembers(ctx context.Context, group string) ([]string, erro
 		return nil, err
 	}
 	ids, err := c.api.GetUserGroupMembersContext(ctx, group)
+	c.budget.Done("usergroups.users.list", "")
 	if err != nil {
 		return nil, c.done(ctx, "usergroups.users.list", "", err)
 	}
