@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -557,6 +558,77 @@ func TestMain_DeadLetterAfterMaxAge(t *testing.T) {
 	if body := h.metrics(); !strings.Contains(body, "incidentbot_outbox_dead_letters 1") {
 		t.Errorf("metrics do not show the dead letter")
 	}
+}
+
+// GET /api/outbox and the metrics show the runner at work: while the
+// channel's creation is held in Slack it is running (not overdue), the jobs
+// waiting for the channel are held, and incidentbot_outbox_running counts
+// it; once done, nothing runs or is held.
+func TestMain_OutboxRunnerView_RunningHeldAndMetric(t *testing.T) {
+	h := newHarness(t)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	h.slack.OnCall(func(method, phase string) {
+		if method == "conversations.create" && phase == slackfake.PhaseBefore {
+			entered <- struct{}{}
+			<-release
+		}
+	})
+	h.deliver("W1", h.incidentEvent("incident.triggered", t0, h.incident("PVIEW")))
+	<-entered
+	type outbox struct {
+		Pending int `json:"pending"`
+		Runner  *struct {
+			Active  bool `json:"active"`
+			Running int  `json:"running"`
+			Held    int  `json:"held"`
+			Overdue []struct {
+				ID   uint64 `json:"id"`
+				Kind string `json:"kind"`
+			} `json:"overdue"`
+			Unheld []uint64 `json:"unheld"`
+		} `json:"runner"`
+	}
+	var out outbox
+	waitFor(t, "the runner to hold every stored job", func() bool {
+		out = outbox{}
+		h.api("/api/outbox", &out)
+		return out.Runner != nil && len(out.Runner.Unheld) == 0 && out.Runner.Held == out.Pending
+	})
+	if r := out.Runner; !r.Active || r.Running < 1 || out.Pending < 2 {
+		t.Errorf("while the create is held: pending %d, runner %+v; want active, the create running, the jobs behind it held", out.Pending, r)
+	}
+	for _, o := range out.Runner.Overdue {
+		if o.Kind == string(incidentbot.JobCreateChannel) {
+			t.Errorf("the running create job is listed overdue: %+v", out.Runner.Overdue)
+		}
+	}
+	if body := h.metrics(); !regexp.MustCompile(`\nincidentbot_outbox_running [1-8]\n`).MatchString(body) {
+		t.Errorf("metrics do not show the running job:\n%s", grepLines(body, "incidentbot_outbox_"))
+	}
+	h.slack.OnCall(nil)
+	close(release)
+	h.waitIdle()
+	out = outbox{}
+	if code := h.api("/api/outbox", &out); code != http.StatusOK {
+		t.Fatalf("GET /api/outbox = %d", code)
+	}
+	if r := out.Runner; r == nil || !r.Active || r.Running != 0 || r.Held != 0 || len(r.Overdue) != 0 || len(r.Unheld) != 0 {
+		t.Errorf("drained: runner %+v, want active and empty", r)
+	}
+	if body := h.metrics(); !strings.Contains(body, "\nincidentbot_outbox_running 0\n") {
+		t.Errorf("metrics after the drain:\n%s", grepLines(body, "incidentbot_outbox_"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestMain_HealthAndAdminAuth(t *testing.T) {

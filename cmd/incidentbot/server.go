@@ -261,7 +261,9 @@ func (m *Main) Open() error {
 	if b, ok := db.(api.Backuper); ok {
 		backup = b
 	}
-	adminMux.Handle("/api/", api.New(db, m.Service, backup, cfg.AdminToken, m.Logger))
+	apiHandler := api.New(db, m.Service, backup, cfg.AdminToken, m.Logger)
+	apiHandler.SetRunner(func() api.RunnerView { return runnerView(m.Outbox.Snapshot()) })
+	adminMux.Handle("/api/", apiHandler)
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		m.Close()
@@ -597,6 +599,8 @@ func (m *Main) registerMetrics() {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_depth", Help: "Outbox jobs waiting or running."},
 			func() float64 { return float64(m.Outbox.Stats().Depth) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_running", Help: "Outbox jobs being performed now."},
+			func() float64 { return float64(m.Outbox.Stats().Running) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_oldest_job_age_seconds", Help: "Age of the oldest waiting outbox job."},
 			func() float64 { return m.Outbox.Stats().OldestAge.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_outbox_dead_letters", Help: "Outbox jobs that failed for good, as stored (see GET /api/outbox)."},
@@ -610,6 +614,16 @@ func (m *Main) registerMetrics() {
 				return float64(n)
 			}),
 	)
+}
+
+// runnerView is the outbox runner's snapshot as the admin API takes it
+// (the API does not import the runner).
+func runnerView(s outbox.Snapshot) api.RunnerView {
+	v := api.RunnerView{Active: s.Active, Now: s.Now, Running: s.Running, Jobs: make(map[uint64]api.RunnerJob, len(s.Jobs))}
+	for id, j := range s.Jobs {
+		v.Jobs[id] = api.RunnerJob{Lane: j.Lane, Head: j.Head, Running: j.Running, DueAt: j.DueAt}
+	}
+	return v
 }
 
 // idle reports whether no outbox job is stored (the worker's view can lag

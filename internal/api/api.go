@@ -1,5 +1,6 @@
 // Package api serves incidentbot's admin HTTP API (/api/*): incidents and
-// their timelines as JSON, and the outbox's dead letters. Every request
+// their timelines as JSON, and the outbox: its jobs, its dead letters and,
+// given the runner's view, what is due and not started. Every request
 // needs the admin token as "Authorization: Bearer <token>"; with no token
 // configured the API answers 404 to everything.
 package api
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +31,31 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	names   Namer // nil: people as the records name them
+	runner  func() RunnerView
 }
+
+// RunnerView is what the outbox runner holds at one moment (cmd/incidentbot
+// takes it from internal/outbox's runner): GET /api/outbox shows it beside
+// the stored jobs.
+type RunnerView struct {
+	// Active: the runner runs here (with PostgreSQL: this replica leads).
+	Active  bool
+	Now     time.Time // the runner's clock
+	Running int       // jobs being performed
+	Jobs    map[uint64]RunnerJob
+}
+
+// RunnerJob is one job as the runner holds it.
+type RunnerJob struct {
+	Lane    string
+	Head    bool      // first in its lane
+	Running bool      // being performed
+	DueAt   time.Time // a head not running: when the runner starts it
+}
+
+// SetRunner makes GET /api/outbox show the runner's view (from view, called
+// once per request) beside the stored jobs; nil shows none.
+func (h *Handler) SetRunner(view func() RunnerView) { h.runner = view }
 
 // Drafter drafts an incident's postmortem as it stands.
 type Drafter interface {
@@ -270,19 +296,79 @@ func (h *Handler) postmortem(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// OutboxRunner is the runner's side of GET /api/outbox.
+type OutboxRunner struct {
+	// Active: the runner runs on this process (a PostgreSQL follower's does
+	// not, and holds nothing: ask the leader).
+	Active bool `json:"active"`
+	// Running is how many jobs are being performed now.
+	Running int `json:"running"`
+	// Held is how many jobs the runner holds in its lanes.
+	Held int `json:"held"`
+	// Overdue lists stored jobs that head their lane, are not running and
+	// whose due time, as the runner holds it, has passed: most overdue
+	// first, at most 100. With nothing running, a job stays here only for
+	// an instant while the runner is healthy; with every slot busy, due
+	// jobs queue here.
+	Overdue []OverdueJob `json:"overdue"`
+	// Unheld lists the IDs of stored jobs the runner does not hold yet (at
+	// most 100): it reads new jobs when woken and every few seconds, so an
+	// ID stays here only that long.
+	Unheld []uint64 `json:"unheld"`
+}
+
+// OverdueJob is a job due and not started.
+type OverdueJob struct {
+	ID         uint64              `json:"id"`
+	Kind       incidentbot.JobKind `json:"kind"`
+	IncidentID string              `json:"incident_id,omitempty"`
+	Lane       string              `json:"lane"`
+	DueAt      time.Time           `json:"due_at"`
+	Overdue    float64             `json:"overdue_seconds"`
+	Attempts   int                 `json:"attempts"`
+	LastError  string              `json:"last_error,omitempty"`
+}
+
+const maxListed = 100
+
 func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 	var out struct {
 		Pending int `json:"pending"`
 		// Oldest is the first 100 pending jobs, oldest first.
 		Oldest      []*incidentbot.Job `json:"oldest"`
 		DeadLetters []*incidentbot.Job `json:"dead_letters"`
+		// Runner is the runner's view, when the API has one.
+		Runner *OutboxRunner `json:"runner,omitempty"`
+	}
+	// The runner's view first: a job it finished since is no longer stored;
+	// one stored since shows as unheld until the runner reads it.
+	var rv *RunnerView
+	if h.runner != nil {
+		v := h.runner()
+		rv = &v
 	}
 	err := h.store.View(r.Context(), func(tx incidentbot.Tx) error {
 		out.Pending, out.Oldest = 0, nil
+		if rv != nil {
+			out.Runner = &OutboxRunner{Active: rv.Active, Running: rv.Running, Held: len(rv.Jobs), Overdue: []OverdueJob{}, Unheld: []uint64{}}
+		}
 		if err := tx.Jobs(0, func(j *incidentbot.Job) bool {
 			out.Pending++
-			if len(out.Oldest) < 100 {
+			if len(out.Oldest) < maxListed {
 				out.Oldest = append(out.Oldest, j)
+			}
+			if rv == nil || !rv.Active {
+				return true
+			}
+			held, ok := rv.Jobs[j.ID]
+			switch {
+			case !ok:
+				if len(out.Runner.Unheld) < maxListed {
+					out.Runner.Unheld = append(out.Runner.Unheld, j.ID)
+				}
+			case held.Head && !held.Running && !held.DueAt.After(rv.Now):
+				out.Runner.Overdue = append(out.Runner.Overdue, OverdueJob{ID: j.ID, Kind: j.Kind, IncidentID: j.IncidentID, Lane: j.Lane,
+					DueAt: held.DueAt, Overdue: rv.Now.Sub(held.DueAt).Seconds(), Attempts: j.Attempts, LastError: j.LastError})
 			}
 			return true
 		}); err != nil {
@@ -307,6 +393,10 @@ func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.Oldest == nil {
 		out.Oldest = []*incidentbot.Job{}
+	}
+	if out.Runner != nil {
+		slices.SortFunc(out.Runner.Overdue, func(a, b OverdueJob) int { return a.DueAt.Compare(b.DueAt) })
+		out.Runner.Overdue = out.Runner.Overdue[:min(len(out.Runner.Overdue), maxListed)]
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/api"
@@ -143,5 +144,93 @@ func TestAPI_Postmortem_ThreeFormats(t *testing.T) {
 	}
 	if code := get(t, h, "/api/incidents/INC-99/postmortem.html", "tok", nil); code != http.StatusNotFound {
 		t.Errorf("unknown incident: %d", code)
+	}
+}
+
+// GET /api/outbox shows the runner's view beside the stored jobs: a lane's
+// first job past its due time (as the runner holds it) and not running is
+// overdue, most overdue first; a stored job the runner does not hold is
+// unheld; a running job, one behind its lane's first and one not due yet
+// are neither. A runner that is not active (a PostgreSQL follower) lists
+// nothing; without a view there is no runner section.
+func TestAPI_Outbox_RunnerView(t *testing.T) {
+	db := storetest.MustOpen(t)
+	now := time.Date(2025, 11, 3, 2, 0, 0, 0, time.UTC)
+	err := db.Update(context.Background(), func(tx incidentbot.Tx) error {
+		for _, lane := range []string{"INC-1", "INC-1", "INC-2", "INC-3", "INC-4", "INC-5"} {
+			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: lane, IncidentID: lane, CreatedAt: now, NextAt: now, Attempts: 2, LastError: "chat.postMessage: Slack answered 503",
+				ResponseURL: "https://hooks.slack.com/commands/T1/secret"}
+			if err := tx.Enqueue(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := api.New(db, &incidentbot.Service{Store: db}, db, "tok", nil)
+	view := api.RunnerView{Active: true, Now: now, Running: 1, Jobs: map[uint64]api.RunnerJob{
+		1: {Lane: "INC-1", Head: true, DueAt: now.Add(-3 * time.Second)}, // overdue
+		2: {Lane: "INC-1"},                                               // behind job 1
+		3: {Lane: "INC-2", Head: true, Running: true},                    // running
+		4: {Lane: "INC-3", Head: true, DueAt: now.Add(time.Second)},      // waits
+		5: {Lane: "INC-4", Head: true, DueAt: now.Add(-5 * time.Second)}, // overdue longer
+		// 6 is stored, not held
+	}}
+	h.SetRunner(func() api.RunnerView { return view })
+	type outbox struct {
+		Pending int `json:"pending"`
+		Runner  *struct {
+			Active  bool `json:"active"`
+			Running int  `json:"running"`
+			Held    int  `json:"held"`
+			Overdue []struct {
+				ID         uint64    `json:"id"`
+				Kind       string    `json:"kind"`
+				IncidentID string    `json:"incident_id"`
+				Lane       string    `json:"lane"`
+				DueAt      time.Time `json:"due_at"`
+				Overdue    float64   `json:"overdue_seconds"`
+				Attempts   int       `json:"attempts"`
+				LastError  string    `json:"last_error"`
+			} `json:"overdue"`
+			Unheld []uint64 `json:"unheld"`
+		} `json:"runner"`
+	}
+	var out outbox
+	if code := get(t, h, "/api/outbox", "tok", &out); code != 200 {
+		t.Fatalf("GET /api/outbox = %d", code)
+	}
+	r := out.Runner
+	if out.Pending != 6 || r == nil || !r.Active || r.Running != 1 || r.Held != 5 {
+		t.Fatalf("outbox: %+v", out)
+	}
+	if len(r.Overdue) != 2 || r.Overdue[0].ID != 5 || r.Overdue[0].Overdue != 5 || r.Overdue[1].ID != 1 || r.Overdue[1].Overdue != 3 {
+		t.Errorf("overdue %+v, want jobs 5 (5 s) and 1 (3 s)", r.Overdue)
+	} else if o := r.Overdue[1]; o.Kind != "post" || o.IncidentID != "INC-1" || o.Lane != "INC-1" || !o.DueAt.Equal(now.Add(-3*time.Second)) ||
+		o.Attempts != 2 || o.LastError != "chat.postMessage: Slack answered 503" {
+		t.Errorf("overdue job 1: %+v", o)
+	}
+	if len(r.Unheld) != 1 || r.Unheld[0] != 6 {
+		t.Errorf("unheld %v, want [6]", r.Unheld)
+	}
+
+	view = api.RunnerView{Now: now}
+	out = outbox{}
+	if code := get(t, h, "/api/outbox", "tok", &out); code != 200 {
+		t.Fatalf("GET /api/outbox = %d", code)
+	}
+	if r := out.Runner; r == nil || r.Active || r.Held != 0 || len(r.Overdue) != 0 || len(r.Unheld) != 0 || out.Pending != 6 {
+		t.Errorf("inactive runner: %+v", out.Runner)
+	}
+
+	h.SetRunner(nil)
+	out = outbox{}
+	if code := get(t, h, "/api/outbox", "tok", &out); code != 200 {
+		t.Fatalf("GET /api/outbox = %d", code)
+	}
+	if out.Runner != nil || out.Pending != 6 {
+		t.Errorf("without a runner view: %+v", out)
 	}
 }

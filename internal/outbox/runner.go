@@ -101,6 +101,7 @@ type Runner struct {
 	lastID    uint64
 	running   int
 	deadCount int
+	active    bool // Run is running
 }
 
 func (r *Runner) init() {
@@ -138,6 +139,54 @@ func (r *Runner) Stats() Stats {
 		st.OldestAge = r.now().Sub(oldest)
 	}
 	return st
+}
+
+// Snapshot is what the runner holds at one moment: for telling a job that
+// waits from one that is due and not started, or one stored and not held.
+type Snapshot struct {
+	// Active reports whether Run is running (with PostgreSQL: this replica
+	// leads). An inactive runner holds nothing.
+	Active bool
+	// Now is the runner's clock when the snapshot was taken.
+	Now time.Time
+	// Running is how many jobs are being performed.
+	Running int
+	// Jobs are the jobs held, by ID.
+	Jobs map[uint64]HeldJob
+}
+
+// HeldJob is one job as the runner holds it.
+type HeldJob struct {
+	Lane string
+	// Head: first in its lane, the next of the lane to run.
+	Head bool
+	// Running: being performed now (DueAt is then zero).
+	Running bool
+	// DueAt is when a head that is not running runs next, as the runner
+	// holds it: deferrals (waiting for the channel, a rate budget) are not
+	// stored, so the stored NextAt may be earlier. Zero for other jobs.
+	DueAt time.Time
+}
+
+// Snapshot returns what the runner holds now. It costs one pass over the
+// jobs held (the outbox, not its history).
+func (r *Runner) Snapshot() Snapshot {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Snapshot{Active: r.active, Now: r.now(), Running: r.running, Jobs: make(map[uint64]HeldJob, len(r.known))}
+	for lane, q := range r.lanes {
+		for i, j := range q {
+			h := HeldJob{Lane: lane, Head: i == 0, Running: i == 0 && r.busy[lane]}
+			if h.Head && !h.Running {
+				// Only a running job's attempt writes its NextAt, and it
+				// hands the job back under r.mu (finish).
+				h.DueAt = j.NextAt
+			}
+			s.Jobs[j.ID] = h
+		}
+	}
+	return s
 }
 
 // LaterInLane reports whether a job of the same kind waits behind j in its
@@ -298,7 +347,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	clear(r.busy)
 	clear(r.known)
 	r.lastID, r.running = 0, 0
+	r.active = true
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.active = false
+		clear(r.lanes)
+		clear(r.busy)
+		clear(r.known)
+		r.mu.Unlock()
+	}()
 	limit := r.Concurrency
 	if limit <= 0 {
 		limit = 8

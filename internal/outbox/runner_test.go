@@ -537,3 +537,72 @@ func TestRunner_Dispatch_LongestDueFirst(t *testing.T) {
 		t.Errorf("with room for 3, started %v; want the three due longest [18 19 20]", got)
 	}
 }
+
+// The snapshot tells each held job's lane, whether it heads its lane and
+// runs, and when a head that waits runs next as the runner holds it (a
+// deferral is not stored): the admin API's view of a due job not started.
+func TestRunner_Snapshot_HeadsRunningAndDueTimes(t *testing.T) {
+	f := &fakePerformer{result: func(j *incidentbot.Job) error {
+		return &incidentbot.Error{Code: incidentbot.ETHROTTLED, RetryAfter: 3 * time.Second}
+	}}
+	a1, a2, b, c := job(1, "a"), job(2, "a"), job(3, "b"), job(4, "c")
+	c.NextAt = t0.Add(time.Minute)
+	f.add(a1, a2, b, c)
+	clk := newClock()
+	r := newRunner(t, f, clk)
+	if s := r.Snapshot(); s.Active {
+		t.Error("a runner that is not running says it is active")
+	}
+	start, _ := r.dispatch(clk.Now(), 8)
+	if got := ids(start); !slices.Equal(got, []uint64{1, 3}) {
+		t.Fatalf("started %v, want [1 3]", got)
+	}
+	// Job 3 is deferred by 3 s; job 1 still runs.
+	r.finish(r.attempt(context.Background(), start[1]))
+	clk.Advance(time.Second)
+	s := r.Snapshot()
+	want := map[uint64]HeldJob{
+		1: {Lane: "a", Head: true, Running: true},
+		2: {Lane: "a"},
+		3: {Lane: "b", Head: true, DueAt: t0.Add(3 * time.Second)},
+		4: {Lane: "c", Head: true, DueAt: t0.Add(time.Minute)},
+	}
+	if s.Running != 1 || !s.Now.Equal(t0.Add(time.Second)) || len(s.Jobs) != len(want) {
+		t.Fatalf("snapshot running %d, now %v, %d jobs; want 1, %v, %d", s.Running, s.Now, len(s.Jobs), t0.Add(time.Second), len(want))
+	}
+	for id, w := range want {
+		if got := s.Jobs[id]; got != w {
+			t.Errorf("job %d: %+v, want %+v", id, got, w)
+		}
+	}
+	if f.jobs[2].NextAt != t0 {
+		t.Errorf("the deferral was stored (%v): the snapshot is the only place it shows", f.jobs[2].NextAt)
+	}
+}
+
+// Run makes the runner active; when Run returns it holds nothing (another
+// replica may do its jobs meanwhile).
+func TestRunner_Snapshot_ActiveWhileRunning(t *testing.T) {
+	f := &fakePerformer{calls: make(chan call)}
+	f.add(job(1, "a"), job(2, "b"))
+	r := &Runner{Performer: f, Clock: newClock()}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	c1, c2 := <-f.calls, <-f.calls
+	if s := r.Snapshot(); !s.Active || s.Running != 2 || len(s.Jobs) != 2 {
+		t.Errorf("while running: %+v, want active with 2 running of 2 held", s)
+	}
+	cancel()
+	c1.answer <- nil
+	c2.answer <- nil
+	<-stopped
+	if s := r.Snapshot(); s.Active || s.Running != 0 || len(s.Jobs) != 0 {
+		t.Errorf("after Run: %+v, want inactive, holding nothing", s)
+	}
+}
