@@ -12,13 +12,6 @@ import (
 // Follow-ups: the open action items across incidents, overdue first, on
 // /incident followups and, once a week, in the stakeholder channel.
 
-// FollowupWindow is how far back resolved incidents are read for open
-// action items: the open incidents and those resolved within it (the
-// store's index by resolution time), so the cost follows the incidents of
-// that window, not the whole history. An item left open longer drops off
-// the list (its tracker's issue stays).
-const FollowupWindow = 180 * 24 * time.Hour
-
 // Followup is one open action item with its incident.
 type Followup struct {
 	IncidentID    string
@@ -35,15 +28,9 @@ type Followup struct {
 // openFollowups lists the open action items, overdue first (earliest due
 // first), then those with a due date, then the rest, newest incident first.
 func openFollowups(tx Tx, now time.Time) ([]Followup, error) {
-	open, err := tx.OpenIncidents()
-	if err != nil {
-		return nil, err
-	}
-	incs := open
-	err = tx.ResolvedSince(now.Add(-FollowupWindow), func(inc *Incident) bool {
-		incs = append(incs, inc)
-		return true
-	})
+	// The follow-up index: incidents with an item not done, whatever
+	// their age; the rest of the history is not read.
+	incs, err := tx.ActionIncidents()
 	if err != nil {
 		return nil, err
 	}

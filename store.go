@@ -74,6 +74,10 @@ type Tx interface {
 	// StormIncidents returns the incidents waiting for a storm digest
 	// (InDigest and not announced), newest first.
 	StormIncidents() ([]*Incident, error)
+	// ActionIncidents returns the incidents with at least one action item
+	// not done (see HasOpenActions), newest first: the follow-ups, from an
+	// index, whatever their age.
+	ActionIncidents() ([]*Incident, error)
 
 	// AppendEntry appends to an incident's timeline and sets e.Seq.
 	AppendEntry(incidentID string, e *Entry) error
@@ -171,4 +175,15 @@ func TitleWords(title string) []string {
 		}
 	}
 	return out
+}
+
+// HasOpenActions reports whether an incident has an action item not done:
+// what the stores' follow-up index holds.
+func HasOpenActions(inc *Incident) bool {
+	for _, a := range inc.Actions {
+		if a.Status != "done" {
+			return true
+		}
+	}
+	return false
 }

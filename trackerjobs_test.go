@@ -308,3 +308,25 @@ func TestItemLabel_RoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// An action item left open on an incident resolved years ago is still a
+// follow-up (the stores' index of open items, not a window of recent
+// resolutions), and one marked done drops off.
+func TestFollowups_AnOldIncidentsOpenItemIsListed(t *testing.T) {
+	s, _ := mustService(t)
+	old := t0.AddDate(-3, 0, 0)
+	s.Now = func() time.Time { return old }
+	mustIngest(t, s, "", pd("POLD", "incident.triggered", old))
+	bob := incidentbot.Person{ID: "UBOB"}
+	mustRun(t, s, incidentbot.Cmd{Name: "action", IncidentID: "INC-1", Actor: bob, Action: &incidentbot.ActionItem{Text: "Replace the failing disk array"}})
+	mustRun(t, s, incidentbot.Cmd{Name: "resolve", IncidentID: "INC-1", Actor: bob})
+	s.Now = func() time.Time { return t0 }
+	r := mustRun(t, s, incidentbot.Cmd{Name: "followups", Actor: bob})
+	if !strings.Contains(r.Text, "Replace the failing disk array") {
+		t.Fatalf("followups three years on:\n%s", r.Text)
+	}
+	mustRun(t, s, incidentbot.Cmd{Name: "action done", IncidentID: "INC-1", N: 1, Actor: bob})
+	if r := mustRun(t, s, incidentbot.Cmd{Name: "followups", Actor: bob}); strings.Contains(r.Text, "Replace the failing disk array") {
+		t.Errorf("a done item is still a follow-up:\n%s", r.Text)
+	}
+}

@@ -424,12 +424,12 @@ func TestMigrate_BuildsTheTitleWordIndexOfStoredIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP TABLE incident_title_words; DROP TABLE people; DELETE FROM schema_migrations WHERE version >= 5"); err != nil {
+	if _, err := conn.Exec(ctx, "DROP TABLE incident_title_words; DROP TABLE people; DROP TABLE open_actions; DELETE FROM schema_migrations WHERE version >= 5"); err != nil {
 		t.Fatal(err)
 	}
 	applied, err := db.Migrate(ctx)
-	if err != nil || len(applied) != 2 || applied[0] != "0005_title_words.sql" || applied[1] != "0006_people.sql" {
-		t.Fatalf("migrate applied %v, %v; want 0005_title_words.sql and 0006_people.sql", applied, err)
+	if err != nil || len(applied) != 3 || applied[0] != "0005_title_words.sql" || applied[1] != "0006_people.sql" || applied[2] != "0007_open_actions.sql" {
+		t.Fatalf("migrate applied %v, %v; want 0005_title_words.sql, 0006_people.sql and 0007_open_actions.sql", applied, err)
 	}
 	var got []int
 	err = db.View(ctx, func(tx incidentbot.Tx) error {

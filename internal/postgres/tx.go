@@ -614,6 +614,15 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 		t.queue(nil, "INSERT INTO incident_services (service_key, number) VALUES ($1, $2) ON CONFLICT DO NOTHING", []byte(sk), n)
 		r.services = append(r.services, sk)
 	}
+	// The follow-up index: items are never removed, so an incident without
+	// any was never in it (nothing to send on the webhook path).
+	if len(inc.Actions) > 0 {
+		if incidentbot.HasOpenActions(inc) {
+			t.queue(nil, "INSERT INTO open_actions (number) VALUES ($1) ON CONFLICT DO NOTHING", n)
+		} else {
+			t.queue(nil, "DELETE FROM open_actions WHERE number = $1", n)
+		}
+	}
 	// The word index follows the title: written when the words are not
 	// known to be stored already.
 	if words := incidentbot.TitleWords(inc.Title); !r.wordsKnown || !slices.Equal(words, r.words) {
@@ -658,6 +667,10 @@ func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
 
 func (t *tx) StormIncidents() ([]*incidentbot.Incident, error) {
 	return t.list("SELECT " + incidentCols + " FROM incidents WHERE in_storm ORDER BY number DESC")
+}
+
+func (t *tx) ActionIncidents() ([]*incidentbot.Incident, error) {
+	return t.list("SELECT " + incidentCols + " FROM incidents WHERE number IN (SELECT number FROM open_actions) ORDER BY number DESC")
 }
 
 func (t *tx) ListIncidents(before, limit int, status string) ([]*incidentbot.Incident, error) {

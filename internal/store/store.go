@@ -34,13 +34,15 @@ var (
 	bucketWords      = []byte("words")      // title word + 0x00 + 8-byte number → nothing
 	bucketWordsOf    = []byte("wordsof")    // 8-byte number → its title words, 0x00-separated
 	bucketPeople     = []byte("people")     // Slack or PagerDuty user ID → profile JSON
-	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors, bucketWords, bucketWordsOf, bucketPeople}
+	bucketActions    = []byte("actions")    // 8-byte number of each incident with an action item not done → nothing
+	allBuckets       = [][]byte{bucketMeta, bucketIncidents, bucketPagerIndex, bucketChannels, bucketTimeline, bucketOutbox, bucketDead, bucketDeliveries, bucketPending, bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketCursors, bucketWords, bucketWordsOf, bucketPeople, bucketActions}
 )
 
 // schemaVersion is the layout version in the meta bucket. Version 2 added
 // the resolved, services and storm indexes, version 3 the title word
-// index; opening a file of an older version builds them once.
-const schemaVersion = "3"
+// index, version 4 the follow-up (open action items) index; opening a file
+// of an older version builds them once.
+const schemaVersion = "4"
 
 // ErrClosed is returned by Update and View after Close.
 var ErrClosed = errors.New("store: closed")

@@ -181,6 +181,9 @@ func (t *tx) PutIncident(inc *incidentbot.Incident) error {
 	if err := setMember(t.btx.Bucket(bucketStorm), key, inc.InDigest && inc.Announcement == nil); err != nil {
 		return err
 	}
+	if err := setMember(t.btx.Bucket(bucketActions), key, incidentbot.HasOpenActions(inc)); err != nil {
+		return err
+	}
 	if err := t.indexResolution(inc, key); err != nil {
 		return err
 	}
@@ -265,7 +268,7 @@ func (t *tx) indexResolution(inc *incidentbot.Incident, num []byte) error {
 // reindex builds every index from the incidents (opening a file of an
 // older layout).
 func (t *tx) reindex() error {
-	for _, name := range [][]byte{bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketWords, bucketWordsOf} {
+	for _, name := range [][]byte{bucketOpen, bucketResolved, bucketResolvedAt, bucketServices, bucketStorm, bucketWords, bucketWordsOf, bucketActions} {
 		if err := t.btx.DeleteBucket(name); err != nil {
 			return err
 		}
@@ -306,6 +309,10 @@ func (t *tx) OpenIncidents() ([]*incidentbot.Incident, error) {
 
 func (t *tx) StormIncidents() ([]*incidentbot.Incident, error) {
 	return t.members(bucketStorm)
+}
+
+func (t *tx) ActionIncidents() ([]*incidentbot.Incident, error) {
+	return t.members(bucketActions)
 }
 
 // members returns the incidents of a set bucket, newest first.

@@ -63,6 +63,7 @@ var Cases = []Case{
 	{"Tx_TitleIncidents_SharedWordsNewestFirstFollowingRenames", titleIncidents},
 	{"Tx_TitleIncidents_ReadsAtMostTitleScanPerWord", titleScanBound},
 	{"Tx_StormIncidents_UntilAnnounced", stormIncidents},
+	{"Tx_ActionIncidents_WhileAnItemIsOpenWhateverTheirAge", actionIncidents},
 	{"Tx_OpenIncidents_NewestFirst", openIncidents},
 	{"Tx_AppendEntry_ConsecutiveSeqsUnderConcurrentWriters", appendConcurrent},
 	{"Tx_AppendEntry_RolledBackTakesNoSeq", appendRolledBack},
@@ -856,6 +857,46 @@ func titleScanBound(t *testing.T, s incidentbot.Store) {
 	if got != incidentbot.TitleScan || newest != n {
 		t.Errorf("read %d incidents of %d sharing the words (newest %d), want the newest %d (from %d)", got, n, newest, incidentbot.TitleScan, n)
 	}
+}
+
+// actionIncidents: the follow-up index holds the incidents with an action
+// item not done, old or new, open or resolved, and lets them go when every
+// item is done.
+func actionIncidents(t *testing.T, s incidentbot.Store) {
+	putIncidents(t, s, 4, func(inc *incidentbot.Incident) {
+		switch inc.Number {
+		case 1: // long resolved, one item still open
+			resolve(inc, i0.Add(-3*365*24*time.Hour))
+			inc.Actions = []incidentbot.ActionItem{{N: 1, Text: "Add an alert", Status: "done"}, {N: 2, Text: "Runbook", Status: "open"}}
+		case 3:
+			inc.Actions = []incidentbot.ActionItem{{N: 1, Text: "Raise the pool", Status: "open"}}
+		case 4:
+			inc.Actions = []incidentbot.ActionItem{{N: 1, Text: "Done already", Status: "done"}}
+		}
+	})
+	check := func(want []int) {
+		t.Helper()
+		view(t, s, func(tx incidentbot.Tx) error {
+			incs, err := tx.ActionIncidents()
+			if err != nil {
+				return err
+			}
+			if got := numbers(incs); !slices.Equal(got, want) {
+				t.Errorf("ActionIncidents = %v, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	check([]int{3, 1})
+	update(t, s, func(tx incidentbot.Tx) error {
+		inc, err := tx.Incident("INC-3")
+		if err != nil {
+			return err
+		}
+		inc.Actions[0].Status = "done"
+		return tx.PutIncident(inc)
+	})
+	check([]int{1})
 }
 
 func stormIncidents(t *testing.T, s incidentbot.Store) {
