@@ -20,23 +20,11 @@ import (
 	"github.com/incidentbot/incidentbot/internal/slackcmd/slackfake"
 )
 
-// The two-replica storm's size and Slack faults: as many incidents as the
-// single-process crash test, Slack answering 429 (Retry-After: 1) to 5% of
-// its calls, and 503 to every call for crashHAOutage halfway through the
-// storm.
-const (
-	crashHAIncidents = crashIncidents
-	crashHA429Rate   = 0.05
-	crashHAOutage    = 3 * time.Second
-)
-
-// crashHASlackMethods are the Slack methods the bot calls in the storm:
-// the outage answers 503 to each of them.
-var crashHASlackMethods = []string{
-	"chat.postMessage", "chat.update", "chat.getPermalink", "conversations.create", "conversations.setTopic",
-	"conversations.invite", "conversations.info", "conversations.join", "conversations.unarchive",
-	"users.lookupByEmail", "users.info", "pins.add",
-}
+// The two-replica storm's size and Slack faults are the single-process
+// crash test's: 300 incidents, Slack answering 429 (Retry-After: 1) to 5%
+// of its calls (crash429Rate), and 503 to every call for crashOutage, here
+// halfway through the storm.
+const crashHAIncidents = crashIncidents
 
 // leading reports whether a replica says incidentbot_leader 1 (false when
 // it does not answer).
@@ -136,11 +124,11 @@ func TestCrashHA_TwoReplicasLeaderKilledTwice(t *testing.T) {
 	rng.Shuffle(len(sends), func(i, j int) { sends[i], sends[j] = sends[j], sends[i] })
 	kill2Frac := 0.2 + 0.6*rng.Float64() // kill #2 once pending fell to this share of its level at the storm's end
 	t.Logf("%d deliveries (%d incidents × 3 events × %d copies) to two replicas, %d senders; Slack: %.0f%% 429 (Retry-After: 1), 503 for %s halfway; kill #1 at a third, kill #2 at %.0f%% of the pending outbox",
-		len(sends), crashHAIncidents, crashCopies, crashSenders, 100*crashHA429Rate, crashHAOutage, 100*kill2Frac)
+		len(sends), crashHAIncidents, crashCopies, crashSenders, 100*crash429Rate, crashOutage, 100*kill2Frac)
 
 	bots := make([]*crashBot, 2)
 	for i := range bots {
-		b := &crashBot{t: t, bin: bin, base: "http://" + crashFreeAddr(t), logPath: filepath.Join(dir, fmt.Sprintf("bot%d.log", i))}
+		b := &crashBot{t: t, bin: bin, base: "http://" + crashFreeAddr(t), logPath: filepath.Join(dir, fmt.Sprintf("bot%d.log", i)), seed: seed}
 		b.env = crashChildEnv(
 			"SLACK_BOT_TOKEN="+slackfake.DefaultToken,
 			"SLACK_SIGNING_SECRET=x",
@@ -161,7 +149,7 @@ func TestCrashHA_TwoReplicasLeaderKilledTwice(t *testing.T) {
 		b.start()
 		bots[i] = b
 	}
-	slack.SetChaos(slackfake.Chaos{Rate429: crashHA429Rate, RetryAfter: 1, Seed: seed})
+	slack.SetChaos(slackfake.Chaos{Rate429: crash429Rate, RetryAfter: crash429After, Seed: seed})
 
 	counter := &crashSendCounter{base: &http.Transport{MaxIdleConnsPerHost: crashSenders, IdleConnTimeout: 30 * time.Second}}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: counter}
@@ -214,11 +202,7 @@ func TestCrashHA_TwoReplicasLeaderKilledTwice(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		outageAt.Store(time.Now().UnixNano())
-		for _, m := range crashHASlackMethods {
-			slack.Inject(m, slackfake.Fault{Status: http.StatusServiceUnavailable})
-		}
-		time.Sleep(crashHAOutage)
-		slack.ClearFaults() // the 429 chaos stays
+		crashSlackOutage(slack, crashOutage)
 	}()
 
 	leader := func() (int, bool) {

@@ -16,8 +16,8 @@
 //     the client; [Server.Close] stops it, ends injected delays and may be
 //     called more than once.
 //   - [Server.Inject] queues a [Fault] for the requests it matches (here:
-//     an API method). A request takes the oldest fault of its method; one
-//     with Times 0 applies until [Server.ClearFaults]. Fault's fields mean
+//     an API method, "" for any). A request takes the oldest fault that
+//     matches it; one with Times 0 applies until [Server.ClearFaults]. Fault's fields mean
 //     the same in the three fakes: Times, Status, RetryAfter, Delay,
 //     AfterEffect (perform the request, then lose its answer) and Hangup
 //     (close the connection without an answer); Error is Slack's own
@@ -127,7 +127,7 @@ type Server struct {
 	nextChan int
 	lastTS   int64 // microseconds of the last message ts handed out
 	calls    []Call
-	faults   map[string][]*Fault
+	faults   []*faultEntry // oldest first
 	chaos    Chaos
 	rng      *rand.Rand
 	hook     func(method, phase string)
@@ -175,9 +175,9 @@ type Call struct {
 	Injected bool
 }
 
-// Fault describes a failure injected into calls of one method. A Fault with
-// only Times set does nothing (the call is served normally) but is used up
-// like any other.
+// Fault describes a failure injected into calls of one method, or of all.
+// A Fault with only Times set does nothing (the call is served normally)
+// but is used up like any other.
 type Fault struct {
 	// Times is how many calls the fault affects; 0 means every call until
 	// ClearFaults or Reset.
@@ -259,7 +259,6 @@ func NewAt(addr string) (*Server, error) {
 		ln:         ln,
 		active:     map[net.Conn]bool{},
 		messages:   map[string][]*Message{},
-		faults:     map[string][]*Fault{},
 		custom:     map[string]MethodFunc{},
 	}
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
@@ -309,20 +308,28 @@ func (s *Server) busy() bool {
 	return len(s.active) > 0
 }
 
-// Inject adds a fault to the calls of method. Faults of one method are used
-// in the order they were added; one with Times 0 stays first until
-// ClearFaults. Faults are played after the token is checked.
+// faultEntry is an injected fault and the method it matches ("" for any).
+type faultEntry struct {
+	method string
+	f      Fault
+	left   int // remaining uses when f.Times > 0
+}
+
+// Inject adds a fault to the calls of method ("" for every method: an
+// outage, such as Inject("", Fault{Status: 503}) until ClearFaults). A
+// call takes the oldest fault that matches it; one with Times 0 applies
+// until ClearFaults. Faults are played after the token is checked.
 func (s *Server) Inject(method string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[method] = append(s.faults[method], &f)
+	s.faults = append(s.faults, &faultEntry{method: method, f: f, left: f.Times})
 }
 
-// ClearFaults removes all injected faults.
+// ClearFaults removes all injected faults, the unlimited ones included.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = map[string][]*Fault{}
+	s.faults = nil
 }
 
 // SetChaos applies c to every later call; the zero Chaos turns chaos off.
@@ -378,7 +385,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
-	s.faults = map[string][]*Fault{}
+	s.faults = nil
 	s.chaos = Chaos{}
 	s.rng = nil
 	s.sock.mu.Lock()
@@ -502,19 +509,30 @@ func (s *Server) lookup(method string) (func(url.Values) reply, bool) {
 	}, true
 }
 
+// takeFault uses the oldest fault matching method once. The caller holds
+// s.mu.
+func (s *Server) takeFault(method string) (Fault, bool) {
+	for i, e := range s.faults {
+		if e.method != "" && e.method != method {
+			continue
+		}
+		if e.f.Times > 0 {
+			e.left--
+			if e.left <= 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return e.f, true
+	}
+	return Fault{}, false
+}
+
 // decide takes the next fault of method or, without one, rolls the chaos dice.
 func (s *Server) decide(method string) decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d decision
-	if q := s.faults[method]; len(q) > 0 {
-		f := q[0]
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				s.faults[method] = q[1:]
-			}
-		}
+	if f, ok := s.takeFault(method); ok {
 		d = decision{delay: f.Delay, status: f.Status, retryAfter: f.RetryAfter, err: f.Error,
 			afterEffect: f.AfterEffect, hangup: f.Hangup, injected: true}
 	} else if s.rng != nil {

@@ -563,6 +563,41 @@ func TestServer_Faults_AreUsedInOrder(t *testing.T) {
 	}
 }
 
+// A fault for "" matches every method: an outage answers 503 to each call
+// without performing it, until ClearFaults; a fault of one method injected
+// after it waits behind it (the oldest matching fault applies).
+func TestServer_FaultForEveryMethod_IsAnOutageUntilCleared(t *testing.T) {
+	srv, api := newClient(t)
+	srv.Inject("", slackfake.Fault{Status: http.StatusServiceUnavailable})
+	srv.Inject("auth.test", slackfake.Fault{Times: 1, Error: "fatal_error"})
+	for name, call := range map[string]func() error{
+		"auth.test": func() error { _, err := api.AuthTest(); return err },
+		"conversations.create": func() error {
+			_, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-outage"})
+			return err
+		},
+		"chat.postMessage": func() error { _, _, err := api.PostMessage("C1", slack.MsgOptionText("hi", false)); return err },
+	} {
+		var sc slack.StatusCodeError
+		if err := call(); !errors.As(err, &sc) || sc.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s during the outage: %v (%T), want StatusCodeError 503", name, err, err)
+		}
+	}
+	if _, found := srv.ChannelByName("inc-outage"); found {
+		t.Error("a call answered 503 by the outage was performed")
+	}
+	for _, c := range srv.Calls() {
+		if c.Status != http.StatusServiceUnavailable || !c.Injected {
+			t.Errorf("logged %s: status %d, injected %v; want 503, injected", c.Method, c.Status, c.Injected)
+		}
+	}
+	srv.ClearFaults()
+	if _, err := api.AuthTest(); err != nil {
+		t.Errorf("auth.test after the outage: %v (ClearFaults removes the fault behind it too)", err)
+	}
+	create(t, api, "inc-outage")
+}
+
 func TestServer_AfterEffectFault_CreatesTheChannelThoughTheClientSeesAnError(t *testing.T) {
 	srv, api := newClient(t)
 	srv.Inject("conversations.create", slackfake.Fault{Times: 1, Status: 503, AfterEffect: true})
