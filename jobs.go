@@ -39,6 +39,10 @@ type Jobs struct {
 	botUser string
 }
 
+// unlistedAsks is how many times a create_channel job asks again about a
+// name that is taken but not listed before it tries the next one.
+const unlistedAsks = 3
+
 // channelWait is how long a job that needs the incident channel waits
 // before looking again (not an attempt).
 const channelWait = 250 * time.Millisecond
@@ -596,10 +600,14 @@ func (js *Jobs) createChannel(ctx context.Context, j *Job, inc *Incident) (effec
 			if ferr != nil {
 				return nil, ferr
 			}
-			if !ok && j.Attempts < 3 {
+			if !ok && j.Unlisted < unlistedAsks {
 				// Taken, yet not listed: a private channel, or the listing lags
 				// behind a channel just created (perhaps ours). Ask again before
-				// moving to the next name.
+				// moving to the next name. Counted on its own: the job's
+				// attempts also count an outage's failures, after which a
+				// channel of ours whose answer was lost would be skipped and a
+				// -2 made.
+				j.Unlisted++ // stored with the retry
 				return nil, &Error{Code: ETRANSIENT, Message: "channel name " + name + " is taken but not listed yet"}
 			}
 			if !ok || found.Creator != bot || found.Archived || found.Created.Before(j.CreatedAt.Add(-2*time.Minute)) {

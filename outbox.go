@@ -90,6 +90,10 @@ type Job struct {
 	// Notice marks a post that reports a problem: if it fails too, it is
 	// not reported again.
 	Notice bool `json:"notice,omitempty"`
+	// Unlisted counts the attempts of a create_channel job that found its
+	// name taken but not listed yet (asked about again before the next name
+	// is tried): on its own, since Attempts also counts unrelated failures.
+	Unlisted int `json:"unlisted,omitempty"`
 }
 
 // lanes: per-incident channel order, and side lanes whose retries must not

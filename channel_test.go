@@ -1,0 +1,137 @@
+package incidentbot_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// channelChat is a storyChat with channels as Slack keeps them: a create
+// of a taken name is name_taken; creates follow a script first ("lost": the
+// channel is made and the answer lost; "503": Slack fails, nothing made);
+// a new channel is left out of the listing for its first lag lookups; and
+// auth.test fails its first botFails calls.
+type channelChat struct {
+	storyChat
+	mu       sync.Mutex
+	channels map[string]incidentbot.Channel
+	script   []string
+	lag      int
+	looked   map[string]int
+	creates  []string
+	botFails int
+	botCalls int
+	// botHold, when set, holds every auth.test until it is closed.
+	botHold chan struct{}
+}
+
+var slack503 = &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "Slack answered 503"}
+
+func (c *channelChat) BotUserID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	c.botCalls++
+	fail := c.botCalls <= c.botFails
+	hold := c.botHold
+	c.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	if fail {
+		return "", &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: "auth.test: Slack answered 503"}
+	}
+	return "UBOT", nil
+}
+
+func (c *channelChat) CreateChannel(_ context.Context, name string, _ bool) (incidentbot.Channel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.creates = append(c.creates, name)
+	answer := ""
+	if len(c.script) > 0 {
+		answer, c.script = c.script[0], c.script[1:]
+	}
+	if answer == "503" {
+		return incidentbot.Channel{}, slack503
+	}
+	if _, taken := c.channels[name]; taken {
+		return incidentbot.Channel{}, incidentbot.Errorf(incidentbot.EREJECTED, "name_taken")
+	}
+	ch := incidentbot.Channel{ID: "C" + name, Name: name, Creator: "UBOT", Created: time.Now().UTC().Truncate(time.Second)}
+	if c.channels == nil {
+		c.channels = map[string]incidentbot.Channel{}
+	}
+	c.channels[name] = ch
+	if answer == "lost" {
+		return incidentbot.Channel{}, slack503
+	}
+	return ch, nil
+}
+
+func (c *channelChat) FindChannel(_ context.Context, name string, _ bool) (incidentbot.Channel, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.channels[name]
+	if !ok {
+		return incidentbot.Channel{}, false, nil
+	}
+	if c.looked == nil {
+		c.looked = map[string]int{}
+	}
+	if c.looked[name]++; c.looked[name] <= c.lag {
+		return incidentbot.Channel{}, false, nil // the listing lags behind
+	}
+	return ch, true, nil
+}
+
+func (c *channelChat) channelCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.channels)
+}
+
+func (c *channelChat) createCalls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.creates...)
+}
+
+// Slack made the channel but its answer was lost, then an outage failed
+// the next creates: the job has 3 attempts when its name comes back taken
+// and, the listing lagging, not listed yet. It asks again and adopts its own
+// channel. Counted on the job's attempts (< 3), the outage used up the asks
+// and a second channel, -2, was made.
+func TestJobs_CreateChannel_TakenNotListedAfterAnOutage_AdoptsItsOwnChannel(t *testing.T) {
+	s, db := mustService(t)
+	chat := &channelChat{script: []string{"lost", "503", "503"}, lag: 1}
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	run := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
+	waitUntil(t, "the outbox drained", func() bool { return run.Stats().Depth == 0 && storedJobs(t, db) == 0 })
+	inc, _, _ := state(t, db, "P1")
+	creates := chat.createCalls()
+	if len(creates) != 5 || strings.HasSuffix(creates[len(creates)-1], "-2") {
+		t.Fatalf("conversations.create calls %q; want 5 of one name: lost, 503, 503, name_taken twice", creates)
+	}
+	if want := "C" + creates[0]; inc.ChannelID != want || chat.channelCount() != 1 {
+		t.Errorf("incident channel %q, %d channels in Slack; want the first one, %q, adopted", inc.ChannelID, chat.channelCount(), want)
+	}
+}
+
+// A name taken and never listed (a private channel, or a listing that does
+// not catch up) is asked about 3 times, then the next name is used.
+func TestJobs_CreateChannel_TakenNeverListed_NextNameAfterThreeAsks(t *testing.T) {
+	s, db := mustService(t)
+	chat := &channelChat{script: []string{"lost"}, lag: 1000}
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	run := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
+	waitUntil(t, "the outbox drained", func() bool { return run.Stats().Depth == 0 && storedJobs(t, db) == 0 })
+	inc, _, _ := state(t, db, "P1")
+	creates := chat.createCalls()
+	// lost, then taken-not-listed three times, then taken once more and on to -2.
+	if len(creates) != 6 || creates[4] != creates[0] || creates[5] != creates[0]+"-2" || inc.ChannelID != "C"+creates[0]+"-2" {
+		t.Errorf("conversations.create calls %q, channel %q; want the name 5 times, then %s-2 used", creates, inc.ChannelID, creates[0])
+	}
+}
