@@ -8,6 +8,7 @@ import (
 	"time"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/outbox"
 )
 
 // channelChat is a storyChat with channels as Slack keeps them: a create
@@ -133,5 +134,63 @@ func TestJobs_CreateChannel_TakenNeverListed_NextNameAfterThreeAsks(t *testing.T
 	// lost, then taken-not-listed three times, then taken once more and on to -2.
 	if len(creates) != 6 || creates[4] != creates[0] || creates[5] != creates[0]+"-2" || inc.ChannelID != "C"+creates[0]+"-2" {
 		t.Errorf("conversations.create calls %q, channel %q; want the name 5 times, then %s-2 used", creates, inc.ChannelID, creates[0])
+	}
+}
+
+// After a restart every create job needs the bot's user ID: one auth.test
+// is made and the other jobs wait for it without counting an attempt
+// (they used to call it all at once); a failed one is asked again, one at a
+// time, and once known it is never asked again.
+func TestJobs_CreateChannel_BotUserIDAskedOnceAtATime(t *testing.T) {
+	s, db := mustService(t)
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	chat := &channelChat{botFails: 2, botHold: hold}
+	for _, id := range []string{"P1", "P2", "P3", "P4", "P5"} {
+		mustIngest(t, s, "", pd(id, incidentbot.EventTriggered, t0))
+	}
+	var mu sync.Mutex
+	deferred := 0
+	js := &incidentbot.Jobs{Service: s, Chat: chat}
+	r := &outbox.Runner{Performer: js, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Observe: func(kind incidentbot.JobKind, result string, _ time.Duration) {
+			if kind == incidentbot.JobCreateChannel && result == outbox.ResultDeferred {
+				mu.Lock()
+				deferred++
+				mu.Unlock()
+			}
+		}}
+	js.Lanes, s.Enqueued = r, r.Wake
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { release(); cancel(); <-done })
+	botCalls := func() int {
+		chat.mu.Lock()
+		defer chat.mu.Unlock()
+		return chat.botCalls
+	}
+	waitUntil(t, "the other create jobs to wait for the auth.test in flight, or to call it too", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return deferred >= 4 || botCalls() > 1
+	})
+	if calls := botCalls(); calls != 1 {
+		t.Errorf("%d auth.test calls in flight for 5 create jobs, want 1", calls)
+	}
+	release()
+	waitUntil(t, "the outbox drained", func() bool { return r.Stats().Depth == 0 && storedJobs(t, db) == 0 })
+	if calls := botCalls(); calls != 3 || chat.channelCount() != 5 {
+		t.Errorf("%d auth.test calls (2 failing), %d channels; want 3 calls (one at a time until one succeeded), 5 channels", calls, chat.channelCount())
+	}
+	for _, id := range []string{"P1", "P2", "P3", "P4", "P5"} {
+		if inc, _, _ := state(t, db, id); inc.ChannelID == "" {
+			t.Errorf("%s has no channel", id)
+		}
 	}
 }

@@ -35,8 +35,9 @@ type Jobs struct {
 	// (the runner knows); nil means never.
 	Lanes interface{ LaterInLane(j *Job) bool }
 
-	mu      sync.Mutex
-	botUser string
+	mu        sync.Mutex
+	botUser   string
+	botAsking bool // an auth.test is in flight
 }
 
 // unlistedAsks is how many times a create_channel job asks again about a
@@ -657,21 +658,34 @@ func (js *Jobs) renameChannel(ctx context.Context, j *Job, inc *Incident) (effec
 	return nil, Errorf(EREJECTED, "channel names %s to %s are all taken", j.ChannelName, suffixed(j.ChannelName, 20))
 }
 
-// botUserID returns the bot's own Slack user ID, asked once.
+// botUserID returns the bot's own Slack user ID, asked once (auth.test)
+// and one call at a time: a job that finds the call in flight is deferred
+// (not an attempt) instead of asking too. After a restart every create job
+// used to ask at once until one succeeded, and in an outage each failure
+// counted against its job; now one call fails for one job at a time.
 func (js *Jobs) botUserID(ctx context.Context) (string, error) {
 	js.mu.Lock()
-	bot := js.botUser
+	bot, asking := js.botUser, js.botAsking
+	if bot == "" && !asking {
+		js.botAsking = true
+	}
 	js.mu.Unlock()
-	if bot != "" {
+	switch {
+	case bot != "":
 		return bot, nil
+	case asking:
+		return "", &Error{Code: ETHROTTLED, Message: "waiting for the bot's user ID (auth.test)", RetryAfter: channelWait}
 	}
 	id, err := js.Chat.BotUserID(ctx)
+	js.mu.Lock()
+	js.botAsking = false
+	if err == nil {
+		js.botUser = id
+	}
+	js.mu.Unlock()
 	if err != nil {
 		return "", err
 	}
-	js.mu.Lock()
-	js.botUser = id
-	js.mu.Unlock()
 	return id, nil
 }
 
