@@ -135,7 +135,12 @@ func (l *Lease) closeConn() {
 // for the log.
 func (l *Lease) tryAcquire(ctx context.Context) (epoch int64, prev string, expiredFor time.Duration, ok bool, err error) {
 	var secs float64
-	err = l.queryRow(ctx, `WITH old AS (SELECT holder, expires_at FROM leader WHERE id = 1 FOR UPDATE)
+	// Only an expired lease is locked: the leader's transactions hold key
+	// share locks on the row (tx.go), and a FOR UPDATE waiting on them
+	// every tick would queue the leader's renewals behind it. The lock
+	// makes the takeover wait for the old leader's transactions in flight;
+	// the condition is checked again on the row once it is locked.
+	err = l.queryRow(ctx, `WITH old AS (SELECT holder, expires_at FROM leader WHERE id = 1 AND (expires_at < now() OR holder = '') FOR UPDATE)
 		UPDATE leader SET holder = $1, epoch = leader.epoch + 1, expires_at = now() + $2 * interval '1 millisecond'
 		FROM old WHERE leader.id = 1 AND (old.expires_at < now() OR old.holder = '')
 		RETURNING leader.epoch, old.holder, CASE WHEN old.expires_at = '-infinity' THEN 0 ELSE extract(epoch FROM now() - old.expires_at)::float8 END`,

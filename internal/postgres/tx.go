@@ -119,9 +119,13 @@ func (t *tx) send(extra ...*pgx.QueuedQuery) error {
 		if t.write {
 			b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 			if t.fence.Epoch != 0 {
-				// Fails on the server (IB001) so nothing after it runs; the
-				// share lock makes a takeover wait for this transaction.
-				b.Queue(`WITH l AS (SELECT 1 FROM leader WHERE id = 1 AND epoch = $1 FOR SHARE)
+				// Fails on the server (IB001) so nothing after it runs. The
+				// key share lock makes a takeover (its FOR UPDATE) wait for
+				// this transaction, and does not block the leader's renewals
+				// (an UPDATE of expires_at, not a key, takes FOR NO KEY
+				// UPDATE): with FOR SHARE a storm's stream of transactions
+				// starved the renewals and the leader lost its lease.
+				b.Queue(`WITH l AS (SELECT 1 FROM leader WHERE id = 1 AND epoch = $1 FOR KEY SHARE)
 					SELECT incidentbot_assert(EXISTS (SELECT 1 FROM l), 'IB001', 'fenced')`, t.fence.Epoch)
 			}
 		} else {

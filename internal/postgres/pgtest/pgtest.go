@@ -72,6 +72,12 @@ func SchemaURL(t testing.TB) string {
 			return
 		}
 		defer conn.Close(context.Background())
+		// Sessions left by the test (a bot process a failed test did not
+		// stop) would hold locks the DROP waits on or deadlocks with: the
+		// schema's sessions are named after it (application_name below).
+		if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", schema); err != nil {
+			t.Errorf("pgtest: ending the sessions of schema %s: %v", schema, err)
+		}
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("pgtest: dropping schema %s: %v", schema, err)
 		}
@@ -82,6 +88,7 @@ func SchemaURL(t testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
