@@ -139,7 +139,7 @@ func ServiceKeys(inc *Incident) []string {
 // TitleScan is how many entries of each word's index TitleIncidents reads
 // at most: similar titles are looked for among the newest incidents that
 // have each word.
-const TitleScan = 2000
+const TitleScan = 500
 
 // maxTitleWords bounds the words a title is indexed under.
 const maxTitleWords = 12
