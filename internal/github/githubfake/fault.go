@@ -1,12 +1,11 @@
 package githubfake
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // Fault is a failure the Server plays for a request it matches, before the
@@ -36,12 +35,6 @@ type Fault struct {
 	Hangup bool
 }
 
-type faultEntry struct {
-	method, prefix string
-	f              Fault
-	left           int
-}
-
 // Inject queues a fault for the requests whose method is method ("" for
 // any) and whose path starts with pathPrefix ("" for any), such as
 // Inject("POST", "/repos/acme/ops/issues", Fault{Times: 1, AfterEffect: true,
@@ -50,67 +43,26 @@ type faultEntry struct {
 func (s *Server) Inject(method, pathPrefix string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultEntry{method: method, prefix: pathPrefix, f: f, left: f.Times})
+	s.faults.Add(method, pathPrefix, f.Times, f)
 }
 
 // ClearFaults removes every injected fault, the unlimited ones included.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
 
 func (s *Server) takeFault(method, path string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, e := range s.faults {
-		if (e.method != "" && !strings.EqualFold(e.method, method)) || !strings.HasPrefix(path, e.prefix) {
-			continue
-		}
-		if e.f.Times > 0 {
-			e.left--
-			if e.left <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		return e.f, true
-	}
-	return Fault{}, false
+	return s.faults.Take(method, path)
 }
 
 // play serves a request that took fault f; serve is the real answer.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, f Fault, serve http.HandlerFunc) {
-	if !f.AfterEffect {
-		if !s.sleep(r.Context(), f.Delay) {
-			panic(http.ErrAbortHandler)
-		}
-		switch {
-		case f.Hangup:
-			hangup(w)
-		case f.Status != 0 || f.SecondaryRateLimit:
-			writeFault(w, f)
-		default:
-			serve(w, r)
-		}
-		return
-	}
-	rec := httptest.NewRecorder()
-	serve(rec, r)
-	if !s.sleep(r.Context(), f.Delay) {
-		panic(http.ErrAbortHandler)
-	}
-	switch {
-	case f.Hangup:
-		hangup(w)
-	case f.Status != 0 || f.SecondaryRateLimit:
-		writeFault(w, f)
-	default:
-		for k, vs := range rec.Header() {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}
+	fakefault.Play(w, r, fakefault.Plan{Delay: f.Delay, AfterEffect: f.AfterEffect, Hangup: f.Hangup, Fail: f.Status != 0 || f.SecondaryRateLimit},
+		s.closing, serve, func(w http.ResponseWriter, _ *http.Request) { writeFault(w, f) })
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {
@@ -122,27 +74,4 @@ func writeFault(w http.ResponseWriter, f Fault) {
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}
 	writeError(w, f.Status, http.StatusText(f.Status))
-}
-
-func hangup(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		_ = conn.Close()
-		return
-	}
-	panic(http.ErrAbortHandler)
-}
-
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-s.closing:
-	}
-	return false
 }

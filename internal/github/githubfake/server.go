@@ -45,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // DefaultToken and DefaultRepository are New's.
@@ -97,7 +99,7 @@ type Server struct {
 	issues        []*Issue
 	labels        []string
 	calls         []*Call
-	faults        []*faultEntry
+	faults        fakefault.Queue[Fault]
 	rateLimit     int // requests per hour; 0: 5000
 	used          int
 	secondaryN    int
@@ -241,7 +243,8 @@ func (s *Server) setState(number int, state, reason string) error {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.faults, s.used, s.contentWrites = nil, nil, 0, nil
+	s.calls, s.used, s.contentWrites = nil, 0, nil
+	s.faults.Clear()
 }
 
 // Calls returns the call log, oldest first.

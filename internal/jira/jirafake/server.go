@@ -48,6 +48,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // DefaultEmail and DefaultToken are New's credentials.
@@ -142,7 +144,7 @@ type Server struct {
 	users      []User
 	issues     []*Issue
 	calls      []*Call
-	faults     []*faultEntry
+	faults     fakefault.Queue[Fault]
 	nextID     int
 }
 
@@ -305,7 +307,8 @@ func (s *Server) SetStatus(key, status string) error {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.faults = nil, nil
+	s.calls = nil
+	s.faults.Clear()
 }
 
 // Calls returns the call log, oldest first.

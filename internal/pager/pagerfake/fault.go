@@ -2,10 +2,10 @@ package pagerfake
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // Fault is a failure the Server plays instead of (or before) answering a
@@ -37,12 +37,6 @@ type Fault struct {
 	Hangup bool
 }
 
-type faultEntry struct {
-	method, prefix string
-	f              Fault
-	left           int // remaining uses; 0 with f.Times == 0 means unlimited
-}
-
 // Inject queues a fault for requests whose method is method ("" for any) and
 // whose path starts with pathPrefix ("" for any), such as
 // Inject("PUT", "/incidents", Fault{Times: 2, Status: 503}). Faults are
@@ -51,78 +45,35 @@ type faultEntry struct {
 func (s *Server) Inject(method, pathPrefix string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultEntry{method: method, prefix: pathPrefix, f: f, left: f.Times})
+	s.faults.Add(method, pathPrefix, f.Times, f)
 }
 
 // ClearFaults removes every injected fault, including the unlimited ones.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
 
 // takeFault pops one use of the oldest fault matching the request.
 func (s *Server) takeFault(method, path string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, e := range s.faults {
-		if (e.method != "" && !strings.EqualFold(e.method, method)) || !strings.HasPrefix(path, e.prefix) {
-			continue
-		}
-		if e.f.Times > 0 {
-			e.left--
-			if e.left <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		return e.f, true
-	}
-	return Fault{}, false
+	return s.faults.Take(method, path)
 }
 
 // applyFault plays f for a request that serve answers normally: before
 // serving it (after Delay), or after, losing its answer (AfterEffect).
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, serve func(http.ResponseWriter)) {
-	var rec *httptest.ResponseRecorder
-	if f.AfterEffect {
-		rec = httptest.NewRecorder()
-		serve(rec)
-	}
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
-	}
-	switch {
-	case f.Hangup:
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
-		// No connection to hijack (HTTP/2 or a recorder): fail as loudly as
-		// possible instead.
-		panic(http.ErrAbortHandler)
-	case f.Status != 0:
-		if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-		}
-		message, code := faultError(f.Status)
-		writeError(w, f.Status, message, code)
-	case rec != nil: // the real answer, late
-		for k, vs := range rec.Header() {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	default:
-		serve(w)
-	}
+	fakefault.Play(w, r, fakefault.Plan{Delay: f.Delay, AfterEffect: f.AfterEffect, Hangup: f.Hangup, Fail: f.Status != 0}, s.done,
+		func(w http.ResponseWriter, _ *http.Request) { serve(w) },
+		func(w http.ResponseWriter, _ *http.Request) {
+			if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			}
+			message, code := faultError(f.Status)
+			writeError(w, f.Status, message, code)
+		})
 }
 
 // faultError is PagerDuty's message and error code for an HTTP status.

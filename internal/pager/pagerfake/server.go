@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // DefaultToken is the API token a new Server accepts until SetToken changes it.
@@ -57,7 +59,7 @@ type Server struct {
 	policyOrder       []string
 	responderRequests []ResponderRequest
 	calls             []*Call
-	faults            []*faultEntry
+	faults            fakefault.Queue[Fault]
 	seq               map[string]int
 	lastNumber        int
 	// rate limit (SetRateLimit): at most rateN requests per rateWindow
@@ -207,7 +209,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
-	s.faults = nil
+	s.faults.Clear()
 }
 
 func copyCall(c Call) Call {

@@ -46,6 +46,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // Defaults of the fake workspace and its bot.
@@ -127,7 +129,7 @@ type Server struct {
 	nextChan int
 	lastTS   int64 // microseconds of the last message ts handed out
 	calls    []Call
-	faults   []*faultEntry // oldest first
+	faults   fakefault.Queue[Fault]
 	chaos    Chaos
 	rng      *rand.Rand
 	hook     func(method, phase string)
@@ -308,13 +310,6 @@ func (s *Server) busy() bool {
 	return len(s.active) > 0
 }
 
-// faultEntry is an injected fault and the method it matches ("" for any).
-type faultEntry struct {
-	method string
-	f      Fault
-	left   int // remaining uses when f.Times > 0
-}
-
 // Inject adds a fault to the calls of method ("" for every method: an
 // outage, such as Inject("", Fault{Status: 503}) until ClearFaults). A
 // call takes the oldest fault that matches it; one with Times 0 applies
@@ -322,14 +317,14 @@ type faultEntry struct {
 func (s *Server) Inject(method string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultEntry{method: method, f: f, left: f.Times})
+	s.faults.Add(method, "", f.Times, f)
 }
 
 // ClearFaults removes all injected faults, the unlimited ones included.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
 
 // SetChaos applies c to every later call; the zero Chaos turns chaos off.
@@ -385,7 +380,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
-	s.faults = nil
+	s.faults.Clear()
 	s.chaos = Chaos{}
 	s.rng = nil
 	s.sock.mu.Lock()
@@ -511,21 +506,7 @@ func (s *Server) lookup(method string) (func(url.Values) reply, bool) {
 
 // takeFault uses the oldest fault matching method once. The caller holds
 // s.mu.
-func (s *Server) takeFault(method string) (Fault, bool) {
-	for i, e := range s.faults {
-		if e.method != "" && e.method != method {
-			continue
-		}
-		if e.f.Times > 0 {
-			e.left--
-			if e.left <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		return e.f, true
-	}
-	return Fault{}, false
-}
+func (s *Server) takeFault(method string) (Fault, bool) { return s.faults.Take(method, "") }
 
 // decide takes the next fault of method or, without one, rolls the chaos dice.
 func (s *Server) decide(method string) decision {

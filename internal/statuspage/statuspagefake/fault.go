@@ -2,12 +2,12 @@ package statuspagefake
 
 import (
 	"bytes"
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // Fault is a failure the Server plays for a request it matches, after the
@@ -38,12 +38,6 @@ type Fault struct {
 	Hangup bool
 }
 
-type faultEntry struct {
-	method string
-	f      Fault
-	left   int // remaining uses when f.Times > 0
-}
-
 // Inject queues a fault for the requests whose HTTP method is method (""
 // for any), such as Inject("POST", Fault{Times: 1, AfterEffect: true,
 // Hangup: true}) for a create whose answer is lost. A request takes the
@@ -51,14 +45,14 @@ type faultEntry struct {
 func (s *Server) Inject(method string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultEntry{method: method, f: f, left: f.Times})
+	s.faults.Add(method, "", f.Times, f)
 }
 
 // ClearFaults removes every injected fault, the unlimited ones included.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
 
 // Reset forgets the call log (and with it RateLimited's count) and every
@@ -68,60 +62,17 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
-	s.faults = nil
+	s.faults.Clear()
 }
 
 // takeFault pops one use of the oldest fault matching method. The caller
 // holds s.mu.
-func (s *Server) takeFault(method string) (Fault, bool) {
-	for i, e := range s.faults {
-		if e.method != "" && !strings.EqualFold(e.method, method) {
-			continue
-		}
-		if e.f.Times > 0 {
-			e.left--
-			if e.left <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		return e.f, true
-	}
-	return Fault{}, false
-}
+func (s *Server) takeFault(method string) (Fault, bool) { return s.faults.Take(method, "") }
 
 // play serves a request that took fault f.
 func (s *Server) play(w http.ResponseWriter, r *http.Request, f Fault) {
-	if !f.AfterEffect {
-		if !s.sleep(r.Context(), f.Delay) {
-			panic(http.ErrAbortHandler) // nothing performed, nothing answered
-		}
-		switch {
-		case f.Hangup:
-			hangup(w)
-		case f.Status != 0:
-			writeFault(w, f)
-		default:
-			s.routeLocked(w, r)
-		}
-		return
-	}
-	rec := httptest.NewRecorder()
-	s.routeLocked(rec, r) // it takes effect; its answer may be lost
-	if !s.sleep(r.Context(), f.Delay) {
-		panic(http.ErrAbortHandler) // nothing answered
-	}
-	switch {
-	case f.Hangup:
-		hangup(w)
-	case f.Status != 0:
-		writeFault(w, f)
-	default:
-		for k, vs := range rec.Header() {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}
+	fakefault.Play(w, r, fakefault.Plan{Delay: f.Delay, AfterEffect: f.AfterEffect, Hangup: f.Hangup, Fail: f.Status != 0}, s.closing,
+		s.routeLocked, func(w http.ResponseWriter, _ *http.Request) { writeFault(w, f) })
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {
@@ -129,32 +80,6 @@ func writeFault(w http.ResponseWriter, f Fault) {
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}
 	writeError(w, f.Status, http.StatusText(f.Status))
-}
-
-// hangup closes the connection without an answer.
-func hangup(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		_ = conn.Close()
-		return
-	}
-	panic(http.ErrAbortHandler) // closes the connection without an answer
-}
-
-// sleep waits d; it reports false when the client went away or the Server
-// is closing first.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-s.closing:
-	}
-	return false
 }
 
 // Call is one request the Server received, recorded in arrival order.

@@ -56,6 +56,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/fakefault"
 )
 
 // Update is one incident update the fake stored.
@@ -90,7 +92,7 @@ type Server struct {
 	interval  time.Duration
 	lastByKey map[string]time.Time
 	calls     []*Call
-	faults    []*faultEntry
+	faults    fakefault.Queue[Fault]
 	incidents []*Incident
 	seq       int
 }
