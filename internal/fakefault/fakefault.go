@@ -125,3 +125,27 @@ func Sleep(ctx context.Context, d time.Duration, closing <-chan struct{}) bool {
 	}
 	return false
 }
+
+// StatusWriter remembers the status a handler wrote, for a fake's call
+// log; Status is 0 while nothing was written (a delay, a hang-up).
+type StatusWriter struct {
+	http.ResponseWriter
+	Status int
+}
+
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (for Hangup).
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

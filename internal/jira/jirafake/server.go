@@ -356,27 +356,6 @@ func writeErrors(w http.ResponseWriter, code int, messages []string, errs map[st
 	writeJSON(w, code, map[string]any{"errorMessages": messages, "errors": errs})
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	if err != nil {
@@ -384,14 +363,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &fakefault.StatusWriter{ResponseWriter: w}
 	call := &Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, At: time.Now()}
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		call.Status = sw.status
+		call.Status = sw.Status
 		s.mu.Unlock()
 	}()
 	serve := func(w http.ResponseWriter, r *http.Request) {

@@ -263,10 +263,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token := s.token
 	s.mu.Unlock()
 
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &fakefault.StatusWriter{ResponseWriter: w}
 	defer func() {
 		s.mu.Lock()
-		call.Status = rec.status
+		call.Status = rec.Status
 		s.mu.Unlock()
 	}()
 
@@ -306,29 +306,6 @@ func authorized(header, token string) bool {
 	}
 	return false
 }
-
-// statusRecorder remembers the status written, for the call log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (for Hangup).
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // routes builds the REST route table; anything else is answered with
 // PagerDuty's JSON 404.

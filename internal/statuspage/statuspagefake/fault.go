@@ -120,26 +120,3 @@ func (s *Server) CallsTo(method string) []Call {
 	}
 	return out
 }
-
-// statusWriter remembers the status written, for the call log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (for Hangup).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -206,14 +206,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &fakefault.StatusWriter{ResponseWriter: w}
 	call := &Call{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()}
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		call.Status = sw.status
+		call.Status = sw.Status
 		s.mu.Unlock()
 	}()
 
