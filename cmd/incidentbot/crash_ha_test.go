@@ -76,50 +76,9 @@ func TestCrashHA_TwoReplicasLeaderKilledTwice(t *testing.T) {
 	t.Cleanup(pd.Close)
 	pd.AddUser(pagerfake.User{ID: "PALICE", Name: "Alice Chen", Email: "alice@example.com"})
 
-	// The deliveries, as in TestCrash_StormWithTwoKills: PagerDuty's REST
-	// API shows each incident acknowledged, as it would while it retries
-	// the acknowledgement's webhook.
-	type delivery struct {
-		kind, pdID, webhookID string
-		body                  []byte
-	}
-	var sends []delivery
-	var pdIDs []string
-	noteText := map[string]string{}
-	ackAt := map[string]time.Time{}
-	alice := pagerfake.UserRef("PALICE", "Alice Chen")
-	service := pagerfake.ServiceRef("PCHK", "Checkout")
-	for i := range crashHAIncidents {
-		id := fmt.Sprintf("P%04d", i+1)
-		pdIDs = append(pdIDs, id)
-		noteText[id] = fmt.Sprintf("ha note %s: pool exhausted on shard %d", id, rng.Intn(1000))
-		inc := pd.AddIncident(pagerfake.Incident{
-			ID: id, Number: 1000 + i, Title: fmt.Sprintf("HA storm %s checkout errors", id),
-			Urgency: "high", PriorityName: fmt.Sprintf("P%d", 1+i%4), ServiceID: "PCHK", ServiceName: "Checkout",
-			AssigneeIDs: []string{"PALICE"}, CreatedAt: crashT0.Add(time.Duration(i) * time.Second),
-		})
-		ackAt[id] = inc.CreatedAt.Add(30 * time.Second)
-		triggered, ok := pd.IncidentData(id)
-		if !ok {
-			t.Fatalf("pagerfake has no incident %s", id)
-		}
-		crashAckInPagerDuty(t, pd, id, ackAt[id])
-		acknowledged, ok := pd.IncidentData(id)
-		if !ok {
-			t.Fatalf("pagerfake has no incident %s", id)
-		}
-		for _, ev := range []pagerfake.Event{
-			{ID: "ev-trig-" + id, Type: "incident.triggered", OccurredAt: inc.CreatedAt, Agent: &service, Data: triggered},
-			{ID: "ev-ack-" + id, Type: "incident.acknowledged", OccurredAt: ackAt[id], Agent: &alice, Data: acknowledged},
-			{ID: "ev-note-" + id, Type: "incident.annotated", OccurredAt: inc.CreatedAt.Add(60 * time.Second), Agent: &alice,
-				Data: pagerfake.NoteData(id, inc.Title, "N"+id, noteText[id])},
-		} {
-			body := ev.JSON()
-			for c := range crashCopies {
-				sends = append(sends, delivery{kind: ev.Type, pdID: id, webhookID: fmt.Sprintf("W-%d-%s-%c", seed, ev.ID, 'a'+c), body: body})
-			}
-		}
-	}
+	// The deliveries, as in TestCrash_StormWithTwoKills.
+	sends, pdIDs, noteText, ackAt := crashDeliveries(t, pd, rng, crashHAIncidents, crashStormShape{
+		title: "HA storm %s checkout errors", note: "ha note %s: pool exhausted on shard %d", noteID: "N", webhook: "W-%d-%s-%c"}, seed)
 	pd.Reset()
 	rng.Shuffle(len(sends), func(i, j int) { sends[i], sends[j] = sends[j], sends[i] })
 	kill2Frac := 0.2 + 0.6*rng.Float64() // kill #2 once pending fell to this share of its level at the storm's end
@@ -343,43 +302,10 @@ func TestCrashHA_TwoReplicasLeaderKilledTwice(t *testing.T) {
 			bad.add("GET /api/incidents/{pd} failed", "%s: %v", id, err)
 			continue
 		}
-		superseded := map[uint64]bool{}
-		for _, e := range inc.Timeline {
-			if e.Supersedes != 0 {
-				superseded[e.Supersedes] = true
-			}
-		}
-		kinds, current := map[string]int{}, 0
-		var tl []string
-		for _, e := range inc.Timeline {
-			if superseded[e.Seq] {
-				continue
-			}
-			current++
-			kinds[e.Kind]++
-			tl = append(tl, fmt.Sprintf("%s %s (%s): %s", e.At.Format("15:04:05"), e.Kind, e.Actor, e.Text))
-			if e.Kind == "note" && e.Text != noteText[id] {
-				bad.add("note text differs", "%s (%s): %q, want %q", id, inc.ID, e.Text, noteText[id])
-			}
-		}
-		if kinds["paged"] != 1 || kinds["acknowledged"] != 1 || kinds["note"] != 1 || current != 3 {
-			bad.add("timeline is not exactly one paged, one acknowledged, one note", "%s (%s): %s", id, inc.ID, strings.Join(tl, " | "))
-		}
-		if inc.Status != "acknowledged" || inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(ackAt[id]) {
-			bad.add("status or acknowledgement time wrong", "%s (%s): status %s, acknowledged at %v, want %v", id, inc.ID, inc.Status, inc.AcknowledgedAt, ackAt[id])
-		}
-		if len(inc.Problems) > 0 {
-			bad.add("problems recorded (a job failed for good)", "%s (%s): %+v", id, inc.ID, inc.Problems)
-		}
-		ch, ok := incidentChannels[inc.ChannelID]
+		ch, ok := checkStormIncident(&bad, channelOwner, incidentChannels, id, &inc, noteText[id], ackAt[id])
 		if !ok {
-			bad.add("channel missing", "%s (%s): channel %q is not an incident channel", id, inc.ID, inc.ChannelID)
 			continue
 		}
-		if other, taken := channelOwner[ch.ID]; taken {
-			bad.add("channel shared", "%s and %s share %s", other, inc.ID, ch.Name)
-		}
-		channelOwner[ch.ID] = inc.ID
 		notePosts := 0
 		for _, m := range slack.Messages(ch.ID) {
 			if strings.Contains(m.Text, noteText[id]) {

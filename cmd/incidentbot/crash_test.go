@@ -174,54 +174,10 @@ func crashStorm(t *testing.T, bin string, seed int64) (res crashResult) {
 	t.Cleanup(pd.Close)
 	pd.AddUser(pagerfake.User{ID: "PALICE", Name: "Alice Chen", Email: "alice@example.com"})
 
-	// The storm: three events per incident (triggered, acknowledged 30 s
-	// later, a note 60 s later), each delivered under two webhook IDs with
-	// one event ID, shuffled. The webhooks carry the incident as it was at
-	// each event; PagerDuty's REST API shows it as it is now, acknowledged
-	// (as PagerDuty does while it retries an acknowledgement's webhook), so
-	// that the bot's reconciliation at start sees what PagerDuty would show.
-	type delivery struct {
-		kind, pdID, webhookID string
-		body                  []byte
-	}
-	var sends []delivery
-	pdIDs := make([]string, crashIncidents)
-	noteText := map[string]string{}
-	ackAt := map[string]time.Time{}
-	alice := pagerfake.UserRef("PALICE", "Alice Chen")
-	service := pagerfake.ServiceRef("PCHK", "Checkout")
-	for i := range crashIncidents {
-		id := fmt.Sprintf("P%04d", i+1)
-		pdIDs[i] = id
-		noteText[id] = fmt.Sprintf("storm note %s: pool exhausted on shard %d", id, rng.Intn(1000))
-		inc := pd.AddIncident(pagerfake.Incident{
-			ID: id, Number: 1000 + i, Title: fmt.Sprintf("Storm %s checkout errors", id),
-			Urgency: "high", PriorityName: fmt.Sprintf("P%d", 1+i%4), ServiceID: "PCHK", ServiceName: "Checkout",
-			AssigneeIDs: []string{"PALICE"}, CreatedAt: crashT0.Add(time.Duration(i) * time.Second),
-		})
-		ackAt[id] = inc.CreatedAt.Add(30 * time.Second)
-		triggered, ok := pd.IncidentData(id)
-		if !ok {
-			t.Fatalf("pagerfake has no incident %s", id)
-		}
-		crashAckInPagerDuty(t, pd, id, ackAt[id])
-		acknowledged, ok := pd.IncidentData(id)
-		if !ok {
-			t.Fatalf("pagerfake has no incident %s", id)
-		}
-		events := []pagerfake.Event{
-			{ID: "ev-trig-" + id, Type: "incident.triggered", OccurredAt: inc.CreatedAt, Agent: &service, Data: triggered},
-			{ID: "ev-ack-" + id, Type: "incident.acknowledged", OccurredAt: ackAt[id], Agent: &alice, Data: acknowledged},
-			{ID: "ev-note-" + id, Type: "incident.annotated", OccurredAt: inc.CreatedAt.Add(60 * time.Second), Agent: &alice,
-				Data: pagerfake.NoteData(id, inc.Title, "PN"+id, noteText[id])},
-		}
-		for _, ev := range events {
-			body := ev.JSON()
-			for c := range crashCopies {
-				sends = append(sends, delivery{kind: ev.Type, pdID: id, webhookID: fmt.Sprintf("wh-%d-%s-%c", seed, ev.ID, 'a'+c), body: body})
-			}
-		}
-	}
+	// The storm: three events per incident, each delivered under two
+	// webhook IDs with one event ID, shuffled (crashDeliveries).
+	sends, pdIDs, noteText, ackAt := crashDeliveries(t, pd, rng, crashIncidents, crashStormShape{
+		title: "Storm %s checkout errors", note: "storm note %s: pool exhausted on shard %d", noteID: "PN", webhook: "wh-%d-%s-%c"}, seed)
 	pd.Reset()
 	rng.Shuffle(len(sends), func(i, j int) { sends[i], sends[j] = sends[j], sends[i] })
 	// Every random choice is drawn here, before any goroutine runs, so the
@@ -270,7 +226,7 @@ func crashStorm(t *testing.T, bin string, seed int64) (res crashResult) {
 		statsMu  sync.Mutex
 		byStatus = map[string]map[int]int{} // event type → 2xx status → deliveries
 		sendErrs []string
-		queue    = make(chan delivery)
+		queue    = make(chan crashDelivery)
 	)
 	t.Cleanup(func() { stopStorm(); wg.Wait() }) // no sender outlives the test
 	stormStart := time.Now()
@@ -457,46 +413,10 @@ func crashStorm(t *testing.T, bin string, seed int64) (res crashResult) {
 			bad.add("GET /api/incidents/{pd} failed", "%s: %v", id, err)
 			continue
 		}
-		kinds := map[string]int{}
-		var tl []string
-		// The timeline is append-only: a stand-in entry made when catching
-		// up with PagerDuty's REST API is superseded by the real webhook's.
-		superseded := map[uint64]bool{}
-		current := 0
-		for _, e := range inc.Timeline {
-			if e.Supersedes != 0 {
-				superseded[e.Supersedes] = true
-			}
-		}
-		for _, e := range inc.Timeline {
-			if superseded[e.Seq] {
-				continue
-			}
-			current++
-			kinds[e.Kind]++
-			tl = append(tl, fmt.Sprintf("%s %s (%s): %s", e.At.Format("15:04:05"), e.Kind, e.Actor, e.Text))
-			if e.Kind == "note" && e.Text != noteText[id] {
-				bad.add("note text differs", "%s (%s): %q, want %q", id, inc.ID, e.Text, noteText[id])
-			}
-		}
-		if kinds["paged"] != 1 || kinds["acknowledged"] != 1 || kinds["note"] != 1 || current != 3 {
-			bad.add("timeline is not exactly one paged, one acknowledged, one note", "%s (%s): %s", id, inc.ID, strings.Join(tl, " | "))
-		}
-		if inc.Status != "acknowledged" || inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(ackAt[id]) {
-			bad.add("status or acknowledgement time wrong", "%s (%s): status %s, acknowledged at %v, want %v", id, inc.ID, inc.Status, inc.AcknowledgedAt, ackAt[id])
-		}
-		if len(inc.Problems) > 0 {
-			bad.add("problems recorded", "%s (%s): %+v", id, inc.ID, inc.Problems)
-		}
-		ch, ok := incidentChannels[inc.ChannelID]
+		ch, ok := checkStormIncident(&bad, channelOwner, incidentChannels, id, &inc, noteText[id], ackAt[id])
 		if !ok {
-			bad.add("channel missing", "%s (%s): channel %q is not an incident channel", id, inc.ID, inc.ChannelID)
 			continue
 		}
-		if other, taken := channelOwner[ch.ID]; taken {
-			bad.add("channel shared", "%s and %s share %s", other, inc.ID, ch.Name)
-		}
-		channelOwner[ch.ID] = inc.ID
 		if n, err := strconv.Atoi(strings.TrimPrefix(inc.ID, "INC-")); err != nil || ch.Name != incidentbot.ChannelName("inc", n, inc.Title, 0) {
 			bad.add("channel name suffixed (a taken name was skipped, not adopted)", "%s (%s): %s", id, inc.ID, ch.Name)
 		}
@@ -845,6 +765,112 @@ func minTime(a, b time.Time) time.Time {
 type crashFindings struct {
 	order []string
 	byWhy map[string][]string
+}
+
+// crashDelivery is one webhook delivery of a storm.
+type crashDelivery struct {
+	kind, pdID, webhookID string
+	body                  []byte
+}
+
+// crashStormShape names a storm's incidents, notes and webhook IDs
+// (formats: the PagerDuty ID; the ID and a shard; the note's ID prefix;
+// the seed, the event ID and the copy's letter).
+type crashStormShape struct{ title, note, noteID, webhook string }
+
+// crashDeliveries adds n incidents to pd and returns their deliveries, unshuffled:
+// three events per incident (triggered, acknowledged 30 s later, a note 60 s
+// later), each under crashCopies webhook IDs with one event ID. The webhooks
+// carry the incident as it was at each event; PagerDuty's REST API shows it
+// as it is now, acknowledged (as PagerDuty does while it retries an
+// acknowledgement's webhook), so that a reconciliation at start sees what
+// PagerDuty would show. It also returns each incident's note and
+// acknowledgement time.
+func crashDeliveries(t *testing.T, pd *pagerfake.Server, rng *rand.Rand, n int, shape crashStormShape, seed int64) (sends []crashDelivery, pdIDs []string, noteText map[string]string, ackAt map[string]time.Time) {
+	t.Helper()
+	noteText, ackAt = map[string]string{}, map[string]time.Time{}
+	alice := pagerfake.UserRef("PALICE", "Alice Chen")
+	service := pagerfake.ServiceRef("PCHK", "Checkout")
+	for i := range n {
+		id := fmt.Sprintf("P%04d", i+1)
+		pdIDs = append(pdIDs, id)
+		noteText[id] = fmt.Sprintf(shape.note, id, rng.Intn(1000))
+		inc := pd.AddIncident(pagerfake.Incident{
+			ID: id, Number: 1000 + i, Title: fmt.Sprintf(shape.title, id),
+			Urgency: "high", PriorityName: fmt.Sprintf("P%d", 1+i%4), ServiceID: "PCHK", ServiceName: "Checkout",
+			AssigneeIDs: []string{"PALICE"}, CreatedAt: crashT0.Add(time.Duration(i) * time.Second),
+		})
+		ackAt[id] = inc.CreatedAt.Add(30 * time.Second)
+		triggered, ok := pd.IncidentData(id)
+		if !ok {
+			t.Fatalf("pagerfake has no incident %s", id)
+		}
+		crashAckInPagerDuty(t, pd, id, ackAt[id])
+		acknowledged, ok := pd.IncidentData(id)
+		if !ok {
+			t.Fatalf("pagerfake has no incident %s", id)
+		}
+		for _, ev := range []pagerfake.Event{
+			{ID: "ev-trig-" + id, Type: "incident.triggered", OccurredAt: inc.CreatedAt, Agent: &service, Data: triggered},
+			{ID: "ev-ack-" + id, Type: "incident.acknowledged", OccurredAt: ackAt[id], Agent: &alice, Data: acknowledged},
+			{ID: "ev-note-" + id, Type: "incident.annotated", OccurredAt: inc.CreatedAt.Add(60 * time.Second), Agent: &alice,
+				Data: pagerfake.NoteData(id, inc.Title, shape.noteID+id, noteText[id])},
+		} {
+			body := ev.JSON()
+			for c := range crashCopies {
+				sends = append(sends, crashDelivery{kind: ev.Type, pdID: id, webhookID: fmt.Sprintf(shape.webhook, seed, ev.ID, 'a'+c), body: body})
+			}
+		}
+	}
+	return sends, pdIDs, noteText, ackAt
+}
+
+// checkStormIncident checks what both storms (one process, two
+// replicas) promise of one incident: a timeline of exactly one paged, one
+// acknowledged and one note entry (with its text) whatever the copies and
+// kills, PagerDuty's status and acknowledgement time, no problems, and a
+// channel of its own among the incident channels, which it returns.
+func checkStormIncident(bad *crashFindings, channelOwner map[string]string, incidentChannels map[string]slackfake.Channel, id string, inc *apiIncident, note string, ackAt time.Time) (slackfake.Channel, bool) {
+	// The timeline is append-only: a stand-in entry made when catching up
+	// with PagerDuty's REST API is superseded by the real webhook's.
+	superseded := map[uint64]bool{}
+	for _, e := range inc.Timeline {
+		if e.Supersedes != 0 {
+			superseded[e.Supersedes] = true
+		}
+	}
+	kinds, current := map[string]int{}, 0
+	var tl []string
+	for _, e := range inc.Timeline {
+		if superseded[e.Seq] {
+			continue
+		}
+		current++
+		kinds[e.Kind]++
+		tl = append(tl, fmt.Sprintf("%s %s (%s): %s", e.At.Format("15:04:05"), e.Kind, e.Actor, e.Text))
+		if e.Kind == "note" && e.Text != note {
+			bad.add("note text differs", "%s (%s): %q, want %q", id, inc.ID, e.Text, note)
+		}
+	}
+	if kinds["paged"] != 1 || kinds["acknowledged"] != 1 || kinds["note"] != 1 || current != 3 {
+		bad.add("timeline is not exactly one paged, one acknowledged, one note", "%s (%s): %s", id, inc.ID, strings.Join(tl, " | "))
+	}
+	if inc.Status != "acknowledged" || inc.AcknowledgedAt == nil || !inc.AcknowledgedAt.Equal(ackAt) {
+		bad.add("status or acknowledgement time wrong", "%s (%s): status %s, acknowledged at %v, want %v", id, inc.ID, inc.Status, inc.AcknowledgedAt, ackAt)
+	}
+	if len(inc.Problems) > 0 {
+		bad.add("problems recorded (a job failed for good)", "%s (%s): %+v", id, inc.ID, inc.Problems)
+	}
+	ch, ok := incidentChannels[inc.ChannelID]
+	if !ok {
+		bad.add("channel missing", "%s (%s): channel %q is not an incident channel", id, inc.ID, inc.ChannelID)
+		return ch, false
+	}
+	if other, taken := channelOwner[ch.ID]; taken {
+		bad.add("channel shared", "%s and %s share %s", other, inc.ID, ch.Name)
+	}
+	channelOwner[ch.ID] = inc.ID
+	return ch, true
 }
 
 func (f *crashFindings) add(why, format string, args ...any) {
