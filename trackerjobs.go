@@ -203,33 +203,72 @@ func (s *Service) SyncTracker(ctx context.Context, t Tracker, every time.Duratio
 	}
 	var changed int
 	err = s.update(ctx, func(w *txWork) error {
-		changed = 0
-		byIncident := map[string][]TrackerIssue{}
-		var order []string
-		for _, is := range issues {
-			if _, ok := byIncident[is.IncidentID]; !ok {
-				order = append(order, is.IncidentID)
-			}
-			byIncident[is.IncidentID] = append(byIncident[is.IncidentID], is)
-		}
-		for _, id := range order {
-			err := w.change(id, func(inc *Incident) error {
-				for _, is := range byIncident[id] {
-					n, err := w.trackerObserved(inc, t.Name(), is)
-					if err != nil {
-						return err
-					}
-					changed += n
-				}
-				return nil
-			})
-			if err != nil && ErrorCode(err) != ENOTFOUND {
-				return err
-			}
+		var err error
+		if changed, err = w.trackerChanges(t.Name(), issues); err != nil {
+			return err
 		}
 		return w.SetCursor(name, started.Truncate(time.Second).Format(time.RFC3339))
 	})
 	return changed, err
+}
+
+// ObserveTracker applies issues a tracker's webhook reported (the same
+// rules as a poll's), once per delivery: deliveryKey (the tracker's
+// delivery ID) seen before changes nothing and answers OutcomeDuplicate.
+// It returns how many items changed.
+func (s *Service) ObserveTracker(ctx context.Context, tracker, deliveryKey string, issues []TrackerIssue) (Outcome, int, error) {
+	var (
+		out     Outcome
+		changed int
+	)
+	err := s.update(ctx, func(w *txWork) error {
+		seen, err := w.SeenDelivery(deliveryKey)
+		if err != nil {
+			return err
+		}
+		if seen {
+			out, changed = OutcomeDuplicate, 0
+			return nil
+		}
+		if err := w.MarkDelivery(deliveryKey, w.now); err != nil {
+			return err
+		}
+		out = OutcomeApplied
+		changed, err = w.trackerChanges(tracker, issues)
+		return err
+	})
+	return out, changed, err
+}
+
+// trackerChanges applies what a tracker says of its issues, incident by
+// incident in the order they first appear; an incident that is gone is
+// skipped. It returns how many items changed.
+func (w *txWork) trackerChanges(tracker string, issues []TrackerIssue) (int, error) {
+	changed := 0
+	byIncident := map[string][]TrackerIssue{}
+	var order []string
+	for _, is := range issues {
+		if _, ok := byIncident[is.IncidentID]; !ok {
+			order = append(order, is.IncidentID)
+		}
+		byIncident[is.IncidentID] = append(byIncident[is.IncidentID], is)
+	}
+	for _, id := range order {
+		err := w.change(id, func(inc *Incident) error {
+			for _, is := range byIncident[id] {
+				n, err := w.trackerObserved(inc, tracker, is)
+				if err != nil {
+					return err
+				}
+				changed += n
+			}
+			return nil
+		})
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return 0, err
+		}
+	}
+	return changed, nil
 }
 
 // trackerObserved applies what a tracker says of an item's issue; it

@@ -64,6 +64,10 @@ type Config struct {
 	// GitHub Issues for action items: on when the token and repository are
 	// set (GITHUB_TOKEN, a secret; GITHUB_REPOSITORY, owner/name).
 	GitHubToken, GitHubRepository, GitHubAPIURL string
+	// GitHubWebhookSecret (GITHUB_WEBHOOK_SECRET, a secret), when set,
+	// serves POST /webhooks/github: the repository webhook's issues events
+	// reflect a close or reopen at once instead of at the next poll.
+	GitHubWebhookSecret string
 
 	// dbSet: INCIDENTBOT_DB was set (not defaulted), which conflicts with
 	// INCIDENTBOT_DATABASE_URL.
@@ -93,7 +97,7 @@ func DefaultConfig() Config {
 var secretNames = map[string]bool{
 	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "SLACK_APP_TOKEN": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
-	"INCIDENTBOT_DATABASE_URL": true, "JIRA_API_TOKEN": true, "GITHUB_TOKEN": true,
+	"INCIDENTBOT_DATABASE_URL": true, "JIRA_API_TOKEN": true, "GITHUB_TOKEN": true, "GITHUB_WEBHOOK_SECRET": true,
 }
 
 // configFilePrefix marks a name asked of a getenv made by layerConfigFile:
@@ -223,6 +227,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.GitHubToken, "GITHUB_TOKEN")
 	str(&c.GitHubRepository, "GITHUB_REPOSITORY")
 	str(&c.GitHubAPIURL, "GITHUB_API_URL")
+	str(&c.GitHubWebhookSecret, "GITHUB_WEBHOOK_SECRET")
 	if v := get("INCIDENTBOT_SLACK_RATE_SCALE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -373,6 +378,9 @@ func (c Config) validateTrackers() []error {
 	if (c.GitHubToken == "") != (c.GitHubRepository == "") {
 		errs = append(errs, errors.New("GITHUB_TOKEN and GITHUB_REPOSITORY go together: set both (GitHub Issues for action items) or neither"))
 	}
+	if c.GitHubWebhookSecret != "" && !c.GitHubOn() {
+		errs = append(errs, errors.New("GITHUB_WEBHOOK_SECRET is set without GITHUB_TOKEN and GITHUB_REPOSITORY: the webhook reports changes to the issues the bot makes there"))
+	}
 	if c.GitHubRepository != "" && !githubRepository.MatchString(c.GitHubRepository) {
 		errs = append(errs, fmt.Errorf("GITHUB_REPOSITORY=%q: want owner/name, like acme/ops", c.GitHubRepository))
 	}
@@ -395,7 +403,11 @@ func (c Config) Trackers() string {
 		out = append(out, fmt.Sprintf("Jira Cloud (%s, project %s, issue type %s)", strings.TrimRight(c.JiraURL, "/"), c.JiraProject, c.JiraIssueType))
 	}
 	if c.GitHubOn() {
-		out = append(out, fmt.Sprintf("GitHub Issues (%s at %s)", c.GitHubRepository, c.GitHubAPIURL))
+		hook := ""
+		if c.GitHubWebhookSecret != "" {
+			hook = "; its webhook at POST /webhooks/github"
+		}
+		out = append(out, fmt.Sprintf("GitHub Issues (%s at %s%s)", c.GitHubRepository, c.GitHubAPIURL, hook))
 	}
 	if len(out) == 0 {
 		return "action items: kept by the bot only (set JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT and/or GITHUB_TOKEN, GITHUB_REPOSITORY to track them)"

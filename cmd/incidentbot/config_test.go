@@ -273,19 +273,26 @@ func TestLoadConfig_Trackers_OnWhenTheirSettingsAreSet(t *testing.T) {
 	if strings.Contains(c.Trackers(), "secret") {
 		t.Error("config check shows a tracker's secret")
 	}
+	env["GITHUB_WEBHOOK_SECRET"] = "gh-hook-secret"
+	if c, err = LoadConfig(envOf(env)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Trackers(); !strings.Contains(got, "GitHub Issues (acme/ops at https://ghe.acme.com/api/v3; its webhook at POST /webhooks/github)") || strings.Contains(got, "gh-hook-secret") {
+		t.Errorf("trackers with the webhook = %q", got)
+	}
 }
 
 func TestLoadConfig_Trackers_NamesEveryBadSetting(t *testing.T) {
 	env := maps.Clone(minimal)
 	maps.Copy(env, map[string]string{
 		"JIRA_URL": "https://acme.atlassian.net/jira/software", "JIRA_API_TOKEN": "jira-secret-token", "JIRA_PROJECT": "Operations",
-		"GITHUB_REPOSITORY": "acme", "GITHUB_API_URL": "ftp://x",
+		"GITHUB_REPOSITORY": "acme", "GITHUB_API_URL": "ftp://x", "GITHUB_WEBHOOK_SECRET": "gh-hook-secret",
 	})
 	_, err := LoadConfig(envOf(env))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"JIRA_EMAIL missing", "JIRA_URL=", "JIRA_PROJECT=\"Operations\"", "GITHUB_TOKEN and GITHUB_REPOSITORY go together", "GITHUB_REPOSITORY=\"acme\"", "GITHUB_API_URL="} {
+	for _, want := range []string{"JIRA_EMAIL missing", "JIRA_URL=", "JIRA_PROJECT=\"Operations\"", "GITHUB_TOKEN and GITHUB_REPOSITORY go together", "GITHUB_REPOSITORY=\"acme\"", "GITHUB_API_URL=", "GITHUB_WEBHOOK_SECRET is set without GITHUB_TOKEN"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -230,6 +230,9 @@ func (m *Main) Open() error {
 	if len(cfg.PagerDutyWebhookSecrets) > 0 {
 		public.Handle("POST /webhooks/pagerduty", webhooks)
 	}
+	if cfg.GitHubWebhookSecret != "" && cfg.GitHubOn() {
+		public.Handle("POST /webhooks/github", &github.WebhookHandler{Secret: cfg.GitHubWebhookSecret, Repository: cfg.GitHubRepository, Observer: m.Service, Logger: m.Logger})
+	}
 	slackHandler := slackcmd.NewHandler(slackcmd.HandlerConfig{
 		SigningSecret: cfg.SlackSigningSecret, TeamID: cfg.SlackTeamID, Service: m.Service, Views: slackClient,
 		Now: m.Now, Logger: m.Logger, Registerer: m.Registry,

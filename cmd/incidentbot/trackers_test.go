@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -168,5 +170,93 @@ func TestTrackers_ActionItems_BothWaysThroughJiraAndGitHub(t *testing.T) {
 		if strings.Contains(string(c.Body), jf.Token()) {
 			t.Errorf("a Jira request body carries the token")
 		}
+	}
+}
+
+// postGitHubWebhook posts a delivery built by githubfake to the bot.
+func (h *harness) postGitHubWebhook(hook githubfake.Webhook) (int, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.m.URL()+"/webhooks/github", bytes.NewReader(hook.Body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header = hook.Header.Clone()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// With GITHUB_WEBHOOK_SECRET set, an issue closed on GitHub is reflected
+// when its signed webhook arrives, not at the next poll (an hour away
+// here): the item is done, on the timeline once whatever the redeliveries;
+// a reopen makes it open again; a forged delivery changes nothing. Without
+// the secret the endpoint does not exist.
+func TestTrackers_GitHubWebhook_ReflectsACloseAtOnce(t *testing.T) {
+	h := prepareHarness(t, nil)
+	gf := githubfake.New()
+	t.Cleanup(gf.Close)
+	const secret = "gh-hook-secret-91c2"
+	h.cfg.GitHubToken, h.cfg.GitHubRepository, h.cfg.GitHubAPIURL = gf.Token(), gf.Repository(), gf.URL()
+	h.cfg.GitHubWebhookSecret = secret
+	h.trackerPoll = time.Hour
+	h.start()
+	_, ch := h.paged("PGHW1")
+	h.command("UALICE", ch, "action Add a canary for the payment config <@UALICE> p1")
+	waitFor(t, "the GitHub issue", func() bool { return len(gf.Issues()) == 1 })
+	h.waitIdle()
+
+	if err := gf.CloseIssue(1, "completed"); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := gf.IssuesWebhook("closed", 1, "0b0c1e00-0000-4000-8000-000000000001", "not the secret")
+	if code, _ := h.postGitHubWebhook(forged); code != http.StatusUnauthorized {
+		t.Errorf("forged delivery answered %d, want 401", code)
+	}
+	if got := h.actionItems("INC-1")[0].Status; got != "open" {
+		t.Fatalf("item after a forged delivery: %s", got)
+	}
+	closed, _ := gf.IssuesWebhook("closed", 1, "0b0c1e00-0000-4000-8000-000000000002", secret)
+	for i, want := range []string{"applied", "duplicate"} {
+		if code, body := h.postGitHubWebhook(closed); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("delivery %d: %d %s, want 200 %s", i+1, code, body, want)
+		}
+	}
+	items := h.actionItems("INC-1")
+	if items[0].Status != "done" || len(items[0].Tracked) != 1 || !items[0].Tracked[0].Done || items[0].Tracked[0].Status != "closed" {
+		t.Fatalf("item after the webhook = %+v", items[0])
+	}
+	doneEntries := 0
+	for _, e := range h.timeline("INC-1").Timeline {
+		if strings.Contains(e.Text, "Action item 1 done in GitHub (#1)") {
+			doneEntries++
+		}
+	}
+	if doneEntries != 1 {
+		t.Errorf("%d timeline entries for the close, want 1", doneEntries)
+	}
+
+	if err := gf.ReopenIssue(1); err != nil {
+		t.Fatal(err)
+	}
+	reopened, _ := gf.IssuesWebhook("reopened", 1, "0b0c1e00-0000-4000-8000-000000000003", secret)
+	if code, body := h.postGitHubWebhook(reopened); code != http.StatusOK {
+		t.Fatalf("reopened: %d %s", code, body)
+	}
+	if got := h.actionItems("INC-1")[0].Status; got != "open" {
+		t.Errorf("item after the reopen: %s", got)
+	}
+
+	// Without the secret there is no endpoint.
+	h.cfg.GitHubWebhookSecret = ""
+	h.restart()
+	if code, _ := h.postGitHubWebhook(closed); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+		t.Errorf("without GITHUB_WEBHOOK_SECRET the endpoint answered %d, want 404", code)
 	}
 }

@@ -76,7 +76,8 @@ func number(key string) (int, bool) {
 	return n, err == nil && n > 0
 }
 
-func (c *Client) tracked(is *gh.Issue) incidentbot.TrackerIssue {
+// trackedIssue is what GitHub says of one of the bot's issues.
+func trackedIssue(is *gh.Issue) incidentbot.TrackerIssue {
 	out := incidentbot.TrackerIssue{Key: Key(is.GetNumber()), URL: is.GetHTMLURL(), Status: is.GetState(), Done: is.GetState() == "closed"}
 	if is.GetStateReason() == "not_planned" {
 		out.Status = "closed as not planned"
@@ -125,7 +126,7 @@ func (c *Client) Create(ctx context.Context, it incidentbot.TrackerItem) (incide
 		return incidentbot.TrackerIssue{}, err
 	}
 	for _, is := range found {
-		if t := c.tracked(is); t.IncidentID == it.IncidentID && t.N == it.N {
+		if t := trackedIssue(is); t.IncidentID == it.IncidentID && t.N == it.N {
 			return t, nil
 		}
 	}
@@ -138,7 +139,7 @@ func (c *Client) Create(ctx context.Context, it incidentbot.TrackerItem) (incide
 	if err != nil {
 		return incidentbot.TrackerIssue{}, c.classify(ctx, "create issue", err)
 	}
-	out := c.tracked(is)
+	out := trackedIssue(is)
 	out.IncidentID, out.N = it.IncidentID, it.N
 	if it.OwnerName != "" {
 		out.Unassigned = "GitHub has no e-mail lookup; the owner is named in the issue"
@@ -157,14 +158,14 @@ func (c *Client) Close(ctx context.Context, key string) (incidentbot.TrackerIssu
 		return incidentbot.TrackerIssue{}, c.classify(ctx, "read issue", err)
 	}
 	if is.GetState() == "closed" {
-		return c.tracked(is), nil
+		return trackedIssue(is), nil
 	}
 	state, reason := "closed", "completed"
 	is, _, err = c.gh.Issues.Edit(ctx, c.owner, c.repo, n, &gh.IssueRequest{State: &state, StateReason: &reason})
 	if err != nil {
 		return incidentbot.TrackerIssue{}, c.classify(ctx, "close issue", err)
 	}
-	return c.tracked(is), nil
+	return trackedIssue(is), nil
 }
 
 // Changed returns the bot's issues (labelled incidentbot) updated at or
@@ -176,7 +177,7 @@ func (c *Client) Changed(ctx context.Context, since time.Time) ([]incidentbot.Tr
 	}
 	out := make([]incidentbot.TrackerIssue, 0, len(found))
 	for _, is := range found {
-		if t := c.tracked(is); t.IncidentID != "" {
+		if t := trackedIssue(is); t.IncidentID != "" {
 			out = append(out, t)
 		}
 	}

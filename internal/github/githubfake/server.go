@@ -33,6 +33,9 @@ package githubfake
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -739,4 +742,53 @@ func (s *Server) SetToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.token = token
+}
+
+// Webhook is a repository webhook delivery as GitHub sends it: the body
+// and the headers (X-GitHub-Event, X-GitHub-Delivery, X-Hub-Signature-256
+// when secret is set, Content-Type).
+type Webhook struct {
+	Body   []byte
+	Header http.Header
+}
+
+// IssuesWebhook is the "issues" event GitHub sends for issue number as it
+// is now, with action ("closed", "reopened", ...): the issue as the REST
+// API shows it, the repository and the sender, signed with secret
+// (HMAC-SHA256 of the body, "sha256=" and hex). delivery is its
+// X-GitHub-Delivery (a GUID on GitHub).
+func (s *Server) IssuesWebhook(action string, number int, delivery, secret string) (Webhook, error) {
+	s.mu.Lock()
+	if number < 1 || number > len(s.issues) {
+		s.mu.Unlock()
+		return Webhook{}, fmt.Errorf("githubfake: no issue #%d", number)
+	}
+	issue := s.view(s.issues[number-1])
+	full := s.owner + "/" + s.repo
+	s.mu.Unlock()
+	body, err := json.Marshal(map[string]any{
+		"action": action,
+		"issue":  issue,
+		"repository": map[string]any{
+			"id": 1296269, "name": s.repo, "full_name": full, "private": true,
+			"owner":    map[string]any{"login": s.owner, "type": "Organization"},
+			"html_url": "https://github.com/" + full,
+		},
+		"sender": map[string]any{"login": "octocat", "id": 583231, "type": "User"},
+	})
+	if err != nil {
+		return Webhook{}, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "GitHub-Hookshot/044aadd")
+	h.Set("X-GitHub-Event", "issues")
+	h.Set("X-GitHub-Delivery", delivery)
+	h.Set("X-GitHub-Hook-ID", "292430182")
+	if secret != "" {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	return Webhook{Body: body, Header: h}, nil
 }

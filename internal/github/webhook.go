@@ -1,0 +1,129 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	gh "github.com/google/go-github/v75/github"
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+// MaxWebhookBody is the largest webhook body read (GitHub caps its own
+// payloads at 25 MB; an issues event is a few kilobytes).
+const MaxWebhookBody = 1 << 20
+
+// Observer applies what a tracker's webhook reports (incidentbot.Service).
+type Observer interface {
+	ObserveTracker(ctx context.Context, tracker, deliveryKey string, issues []incidentbot.TrackerIssue) (incidentbot.Outcome, int, error)
+}
+
+// WebhookHandler serves POST /webhooks/github: a repository webhook's
+// "issues" events, signed with its secret (X-Hub-Signature-256, HMAC-SHA256
+// of the body), each applied once by its X-GitHub-Delivery before the 2xx.
+// An issue of the bot's (its labels name an incident and an item) closed
+// or reopened makes the item done or open, as the poll would a minute
+// later. Other events ("ping" when the webhook is made) are answered 200
+// and change nothing; so are issues of another repository or not the
+// bot's.
+type WebhookHandler struct {
+	// Secret is the webhook's secret (GITHUB_WEBHOOK_SECRET).
+	Secret string
+	// Repository is GITHUB_REPOSITORY (owner/name): events of another
+	// repository are not applied.
+	Repository string
+	Observer   Observer
+	Logger     *slog.Logger
+}
+
+// DeliveryKey is the dedupe key of a GitHub webhook delivery.
+func DeliveryKey(id string) string { return "github-delivery:" + id }
+
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, "error", fmt.Sprintf("body over %d bytes", MaxWebhookBody))
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, "error", "could not read body")
+		return
+	}
+	delivery := gh.DeliveryID(r)
+	sig := r.Header.Get(gh.SHA256SignatureHeader)
+	if h.Secret == "" || sig == "" || gh.ValidateSignature(sig, body, []byte(h.Secret)) != nil {
+		reason := "signature does not match GITHUB_WEBHOOK_SECRET"
+		if sig == "" {
+			reason = "no X-Hub-Signature-256 header (is the webhook's secret set?)"
+		}
+		log.Error("GITHUB WEBHOOK REFUSED: bad signature; check GITHUB_WEBHOOK_SECRET and the webhook's secret", "reason", reason,
+			"delivery", incidentbot.Clip(delivery), "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		return
+	}
+	if delivery == "" || len(delivery) > 100 {
+		writeJSON(w, http.StatusBadRequest, "error", "missing or oversized X-GitHub-Delivery")
+		return
+	}
+	event := gh.WebHookType(r)
+	if event != "issues" {
+		// "ping" (the webhook was made) and any event the webhook was set
+		// to send besides issues: nothing to do.
+		writeJSON(w, http.StatusOK, "status", "ignored")
+		return
+	}
+	parsed, err := gh.ParseWebHook(event, body)
+	if err != nil {
+		log.Warn("github webhook: malformed body", "err", err, "delivery", incidentbot.Clip(delivery))
+		writeJSON(w, http.StatusBadRequest, "error", "malformed issues event: "+err.Error())
+		return
+	}
+	ev, ok := parsed.(*gh.IssuesEvent)
+	if !ok || ev.Issue == nil {
+		writeJSON(w, http.StatusBadRequest, "error", "issues event without an issue")
+		return
+	}
+	if repo := ev.GetRepo().GetFullName(); !strings.EqualFold(repo, h.Repository) {
+		log.Warn("github webhook: an event of another repository ignored", "repository", incidentbot.Clip(repo), "want", h.Repository, "delivery", incidentbot.Clip(delivery))
+		writeJSON(w, http.StatusOK, "status", "ignored")
+		return
+	}
+	switch ev.GetAction() {
+	case "closed", "reopened", "edited", "labeled":
+	default:
+		writeJSON(w, http.StatusOK, "status", "ignored")
+		return
+	}
+	is := trackedIssue(ev.Issue)
+	if is.IncidentID == "" {
+		writeJSON(w, http.StatusOK, "status", "ignored") // not an issue of the bot's
+		return
+	}
+	out, changed, err := h.Observer.ObserveTracker(r.Context(), incidentbot.TrackerGitHub, DeliveryKey(delivery), []incidentbot.TrackerIssue{is})
+	if err != nil {
+		log.Error("github webhook: could not record the delivery; GitHub does not retry, the next poll will see the change", "err", err, "delivery", incidentbot.Clip(delivery))
+		writeJSON(w, http.StatusServiceUnavailable, "error", "could not record the delivery")
+		return
+	}
+	if changed > 0 {
+		log.Info("github webhook: action item changed in GitHub", "incident", is.IncidentID, "item", is.N, "issue", is.Key, "action", ev.GetAction())
+	}
+	writeJSON(w, http.StatusOK, "status", string(out))
+}
+
+func writeJSON(w http.ResponseWriter, status int, key, value string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]string{key: value})
+	_, _ = w.Write(append(b, '\n'))
+}
