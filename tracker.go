@@ -38,6 +38,13 @@ type Tracker interface {
 	Changed(ctx context.Context, since time.Time) ([]TrackerIssue, error)
 }
 
+// TrackerObserver applies what a tracker's webhook reports, once per
+// delivery (Service.ObserveTracker): the handlers of POST /webhooks/github
+// and POST /webhooks/jira call it.
+type TrackerObserver interface {
+	ObserveTracker(ctx context.Context, tracker, deliveryKey string, issues []TrackerIssue) (Outcome, int, error)
+}
+
 // The trackers' names.
 const (
 	TrackerJira   = "jira"

@@ -61,6 +61,9 @@ type Config struct {
 	// project are set (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, a secret,
 	// JIRA_PROJECT); JiraIssueType defaults to Task.
 	JiraURL, JiraEmail, JiraAPIToken, JiraProject, JiraIssueType string
+	// JiraWebhookSecret (JIRA_WEBHOOK_SECRET, a secret), when set, serves
+	// POST /webhooks/jira for an admin webhook saved with that secret.
+	JiraWebhookSecret string
 	// GitHub Issues for action items: on when the token and repository are
 	// set (GITHUB_TOKEN, a secret; GITHUB_REPOSITORY, owner/name).
 	GitHubToken, GitHubRepository, GitHubAPIURL string
@@ -97,7 +100,7 @@ func DefaultConfig() Config {
 var secretNames = map[string]bool{
 	"SLACK_BOT_TOKEN": true, "SLACK_SIGNING_SECRET": true, "SLACK_APP_TOKEN": true, "PAGERDUTY_WEBHOOK_SECRETS": true,
 	"PAGERDUTY_API_TOKEN": true, "INCIDENTBOT_ADMIN_TOKEN": true, "STATUSPAGE_API_KEY": true,
-	"INCIDENTBOT_DATABASE_URL": true, "JIRA_API_TOKEN": true, "GITHUB_TOKEN": true, "GITHUB_WEBHOOK_SECRET": true,
+	"INCIDENTBOT_DATABASE_URL": true, "JIRA_API_TOKEN": true, "GITHUB_TOKEN": true, "GITHUB_WEBHOOK_SECRET": true, "JIRA_WEBHOOK_SECRET": true,
 }
 
 // configFilePrefix marks a name asked of a getenv made by layerConfigFile:
@@ -224,6 +227,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.JiraAPIToken, "JIRA_API_TOKEN")
 	str(&c.JiraProject, "JIRA_PROJECT")
 	str(&c.JiraIssueType, "JIRA_ISSUE_TYPE")
+	str(&c.JiraWebhookSecret, "JIRA_WEBHOOK_SECRET")
 	str(&c.GitHubToken, "GITHUB_TOKEN")
 	str(&c.GitHubRepository, "GITHUB_REPOSITORY")
 	str(&c.GitHubAPIURL, "GITHUB_API_URL")
@@ -378,6 +382,9 @@ func (c Config) validateTrackers() []error {
 	if (c.GitHubToken == "") != (c.GitHubRepository == "") {
 		errs = append(errs, errors.New("GITHUB_TOKEN and GITHUB_REPOSITORY go together: set both (GitHub Issues for action items) or neither"))
 	}
+	if c.JiraWebhookSecret != "" && !c.JiraOn() {
+		errs = append(errs, errors.New("JIRA_WEBHOOK_SECRET is set without JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_PROJECT: the webhook reports changes to the issues the bot makes there"))
+	}
 	if c.GitHubWebhookSecret != "" && !c.GitHubOn() {
 		errs = append(errs, errors.New("GITHUB_WEBHOOK_SECRET is set without GITHUB_TOKEN and GITHUB_REPOSITORY: the webhook reports changes to the issues the bot makes there"))
 	}
@@ -400,7 +407,11 @@ func (c Config) GitHubOn() bool { return c.GitHubToken != "" && c.GitHubReposito
 func (c Config) Trackers() string {
 	var out []string
 	if c.JiraOn() {
-		out = append(out, fmt.Sprintf("Jira Cloud (%s, project %s, issue type %s)", strings.TrimRight(c.JiraURL, "/"), c.JiraProject, c.JiraIssueType))
+		hook := ""
+		if c.JiraWebhookSecret != "" {
+			hook = "; its webhook at POST /webhooks/jira"
+		}
+		out = append(out, fmt.Sprintf("Jira Cloud (%s, project %s, issue type %s%s)", strings.TrimRight(c.JiraURL, "/"), c.JiraProject, c.JiraIssueType, hook))
 	}
 	if c.GitHubOn() {
 		hook := ""

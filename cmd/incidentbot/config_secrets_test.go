@@ -110,6 +110,7 @@ var secretFields = map[string]func(Config) string{
 	"JIRA_API_TOKEN":            func(c Config) string { return c.JiraAPIToken },
 	"GITHUB_TOKEN":              func(c Config) string { return c.GitHubToken },
 	"GITHUB_WEBHOOK_SECRET":     func(c Config) string { return c.GitHubWebhookSecret },
+	"JIRA_WEBHOOK_SECRET":       func(c Config) string { return c.JiraWebhookSecret },
 	// The database URL's secret is its password (asURL wraps the values).
 	"INCIDENTBOT_DATABASE_URL": func(c Config) string {
 		u, err := url.Parse(c.DatabaseURL)

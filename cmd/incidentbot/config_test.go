@@ -273,12 +273,22 @@ func TestLoadConfig_Trackers_OnWhenTheirSettingsAreSet(t *testing.T) {
 	if strings.Contains(c.Trackers(), "secret") {
 		t.Error("config check shows a tracker's secret")
 	}
-	env["GITHUB_WEBHOOK_SECRET"] = "gh-hook-secret"
+	env["GITHUB_WEBHOOK_SECRET"], env["JIRA_WEBHOOK_SECRET"] = "gh-hook-secret", "jira-hook-secret"
 	if c, err = LoadConfig(envOf(env)); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Trackers(); !strings.Contains(got, "GitHub Issues (acme/ops at https://ghe.acme.com/api/v3; its webhook at POST /webhooks/github)") || strings.Contains(got, "gh-hook-secret") {
-		t.Errorf("trackers with the webhook = %q", got)
+	got := c.Trackers()
+	for _, want := range []string{"GitHub Issues (acme/ops at https://ghe.acme.com/api/v3; its webhook at POST /webhooks/github)", "issue type Task; its webhook at POST /webhooks/jira)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trackers with the webhooks = %q, want %q in it", got, want)
+		}
+	}
+	if strings.Contains(got, "hook-secret") {
+		t.Errorf("config check shows a webhook secret: %q", got)
+	}
+	delete(env, "JIRA_URL")
+	if _, err := LoadConfig(envOf(env)); err == nil || !strings.Contains(err.Error(), "JIRA_WEBHOOK_SECRET is set without") {
+		t.Errorf("JIRA_WEBHOOK_SECRET without Jira: %v", err)
 	}
 }
 

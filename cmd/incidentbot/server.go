@@ -230,6 +230,9 @@ func (m *Main) Open() error {
 	if len(cfg.PagerDutyWebhookSecrets) > 0 {
 		public.Handle("POST /webhooks/pagerduty", webhooks)
 	}
+	if cfg.JiraWebhookSecret != "" && cfg.JiraOn() {
+		public.Handle("POST /webhooks/jira", &jira.WebhookHandler{Secret: cfg.JiraWebhookSecret, Site: cfg.JiraURL, Project: cfg.JiraProject, Observer: m.Service, Logger: m.Logger})
+	}
 	if cfg.GitHubWebhookSecret != "" && cfg.GitHubOn() {
 		public.Handle("POST /webhooks/github", &github.WebhookHandler{Secret: cfg.GitHubWebhookSecret, Repository: cfg.GitHubRepository, Observer: m.Service, Logger: m.Logger})
 	}

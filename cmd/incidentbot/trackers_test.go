@@ -260,3 +260,73 @@ func TestTrackers_GitHubWebhook_ReflectsACloseAtOnce(t *testing.T) {
 		t.Errorf("without GITHUB_WEBHOOK_SECRET the endpoint answered %d, want 404", code)
 	}
 }
+
+// postJiraWebhook posts a delivery built by jirafake to the bot.
+func (h *harness) postJiraWebhook(hook jirafake.Webhook) int {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.m.URL()+"/webhooks/jira", bytes.NewReader(hook.Body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header = hook.Header.Clone()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// With JIRA_WEBHOOK_SECRET set, an issue moved to Done in Jira is
+// reflected when the admin webhook's signed delivery arrives (the poll an
+// hour away): the item is done, and its GitHub issue is closed; Jira's
+// retry of the delivery changes nothing more; a forged one nothing at all.
+func TestTrackers_JiraWebhook_ReflectsDoneAtOnce(t *testing.T) {
+	h := prepareHarness(t, nil)
+	jf, gf := jirafake.New(), githubfake.New()
+	t.Cleanup(jf.Close)
+	t.Cleanup(gf.Close)
+	const secret = "jira-hook-secret-44ab"
+	h.cfg.JiraURL, h.cfg.JiraEmail, h.cfg.JiraAPIToken, h.cfg.JiraProject = jf.URL(), jf.Email(), jf.Token(), "OPS"
+	h.cfg.JiraWebhookSecret = secret
+	h.cfg.GitHubToken, h.cfg.GitHubRepository, h.cfg.GitHubAPIURL = gf.Token(), gf.Repository(), gf.URL()
+	h.trackerPoll = time.Hour
+	h.start()
+	_, ch := h.paged("PJRW1")
+	h.command("UALICE", ch, "action Write the pool runbook")
+	waitFor(t, "the Jira and GitHub issues", func() bool { return len(jf.Issues()) == 1 && len(gf.Issues()) == 1 })
+	h.waitIdle()
+	key := jf.Issues()[0].Key
+	if err := jf.SetStatus(key, "Done"); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := jf.IssueUpdatedWebhook(key, "To Do", "7f6c1e00-0000-4000-8000-000000000001", "not the secret")
+	if code := h.postJiraWebhook(forged); code != http.StatusUnauthorized {
+		t.Errorf("forged delivery answered %d, want 401", code)
+	}
+	if got := h.actionItems("INC-1")[0].Status; got != "open" {
+		t.Fatalf("item after a forged delivery: %s", got)
+	}
+	done, _ := jf.IssueUpdatedWebhook(key, "To Do", "7f6c1e00-0000-4000-8000-000000000002", secret)
+	for i := range 2 { // Jira retries under the same identifier
+		if code := h.postJiraWebhook(done); code != http.StatusOK {
+			t.Fatalf("delivery %d answered %d", i+1, code)
+		}
+	}
+	if got := h.actionItems("INC-1")[0].Status; got != "done" {
+		t.Fatalf("item after the webhook: %s", got)
+	}
+	h.waitIdle()
+	if gh, _ := gf.Issue(1); gh.State != "closed" {
+		t.Errorf("the item's GitHub issue after done in Jira: %+v", gh)
+	}
+	entries := 0
+	for _, e := range h.timeline("INC-1").Timeline {
+		if strings.Contains(e.Text, "Action item 1 done in Jira ("+key+")") {
+			entries++
+		}
+	}
+	if entries != 1 {
+		t.Errorf("%d timeline entries for the done, want 1", entries)
+	}
+}

@@ -1,7 +1,6 @@
 package github
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,11 +17,6 @@ import (
 // payloads at 25 MB; an issues event is a few kilobytes).
 const MaxWebhookBody = 1 << 20
 
-// Observer applies what a tracker's webhook reports (incidentbot.Service).
-type Observer interface {
-	ObserveTracker(ctx context.Context, tracker, deliveryKey string, issues []incidentbot.TrackerIssue) (incidentbot.Outcome, int, error)
-}
-
 // WebhookHandler serves POST /webhooks/github: a repository webhook's
 // "issues" events, signed with its secret (X-Hub-Signature-256, HMAC-SHA256
 // of the body), each applied once by its X-GitHub-Delivery before the 2xx.
@@ -37,7 +31,7 @@ type WebhookHandler struct {
 	// Repository is GITHUB_REPOSITORY (owner/name): events of another
 	// repository are not applied.
 	Repository string
-	Observer   Observer
+	Observer   incidentbot.TrackerObserver
 	Logger     *slog.Logger
 }
 

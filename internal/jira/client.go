@@ -107,8 +107,11 @@ const readFields = "summary,status,labels,updated"
 // jiraTime is how Jira writes times ("2025-10-14T03:15:00.000+0000").
 const jiraTime = "2006-01-02T15:04:05.000-0700"
 
-func (c *Client) tracked(is issue) incidentbot.TrackerIssue {
-	out := incidentbot.TrackerIssue{Key: is.Key, URL: c.site + "/browse/" + url.PathEscape(is.Key)}
+func (c *Client) tracked(is issue) incidentbot.TrackerIssue { return trackedIssue(c.site, is) }
+
+// trackedIssue is what Jira says of one of the bot's issues on site.
+func trackedIssue(site string, is issue) incidentbot.TrackerIssue {
+	out := incidentbot.TrackerIssue{Key: is.Key, URL: strings.TrimRight(site, "/") + "/browse/" + url.PathEscape(is.Key)}
 	out.IncidentID, out.N, _ = incidentbot.ItemOfLabels(is.Fields.Labels)
 	if st := is.Fields.Status; st != nil {
 		out.Status, out.Done = st.Name, st.StatusCategory.Key == "done"

@@ -35,7 +35,10 @@ package jirafake
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -841,4 +844,56 @@ func (s *Server) SetCredentials(email, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.email, s.token = email, token
+}
+
+// Webhook is an admin webhook delivery as Jira Cloud sends it: the body
+// and the headers (X-Atlassian-Webhook-Identifier, X-Hub-Signature when the
+// webhook has a secret, Content-Type).
+type Webhook struct {
+	Body   []byte
+	Header http.Header
+}
+
+// IssueUpdatedWebhook is the jira:issue_updated delivery Jira sends after
+// the issue key's status changed from fromStatus to the one it has now:
+// the issue with all its fields, the user and the changelog item, signed
+// with secret ("sha256=" and the hex HMAC-SHA256 of the body; none when
+// secret is ""). delivery is its X-Atlassian-Webhook-Identifier, the same
+// on Jira's retries of it.
+func (s *Server) IssueUpdatedWebhook(key, fromStatus, delivery, secret string) (Webhook, error) {
+	s.mu.Lock()
+	is := s.find(key)
+	from, ok := statusNamed(fromStatus)
+	if is == nil || !ok {
+		s.mu.Unlock()
+		return Webhook{}, fmt.Errorf("jirafake: no issue %s or status %q", key, fromStatus)
+	}
+	to, _ := statusNamed(is.Status)
+	view := s.view(is, map[string]bool{"*all": true})
+	at := is.Updated
+	s.mu.Unlock()
+	body, err := json.Marshal(map[string]any{
+		"timestamp":             at.UnixMilli(),
+		"webhookEvent":          "jira:issue_updated",
+		"issue_event_type_name": "issue_generic",
+		"user":                  map[string]any{"accountId": "acc-person", "accountType": "atlassian", "displayName": "A Person", "active": true},
+		"issue":                 view,
+		"changelog": map[string]any{"id": "10400", "items": []map[string]any{{
+			"field": "status", "fieldtype": "jira", "fieldId": "status",
+			"from": from.id, "fromString": from.name, "to": to.id, "toString": to.name,
+		}}},
+	})
+	if err != nil {
+		return Webhook{}, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h.Set("User-Agent", "Atlassian Webhook HTTP Client")
+	h.Set("X-Atlassian-Webhook-Identifier", delivery)
+	if secret != "" {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		h.Set("X-Hub-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	return Webhook{Body: body, Header: h}, nil
 }
