@@ -542,7 +542,7 @@ func holdFenced(t *testing.T, db *postgres.DB, ctx context.Context, key string, 
 // The leader's transactions in flight do not hold up its renewals, nor
 // does a follower's campaign (a storm's stream of them starved the
 // renewals and the leader lost its lease, which failed a two-replica
-// crash test): a transaction kept open for twice the TTL ends a term
+// crash test): a transaction kept open for 1.5 TTLs ends a term
 // neither with a step-down nor a takeover. A takeover of an expired lease
 // still waits for the old leader's transaction in flight.
 func TestLease_RenewsWhileTheLeadersTransactionRuns_TakeoverWaitsForIt(t *testing.T) {
@@ -550,7 +550,11 @@ func TestLease_RenewsWhileTheLeadersTransactionRuns_TakeoverWaitsForIt(t *testin
 	dbA, dbB := pgtest.MustOpenURL(t, url), pgtest.MustOpenURL(t, url)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	const ttl = 1500 * time.Millisecond
+	// A TTL long enough that one slow renewal on a loaded machine (its
+	// timeout is a second) is retried before the term's end, yet short
+	// enough that holding a transaction for 1.5 TTLs outlasts a lease
+	// nobody renews.
+	const ttl = 3 * time.Second
 	type term struct {
 		ctx  context.Context
 		name string
@@ -581,7 +585,7 @@ func TestLease_RenewsWhileTheLeadersTransactionRuns_TakeoverWaitsForIt(t *testin
 		t.Fatal("the leader's term ended while its transaction was open")
 	case tm := <-terms:
 		t.Fatalf("%s took over while the leader's transaction was open", tm.name)
-	case <-time.After(2 * ttl):
+	case <-time.After(ttl * 3 / 2):
 	}
 	close(release)
 	if err := <-errc; err != nil {
@@ -599,7 +603,7 @@ func TestLease_RenewsWhileTheLeadersTransactionRuns_TakeoverWaitsForIt(t *testin
 	select {
 	case tm := <-terms:
 		t.Fatalf("%s took over while the old leader's transaction was open", tm.name)
-	case <-time.After(2 * ttl):
+	case <-time.After(ttl * 3 / 2):
 	}
 	ended := time.Now()
 	close(release)
