@@ -1,16 +1,13 @@
 package github
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	gh "github.com/google/go-github/v75/github"
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/webhook"
 )
 
 // MaxWebhookBody is the largest webhook body read (GitHub caps its own
@@ -43,14 +40,8 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = slog.Default()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, "error", fmt.Sprintf("body over %d bytes", MaxWebhookBody))
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, "error", "could not read body")
+	body, ok := webhook.ReadBody(w, r, MaxWebhookBody)
+	if !ok {
 		return
 	}
 	delivery := gh.DeliveryID(r)
@@ -62,62 +53,55 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		log.Error("GITHUB WEBHOOK REFUSED: bad signature; check GITHUB_WEBHOOK_SECRET and the webhook's secret", "reason", reason,
 			"delivery", incidentbot.Clip(delivery), "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		webhook.WriteJSON(w, http.StatusUnauthorized, "error", "invalid signature")
 		return
 	}
 	if delivery == "" || len(delivery) > 100 {
-		writeJSON(w, http.StatusBadRequest, "error", "missing or oversized X-GitHub-Delivery")
+		webhook.WriteJSON(w, http.StatusBadRequest, "error", "missing or oversized X-GitHub-Delivery")
 		return
 	}
 	event := gh.WebHookType(r)
 	if event != "issues" {
 		// "ping" (the webhook was made) and any event the webhook was set
 		// to send besides issues: nothing to do.
-		writeJSON(w, http.StatusOK, "status", "ignored")
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored")
 		return
 	}
 	parsed, err := gh.ParseWebHook(event, body)
 	if err != nil {
 		log.Warn("github webhook: malformed body", "err", err, "delivery", incidentbot.Clip(delivery))
-		writeJSON(w, http.StatusBadRequest, "error", "malformed issues event: "+err.Error())
+		webhook.WriteJSON(w, http.StatusBadRequest, "error", "malformed issues event: "+err.Error())
 		return
 	}
 	ev, ok := parsed.(*gh.IssuesEvent)
 	if !ok || ev.Issue == nil {
-		writeJSON(w, http.StatusBadRequest, "error", "issues event without an issue")
+		webhook.WriteJSON(w, http.StatusBadRequest, "error", "issues event without an issue")
 		return
 	}
 	if repo := ev.GetRepo().GetFullName(); !strings.EqualFold(repo, h.Repository) {
 		log.Warn("github webhook: an event of another repository ignored", "repository", incidentbot.Clip(repo), "want", h.Repository, "delivery", incidentbot.Clip(delivery))
-		writeJSON(w, http.StatusOK, "status", "ignored")
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored")
 		return
 	}
 	switch ev.GetAction() {
 	case "closed", "reopened", "edited", "labeled":
 	default:
-		writeJSON(w, http.StatusOK, "status", "ignored")
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored")
 		return
 	}
 	is := trackedIssue(ev.Issue)
 	if is.IncidentID == "" {
-		writeJSON(w, http.StatusOK, "status", "ignored") // not an issue of the bot's
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored") // not an issue of the bot's
 		return
 	}
 	out, changed, err := h.Observer.ObserveTracker(r.Context(), incidentbot.TrackerGitHub, DeliveryKey(delivery), []incidentbot.TrackerIssue{is})
 	if err != nil {
 		log.Error("github webhook: could not record the delivery; GitHub does not retry, the next poll will see the change", "err", err, "delivery", incidentbot.Clip(delivery))
-		writeJSON(w, http.StatusServiceUnavailable, "error", "could not record the delivery")
+		webhook.WriteJSON(w, http.StatusServiceUnavailable, "error", "could not record the delivery")
 		return
 	}
 	if changed > 0 {
 		log.Info("github webhook: action item changed in GitHub", "incident", is.IncidentID, "item", is.N, "issue", is.Key, "action", ev.GetAction())
 	}
-	writeJSON(w, http.StatusOK, "status", string(out))
-}
-
-func writeJSON(w http.ResponseWriter, status int, key, value string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]string{key: value})
-	_, _ = w.Write(append(b, '\n'))
+	webhook.WriteJSON(w, http.StatusOK, "status", string(out))
 }

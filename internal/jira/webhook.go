@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	incidentbot "github.com/incidentbot/incidentbot"
+	"github.com/incidentbot/incidentbot/internal/webhook"
 )
 
 // MaxWebhookBody is the largest webhook body read; an issue event with
@@ -68,14 +66,8 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = slog.Default()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, "error", fmt.Sprintf("body over %d bytes", MaxWebhookBody))
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, "error", "could not read body")
+	body, ok := webhook.ReadBody(w, r, MaxWebhookBody)
+	if !ok {
 		return
 	}
 	delivery := r.Header.Get("X-Atlassian-Webhook-Identifier")
@@ -87,49 +79,42 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		log.Error("JIRA WEBHOOK REFUSED: bad signature; check JIRA_WEBHOOK_SECRET and the webhook's secret", "reason", reason,
 			"delivery", incidentbot.Clip(delivery), "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		webhook.WriteJSON(w, http.StatusUnauthorized, "error", "invalid signature")
 		return
 	}
 	if delivery == "" || len(delivery) > 100 {
-		writeJSON(w, http.StatusBadRequest, "error", "missing or oversized X-Atlassian-Webhook-Identifier")
+		webhook.WriteJSON(w, http.StatusBadRequest, "error", "missing or oversized X-Atlassian-Webhook-Identifier")
 		return
 	}
 	var ev webhookEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		log.Warn("jira webhook: malformed body", "err", err, "delivery", incidentbot.Clip(delivery))
-		writeJSON(w, http.StatusBadRequest, "error", "malformed webhook body: "+err.Error())
+		webhook.WriteJSON(w, http.StatusBadRequest, "error", "malformed webhook body: "+err.Error())
 		return
 	}
 	// Only updates: a created issue is the bot's own create, and a
 	// deleted one says nothing about the item's work.
 	if ev.WebhookEvent != "jira:issue_updated" || ev.Issue == nil {
-		writeJSON(w, http.StatusOK, "status", "ignored")
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored")
 		return
 	}
 	if !strings.HasPrefix(ev.Issue.Key, h.Project+"-") {
-		writeJSON(w, http.StatusOK, "status", "ignored") // another project's issue
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored") // another project's issue
 		return
 	}
 	is := trackedIssue(h.Site, *ev.Issue)
 	if is.IncidentID == "" || ev.Issue.Fields.Status == nil {
-		writeJSON(w, http.StatusOK, "status", "ignored") // not an issue of the bot's, or no status to read
+		webhook.WriteJSON(w, http.StatusOK, "status", "ignored") // not an issue of the bot's, or no status to read
 		return
 	}
 	out, changed, err := h.Observer.ObserveTracker(r.Context(), incidentbot.TrackerJira, DeliveryKey(delivery), []incidentbot.TrackerIssue{is})
 	if err != nil {
 		log.Error("jira webhook: could not record the delivery; Jira will retry", "err", err, "delivery", incidentbot.Clip(delivery))
-		writeJSON(w, http.StatusServiceUnavailable, "error", "could not record the delivery; retry")
+		webhook.WriteJSON(w, http.StatusServiceUnavailable, "error", "could not record the delivery; retry")
 		return
 	}
 	if changed > 0 {
 		log.Info("jira webhook: action item changed in Jira", "incident", is.IncidentID, "item", is.N, "issue", is.Key, "status", is.Status)
 	}
-	writeJSON(w, http.StatusOK, "status", string(out))
-}
-
-func writeJSON(w http.ResponseWriter, status int, key, value string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]string{key: value})
-	_, _ = w.Write(append(b, '\n'))
+	webhook.WriteJSON(w, http.StatusOK, "status", string(out))
 }
