@@ -173,14 +173,15 @@ func TestTrackers_ActionItems_BothWaysThroughJiraAndGitHub(t *testing.T) {
 	}
 }
 
-// postGitHubWebhook posts a delivery built by githubfake to the bot.
-func (h *harness) postGitHubWebhook(hook githubfake.Webhook) (int, string) {
+// postWebhook posts a tracker's delivery (as its fake builds it) to the
+// bot's path and returns the answer's status and body.
+func (h *harness) postWebhook(path string, body []byte, header http.Header) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.m.URL()+"/webhooks/github", bytes.NewReader(hook.Body))
+	req, err := http.NewRequest(http.MethodPost, h.m.URL()+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	req.Header = hook.Header.Clone()
+	req.Header = header.Clone()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -191,6 +192,11 @@ func (h *harness) postGitHubWebhook(hook githubfake.Webhook) (int, string) {
 		h.t.Fatal(err)
 	}
 	return res.StatusCode, string(b)
+}
+
+func (h *harness) postGitHubWebhook(hook githubfake.Webhook) (int, string) {
+	h.t.Helper()
+	return h.postWebhook("/webhooks/github", hook.Body, hook.Header)
 }
 
 // With GITHUB_WEBHOOK_SECRET set, an issue closed on GitHub is reflected
@@ -261,20 +267,10 @@ func TestTrackers_GitHubWebhook_ReflectsACloseAtOnce(t *testing.T) {
 	}
 }
 
-// postJiraWebhook posts a delivery built by jirafake to the bot.
 func (h *harness) postJiraWebhook(hook jirafake.Webhook) int {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.m.URL()+"/webhooks/jira", bytes.NewReader(hook.Body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header = hook.Header.Clone()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	code, _ := h.postWebhook("/webhooks/jira", hook.Body, hook.Header)
+	return code
 }
 
 // With JIRA_WEBHOOK_SECRET set, an issue moved to Done in Jira is
