@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -834,14 +835,18 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// safeURL returns u when it is an http(s) URL without characters that
-// could end a Markdown link or an HTML attribute, else "".
+// safeURL returns u when it is an http(s) URL with a host and without
+// characters that could end a Markdown link, a table cell or an HTML
+// attribute, else "".
 func safeURL(u string) string {
 	u = CleanLine(u)
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return ""
 	}
-	if strings.ContainsAny(u, " <>\"'()`\\") {
+	if strings.ContainsAny(u, " <>\"'()`\\[]|") {
+		return ""
+	}
+	if pu, err := url.Parse(u); err != nil || pu.Host == "" {
 		return ""
 	}
 	return u
