@@ -140,13 +140,8 @@ func serveBaselineHTTP(addr string, h http.Handler) int {
 func verified(secret string, keep func(eventID string, body []byte) error) http.HandlerFunc {
 	secrets := []string{secret}
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pager.MaxBody))
-		if err != nil {
-			http.Error(w, "could not read body", http.StatusRequestEntityTooLarge)
-			return
-		}
-		if !pager.VerifySignature(r.Header.Get("X-PagerDuty-Signature"), body, secrets) {
-			http.Error(w, "invalid signature", http.StatusUnauthorized)
+		body, ok := readSigned(w, r, secrets)
+		if !ok {
 			return
 		}
 		var env struct {
@@ -164,4 +159,19 @@ func verified(secret string, keep func(eventID string, body []byte) error) http.
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}
+}
+
+// readSigned reads a webhook's body, capped as the real server does, and
+// verifies its signature; it answers the request itself when either fails.
+func readSigned(w http.ResponseWriter, r *http.Request, secrets []string) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pager.MaxBody))
+	if err != nil {
+		http.Error(w, "could not read body", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	if !pager.VerifySignature(r.Header.Get("X-PagerDuty-Signature"), body, secrets) {
+		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
 }

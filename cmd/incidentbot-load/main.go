@@ -104,6 +104,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-serve-baseline-pg" {
 		os.Exit(serveBaselinePG(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "-serve-floor-pg" {
+		os.Exit(serveFloorPG(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

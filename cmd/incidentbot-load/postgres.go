@@ -44,9 +44,12 @@ import (
 // CHECKPOINT), or, without it, a throwaway cluster started with the
 // repository's .ci/pg-start and stopped with .ci/pg-stop at the end.
 
-// pgKinds are the three servers of a round.
+// pgKinds are the servers of a round: the baseline, the floor (the least
+// write issue 11 asks of a delivery, serveFloorPG) and the real server.
 const (
 	pgBaseline = "baseline"
+	pgFloor    = "floor"
+	pgBatched  = "floor, batched"
 	pgOne      = "1 replica"
 	pgTwo      = "2 replicas"
 )
@@ -226,7 +229,7 @@ func benchPostgres(ctx context.Context, o options, bin, self, dir, secret string
 	fmt.Fprintf(out, "incidentbot-load: PagerDuty webhooks on PostgreSQL, %d senders, %d open incidents, warm-up %s, window %s, %d rounds, baseline pool %d, Slack rate scale %g; then %d takeovers\n",
 		o.concurrency, o.incidents, o.warmup, o.duration, o.rounds, o.baselinePool, o.slackScale, o.takeovers)
 	incs := makeIncidents(o.incidents)
-	order := []string{pgBaseline, pgOne, pgTwo}
+	order := []string{pgBaseline, pgFloor, pgBatched, pgOne, pgTwo}
 	var all []pgMeasurement
 	for r := 1; r <= o.rounds; r++ {
 		for i := range order {
@@ -272,13 +275,19 @@ func measurePG(ctx context.Context, o options, pg *pgServer, bin, self, dir, sec
 			err = fmt.Errorf("dropping the run's schema: %w", derr)
 		}
 	}()
-	if m.kind == pgBaseline {
+	if m.kind == pgBaseline || m.kind == pgFloor || m.kind == pgBatched {
 		addr, err := freeAddr()
 		if err != nil {
 			return err
 		}
-		p, err := startProc(ctx, "baseline", filepath.Join(dir, "baseline.log"), childEnv(), self,
-			"-serve-baseline-pg", addr, schemaURL, secret, strconv.Itoa(o.baselinePool))
+		args := []string{"-serve-baseline-pg", addr, schemaURL, secret, strconv.Itoa(o.baselinePool)}
+		if m.kind == pgFloor || m.kind == pgBatched {
+			args = []string{"-serve-floor-pg", addr, schemaURL, secret, strconv.Itoa(o.baselinePool), strconv.Itoa(o.incidents)}
+		}
+		if m.kind == pgBatched {
+			args = append(args, "64")
+		}
+		p, err := startProc(ctx, m.kind, filepath.Join(dir, strings.ReplaceAll(m.kind, ", ", "-")+".log"), childEnv(), self, args...)
 		if err != nil {
 			return err
 		}
@@ -332,11 +341,11 @@ func (m pgMeasurement) line() string {
 	l := m.load
 	s := fmt.Sprintf("round %d %-10s %8.1f deliveries/s  p50 %s  p90 %s  p99 %s  max %s  errors %d  CPU %% server/PostgreSQL/tool/other: %s  (server+PostgreSQL %.2f ms a delivery)",
 		m.round, m.kind, l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), cpuPerDelivery(l))
-	if m.kind != pgBaseline {
+	if m.kind == pgOne || m.kind == pgTwo {
 		s += fmt.Sprintf("  (incidents opened in %s; Slack posts %.1f/s; outbox backlog after the window %d)",
 			m.seedTime.Round(time.Millisecond), m.posts, m.backlog)
 	}
-	return s + measurement{load: m.load, exitErr: m.exitErr, isReal: m.kind != pgBaseline}.errorLines()
+	return s + measurement{load: m.load, exitErr: m.exitErr, isReal: m.kind == pgOne || m.kind == pgTwo}.errorLines()
 }
 
 // pgCPUCell formats the CPU used in the window, in % of one core: the
@@ -369,14 +378,14 @@ func reportPG(out io.Writer, all []pgMeasurement) {
 	for _, m := range all {
 		l := m.load
 		extra := "| – | – |"
-		if m.kind != pgBaseline {
+		if m.kind == pgOne || m.kind == pgTwo {
 			extra = fmt.Sprintf("| %.1f | %d |", m.posts, m.backlog)
 		}
 		fmt.Fprintf(out, "| %d | %s | %.1f | %s | %s | %s | %s | %d | %s | %.2f %s\n", m.round, m.kind,
 			l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), cpuPerDelivery(l), extra)
 	}
 	med := map[string]map[string]float64{}
-	for _, kind := range []string{pgBaseline, pgOne, pgTwo} {
+	for _, kind := range []string{pgBaseline, pgFloor, pgBatched, pgOne, pgTwo} {
 		var rate, p50, p90, p99, pmax, errs, posts, backlog, cpu []float64
 		for _, m := range all {
 			if m.kind != kind {
@@ -394,7 +403,7 @@ func reportPG(out io.Writer, all []pgMeasurement) {
 		}
 		med[kind] = map[string]float64{"rate": median(rate), "p99": median(p99), "cpu": median(cpu)}
 		extra := "| – | – |"
-		if kind != pgBaseline {
+		if kind == pgOne || kind == pgTwo {
 			extra = fmt.Sprintf("| %.1f | %.0f |", median(posts), median(backlog))
 		}
 		fmt.Fprintf(out, "| **median** | **%s** | **%.1f** | %.2f | %.2f | **%.2f** | %.2f | %.0f | | %.2f %s\n", kind,
@@ -405,7 +414,7 @@ func reportPG(out io.Writer, all []pgMeasurement) {
 	if b["rate"] == 0 || b["p99"] == 0 {
 		fmt.Fprintln(out, "no ratio: the baseline accepted no deliveries")
 	} else {
-		for _, kind := range []string{pgOne, pgTwo} {
+		for _, kind := range []string{pgFloor, pgBatched, pgOne, pgTwo} {
 			tput, p99 := med[kind]["rate"]/b["rate"], med[kind]["p99"]/b["p99"]
 			fmt.Fprintf(out, "%-10s throughput/baseline: %.3fx (bar: at least 0.8x) %s   p99/baseline: %.3fx (bar: at most 2x) %s   CPU a delivery/baseline's: %.2fx\n",
 				kind, tput, verdict(tput >= 0.8), p99, verdict(p99 <= 2), med[kind]["cpu"]/b["cpu"])
