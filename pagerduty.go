@@ -358,10 +358,6 @@ func (w *txWork) applyPending(inc *Incident) error {
 // open creates the incident of a PagerDuty incident, its "paged" entry,
 // and the jobs that open its channel and announce it.
 func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
-	n, err := w.NextIncidentNumber()
-	if err != nil {
-		return nil, err
-	}
 	detected := pi.CreatedAt.UTC()
 	if detected.IsZero() {
 		detected = w.now
@@ -377,8 +373,6 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 		status = StatusResolved
 	}
 	inc := &Incident{
-		ID:       IncidentID(n),
-		Number:   n,
 		Title:    cmp.Or(strings.TrimSpace(stripRefs(pi.Title)), "PagerDuty incident "+pi.ID),
 		Severity: SeverityFromPagerDuty(pi.Priority, pi.Urgency),
 		Status:   status,
@@ -402,6 +396,12 @@ func (w *txWork) open(pi *PagerIncident) (*Incident, error) {
 			inc.Assignees = append(inc.Assignees, q)
 		}
 	}
+	// The number last: on PostgreSQL it locks the counter until the commit.
+	n, err := w.NextIncidentNumber()
+	if err != nil {
+		return nil, err
+	}
+	inc.ID, inc.Number = IncidentID(n), n
 	text := fmt.Sprintf("Paged: %s", inc.Title)
 	if pi.ServiceName != "" {
 		text += " (service " + pi.ServiceName + ")"
