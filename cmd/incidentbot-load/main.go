@@ -91,6 +91,7 @@ type options struct {
 	databaseURL  string
 	baselinePool int
 	takeovers    int
+	pageSenders  int
 	// -mode pull
 	pollEvery time.Duration
 	pages     int
@@ -126,6 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.batchDelay, "baseline-batch-delay", 10*time.Millisecond, "the baseline's bbolt MaxBatchDelay (default: bbolt's own default); change it only to see how much the comparison owes to it")
 	fs.StringVar(&o.databaseURL, "database-url", "", "-mode postgres: the PostgreSQL server (a superuser's URL, on this machine); empty starts a throwaway cluster with .ci/pg-start")
 	fs.IntVar(&o.baselinePool, "baseline-pool", 16, "-mode postgres: the baseline's connection pool (16: the store's default)")
+	fs.IntVar(&o.pageSenders, "page-senders", 8, "-mode postgres: senders that page the open incidents at once before each window (their answer times are reported)")
 	fs.IntVar(&o.takeovers, "takeovers", 5, "-mode postgres: SIGKILLs of the leader to time (0: none)")
 	fs.DurationVar(&o.pollEvery, "poll", 15*time.Second, "-mode pull: INCIDENTBOT_PAGERDUTY_POLL of the real server")
 	fs.IntVar(&o.pages, "pages", 40, "-mode pull: pages to time, alternately by the log alone and by webhook")

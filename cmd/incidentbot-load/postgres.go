@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,9 @@ type pgMeasurement struct {
 	backlog  int     // outbox jobs pending right after the window
 	exitErr  error
 	seedTime time.Duration
+	pages    []time.Duration // how long each page took to be accepted (sorted)
+	// pageSenders sent those pages at once.
+	pageSenders int
 }
 
 // pgServer is the PostgreSQL server the mode uses.
@@ -311,6 +315,7 @@ func measurePG(ctx context.Context, o options, pg *pgServer, bin, self, dir, sec
 		return err
 	}
 	defer s.close()
+	s.pageSenders = o.pageSenders
 	t0 := time.Now()
 	dead, err := s.seed(ctx, secret, incs)
 	if err != nil {
@@ -320,6 +325,7 @@ func measurePG(ctx context.Context, o options, pg *pgServer, bin, self, dir, sec
 		return fmt.Errorf("opening the incidents left %d dead letters (GET /api/outbox)", dead)
 	}
 	m.seedTime = time.Since(t0)
+	m.pages, m.pageSenders = s.pages, cmp.Or(s.pageSenders, 8)
 	var pids []int
 	for _, p := range s.procs {
 		pids = append(pids, p.pid)
@@ -342,8 +348,8 @@ func (m pgMeasurement) line() string {
 	s := fmt.Sprintf("round %d %-10s %8.1f deliveries/s  p50 %s  p90 %s  p99 %s  max %s  errors %d  CPU %% server/PostgreSQL/tool/other: %s  (server+PostgreSQL %.2f ms a delivery)",
 		m.round, m.kind, l.Rate(), ms(l.Pct(50)), ms(l.Pct(90)), ms(l.Pct(99)), ms(l.Pct(100)), l.Errors, pgCPUCell(l), cpuPerDelivery(l))
 	if m.kind == pgOne || m.kind == pgTwo {
-		s += fmt.Sprintf("  (incidents opened in %s; Slack posts %.1f/s; outbox backlog after the window %d)",
-			m.seedTime.Round(time.Millisecond), m.posts, m.backlog)
+		s += fmt.Sprintf("  (incidents opened in %s, %d pages from %d senders accepted in p50 %s p99 %s max %s; Slack posts %.1f/s; outbox backlog after the window %d)",
+			m.seedTime.Round(time.Millisecond), len(m.pages), m.pageSenders, ms(percentile(m.pages, 50)), ms(percentile(m.pages, 99)), ms(percentile(m.pages, 100)), m.posts, m.backlog)
 	}
 	return s + measurement{load: m.load, exitErr: m.exitErr, isReal: m.kind == pgOne || m.kind == pgTwo}.errorLines()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,6 +193,10 @@ type realServer struct {
 	signingSecret string // SLACK_SIGNING_SECRET
 	slack         *slackfake.Server
 	pd            *pagerfake.Server
+	// pageSenders page the incidents in seed at once (0: 8); pages are
+	// the times seed's pages took to be accepted, sorted.
+	pageSenders int
+	pages       []time.Duration
 }
 
 // startReal starts the server with its own fakes, on a fresh bbolt file in
@@ -300,20 +306,24 @@ func (s *realServer) seed(ctx context.Context, secret string, incs []incidentRef
 		errs []error
 		next = make(chan incidentRef)
 	)
-	for range 8 {
+	s.pages = s.pages[:0]
+	for range cmp.Or(s.pageSenders, 8) {
 		wg.Go(func() {
 			for ref := range next {
+				t0 := time.Now()
 				inc := s.pd.AddIncident(pagerfake.Incident{
 					ID: ref.ID, Title: ref.Title, Urgency: "high", PriorityName: "P2",
 					ServiceID: "PSVLOAD", ServiceName: "Checkout", AssigneeIDs: []string{agentID},
 				})
 				agent := pagerfake.ServiceRef(inc.ServiceID, inc.ServiceName)
 				ev := pagerfake.Event{Type: "incident.triggered", Agent: &agent, Data: pagerfake.IncidentData(inc)}
-				if _, err := sender.SendUntilAccepted(sctx, "", ev.JSON(), 50*time.Millisecond); err != nil {
-					mu.Lock()
+				_, err := sender.SendUntilAccepted(sctx, "", ev.JSON(), 50*time.Millisecond)
+				mu.Lock()
+				s.pages = append(s.pages, time.Since(t0))
+				if err != nil {
 					errs = append(errs, fmt.Errorf("paging %s: %w", ref.ID, err))
-					mu.Unlock()
 				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -322,6 +332,7 @@ func (s *realServer) seed(ctx context.Context, secret string, incs []incidentRef
 	}
 	close(next)
 	wg.Wait()
+	slices.Sort(s.pages)
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
