@@ -61,6 +61,9 @@ type harness struct {
 	pollEvery time.Duration
 	// trackerPoll is how often Jira and GitHub are polled (default when 0).
 	trackerPoll time.Duration
+	// statusRefresh is how often each server renders /status again
+	// (default when 0).
+	statusRefresh time.Duration
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -147,6 +150,7 @@ func (h *harness) open() *Main {
 	m.LeaseTTL = h.leaseTTL
 	m.PollEvery = h.pollEvery
 	m.TrackerPollEvery = h.trackerPoll
+	m.StatusRefreshEvery = h.statusRefresh
 	if err := m.Open(); err != nil {
 		h.t.Fatal(err)
 	}

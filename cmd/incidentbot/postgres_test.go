@@ -158,3 +158,45 @@ func TestPostgres_FollowerCommit_WakesTheLeader(t *testing.T) {
 		t.Errorf("the note was posted %v after the follower took it: not woken (the rescan is 5 s)", d)
 	}
 }
+
+// Every replica's public page follows the store: a follower, which runs no
+// publish job, renders its page again on its own (it rendered once before
+// the page, and served that forever when nothing refreshed it).
+func TestPostgres_FollowerStatusPageFollowsTheLeader(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	h := prepareHarness(t, nil)
+	h.cfg.DatabaseURL = url
+	h.leaseTTL = 2 * time.Second
+	h.statusRefresh = 100 * time.Millisecond
+	h.start()
+	second := h.open()
+	get := func(m *Main) string {
+		t.Helper()
+		res, err := http.Get(m.URL() + "/status.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, m := range []*Main{h.m, second} {
+		if body := get(m); strings.Contains(body, "INC-1") {
+			t.Fatalf("before any page, /status.json shows INC-1: %s", body)
+		}
+	}
+	inc := h.incident("PSTATUS")
+	inc.Title = "Checkout is down"
+	if code := h.deliver("W-status-1", h.incidentEvent("incident.triggered", t0, inc)); code/100 != 2 {
+		t.Fatalf("delivery answered %d", code)
+	}
+	h.waitIdle()
+	for i, m := range []*Main{h.m, second} {
+		waitFor(t, fmt.Sprintf("replica %d (leading: %v) to show INC-1 on /status.json", i+1, leaderOf(t, m)), func() bool {
+			return strings.Contains(get(m), "INC-1")
+		})
+	}
+}

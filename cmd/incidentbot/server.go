@@ -66,6 +66,10 @@ type Main struct {
 
 	// LeaseTTL is the PostgreSQL leader lease's lifetime (5 s when 0).
 	LeaseTTL time.Duration
+	// StatusRefreshEvery is how often every replica renders its public
+	// status page again from the store (15 s when 0): the day bars move
+	// with time, and a follower learns of the leader's publications so.
+	StatusRefreshEvery time.Duration
 
 	// TrackerPollEvery is how often Jira and GitHub are asked for the bot's
 	// issues changed there (1 min when 0); FollowupsEvery how often the
@@ -219,7 +223,7 @@ func (m *Main) Open() error {
 	}
 	// The public page is rendered when public state changes (and into
 	// INCIDENTBOT_STATUS_DIR when set), never per request.
-	m.Status = &statuspage.Page{Source: m.Service, Dir: statuspage.Dir{Path: cfg.StatusDir}, Now: m.Now, Logger: m.Logger}
+	m.Status = &statuspage.Page{Source: m.Service, Dir: statuspage.Dir{Path: cfg.StatusDir}, Now: m.Now, Logger: m.Logger, RefreshEvery: m.StatusRefreshEvery}
 	m.Jobs.Site = m.Status
 	m.registerMetrics()
 
@@ -324,9 +328,12 @@ func (m *Main) Open() error {
 			}
 		}()
 	}
-	m.wg.Add(3)
+	m.wg.Add(4)
 	go func() { defer m.wg.Done(); responders.Run(ctx, 5*time.Minute) }()
 	go func() { defer m.wg.Done(); m.loadPeople(ctx) }()
+	// Every replica serves /status from its own rendering: each refreshes
+	// it (the leader's publish job also replaces it at once).
+	go func() { defer m.wg.Done(); m.Status.Run(ctx) }()
 	if pg == nil {
 		go func() { defer m.wg.Done(); lead(ctx) }()
 	} else {
