@@ -194,3 +194,46 @@ func TestJobs_CreateChannel_BotUserIDAskedOnceAtATime(t *testing.T) {
 		}
 	}
 }
+
+// noChannelChat refuses every channel creation for good.
+type noChannelChat struct{ storyChat }
+
+func (c *noChannelChat) CreateChannel(context.Context, string, bool) (incidentbot.Channel, error) {
+	return incidentbot.Channel{}, incidentbot.Errorf(incidentbot.EREJECTED, "restricted_action")
+}
+
+// When the incident channel cannot be created, the announcement tells the
+// stakeholders where to follow the incident and its thread still hears of
+// it: the resolution's reply too (it was a dead letter at once, "the
+// incident channel could not be created", and the thread never said the
+// incident was resolved).
+func TestJobs_ChannelFailed_ResolutionStillReachesTheThread(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	chat := &noChannelChat{}
+	mustIngest(t, s, "W1", pd("P1", incidentbot.EventTriggered, t0))
+	runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
+	waitUntil(t, "the announcement", func() bool {
+		inc, _, _ := state(t, db, "P1")
+		return inc.Announcement != nil && inc.ChannelFailed
+	})
+	mustIngest(t, s, "W2", pd("P1", incidentbot.EventResolved, t0.Add(10*time.Minute)))
+	waitUntil(t, "the outbox to drain", func() bool {
+		_, _, jobs := state(t, db, "P1")
+		return len(jobs) == 0
+	})
+	inc, _, _ := state(t, db, "P1")
+	for _, p := range inc.Problems {
+		if p.Job == incidentbot.JobAnnounceResolved {
+			t.Errorf("the resolution's reply failed: %s", p.Message)
+		}
+	}
+	chat.mu.Lock()
+	defer chat.mu.Unlock()
+	for _, m := range chat.posts {
+		if m.ThreadTS == inc.Announcement.TS && strings.Contains(m.Text, inc.ID+" resolved") {
+			return
+		}
+	}
+	t.Errorf("no resolution reply in the stakeholder thread; posts: %+v", chat.posts)
+}

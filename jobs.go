@@ -81,7 +81,9 @@ func (js *Jobs) Perform(ctx context.Context, j *Job) error {
 			return err
 		}
 	}
-	announcing := j.Kind == JobAnnounce || j.Kind == JobUpdateAnnouncement
+	// Stakeholders hear of an incident whose channel failed: its
+	// announcement, the thread's replies and its resolution need no channel.
+	announcing := j.Kind == JobAnnounce || j.Kind == JobUpdateAnnouncement || j.Kind == JobAnnounceResolved
 	if j.needsChannel() && inc != nil && inc.ChannelID == "" && !(announcing && inc.ChannelFailed) {
 		if inc.ChannelFailed {
 			return Errorf(EREJECTED, "the incident channel could not be created")
