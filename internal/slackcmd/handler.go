@@ -82,8 +82,9 @@ func NewHandler(cfg HandlerConfig) *Handler {
 
 // deliveryKey identifies a signed request for the lifecycle: a replay of
 // it (the same signature, inside Slack's 5-minute window) is applied once.
+// The signature's hex digits count in either case, as they verify.
 func deliveryKey(r *http.Request, part int) string {
-	sum := sha256.Sum256([]byte(r.Header.Get("X-Slack-Signature")))
+	sum := sha256.Sum256([]byte(strings.ToLower(r.Header.Get("X-Slack-Signature"))))
 	key := "slack-request:" + hex.EncodeToString(sum[:16])
 	if part > 0 {
 		key += ":" + strconv.Itoa(part)
