@@ -224,3 +224,54 @@ func TestDigest_DeadLetterDoesNotBlockTheNext(t *testing.T) {
 		t.Errorf("%d digests listing %d incidents, want 1 listing 3 (P2, P3, PNEXT)", digests, n)
 	}
 }
+
+// A storm digest that fails for good, with no storm page after it, does not
+// hold its incidents' stakeholder replies for ever (each waited 250 ms at a
+// time for a digest that was not coming, never a dead letter): the replies
+// are dropped, as for a failed announcement, and each incident says why.
+func TestDigest_DeadLetterWithNoStormAfter_DoesNotHoldTheReplies(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	s.DigestAfter = 2
+	s.DigestCollect = 20 * time.Millisecond
+	chat := &storyChat{}
+	chat.onPost = func(_ string, msg incidentbot.Message) error {
+		if strings.HasPrefix(msg.Text, "Alert storm") {
+			return incidentbot.Errorf(incidentbot.EREJECTED, "channel_not_found")
+		}
+		return nil
+	}
+	for i := range 4 {
+		page(t, s, fmt.Sprintf("P%d", i))
+	}
+	runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
+	waitUntil(t, "the digest's dead letter", func() bool {
+		var dead []*incidentbot.Job
+		if err := db.View(context.Background(), func(tx incidentbot.Tx) error {
+			var err error
+			dead, err = tx.DeadLetters()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range dead {
+			if j.Kind == incidentbot.JobAnnounceDigest {
+				return true
+			}
+		}
+		return false
+	})
+	mustIngest(t, s, "W-P3-resolved", pd("P3", incidentbot.EventResolved, t0.Add(time.Minute)))
+	waitUntil(t, "P3's resolution reply to be done with", func() bool {
+		_, _, jobs := state(t, db, "P3")
+		return count(jobs, incidentbot.JobAnnounceResolved) == 0
+	})
+	inc, _, _ := state(t, db, "P3")
+	found := false
+	for _, p := range inc.Problems {
+		found = found || p.Job == incidentbot.JobAnnounceDigest && strings.Contains(p.Message, "storm digest")
+	}
+	if !found {
+		t.Errorf("P3's problems %+v do not say its storm digest failed", inc.Problems)
+	}
+}

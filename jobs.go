@@ -147,9 +147,22 @@ func (w *txWork) jobFailed(j *Job, cause error) error {
 		}
 	case JobAnnounceDigest:
 		// The next storm page starts a new digest, which lists the
-		// incidents this one could not announce.
+		// incidents this one could not announce. Until then they have no
+		// stakeholder thread (their replies are dropped): each says why.
 		if err := w.ForgetDelivery(digestKey); err != nil {
 			return err
+		}
+		waiting, err := w.StormIncidents()
+		if err != nil {
+			return err
+		}
+		for _, inc := range waiting {
+			if err := w.change(inc.ID, func(inc *Incident) error {
+				inc.Problems = append(inc.Problems, Problem{At: now, Job: j.Kind, Message: msg})
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 	case JobLookupPerson:
 		// A later request with this ID may queue the lookup again.
@@ -383,14 +396,28 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 
 // threadReply posts a reply in the incident's stakeholder thread: the
 // thread the message names, else the announcement's (or the storm
-// digest's, waited for). An incident whose announcement failed for good
-// has no thread: the failure was reported, the reply is dropped.
+// digest's, waited for while one is pending). An incident whose
+// announcement or digest failed for good has no thread: the failure was
+// reported, the reply is dropped.
 func (js *Jobs) threadReply(ctx context.Context, inc *Incident, channel string, msg Message) error {
 	if msg.ThreadTS == "" {
 		switch {
 		case inc.Announcement != nil:
 			msg.ThreadTS = inc.Announcement.TS
 		case inc.InDigest:
+			var pending bool
+			if err := js.Service.Store.View(ctx, func(tx Tx) error {
+				var err error
+				pending, err = tx.SeenDelivery(digestKey)
+				return err
+			}); err != nil {
+				return err
+			}
+			if !pending {
+				// Its digest failed for good (reported on the incident)
+				// and no later one is on its way: no thread to reply in.
+				return nil
+			}
 			return &Error{Code: ETHROTTLED, Message: "waiting for the storm digest", RetryAfter: channelWait}
 		default:
 			return nil

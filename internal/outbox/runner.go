@@ -417,6 +417,12 @@ func (r *Runner) attempt(ctx context.Context, j *incidentbot.Job) jobDone {
 		return jobDone{job: j}
 	}
 	if incidentbot.ErrorCode(err) == incidentbot.ETHROTTLED {
+		if r.now().Sub(j.CreatedAt) > r.maxAge() {
+			// Held back for longer than any job is retried: what it waits
+			// for is not coming; report it rather than hold it for ever.
+			log.Error("outbox: job held back past its maximum age; dead letter", "err", err)
+			return r.dead(bg, j, &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("held back for over %s", r.maxAge()), Err: err}, start)
+		}
 		// Held back (a rate budget, or the job waits for another): not an
 		// attempt.
 		j.NextAt = r.now().Add(max(incidentbot.RetryAfter(err), 10*time.Millisecond))

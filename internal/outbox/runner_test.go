@@ -329,6 +329,32 @@ func TestRunner_Attempt_ThrottledIsNotAnAttempt(t *testing.T) {
 	}
 }
 
+// A job held back (waiting for another that will not come) is not held
+// for ever: past the maximum age it is a dead letter that says so.
+func TestRunner_Attempt_ThrottledPastMaxAgeIsDead(t *testing.T) {
+	f := &fakePerformer{result: func(*incidentbot.Job) error {
+		return &incidentbot.Error{Code: incidentbot.ETHROTTLED, Message: "waiting for the storm digest", RetryAfter: 250 * time.Millisecond}
+	}}
+	old := job(1, "a")
+	old.CreatedAt = t0.Add(-25 * time.Hour)
+	f.add(old, job(2, "b"))
+	clk := newClock()
+	r := newRunner(t, f, clk)
+	start, _ := r.dispatch(clk.Now(), 8)
+	for _, j := range start {
+		r.finish(r.attempt(context.Background(), j))
+	}
+	if len(f.failed) != 1 || f.failed[0].ID != 1 {
+		t.Fatalf("%d dead letters %+v; want job 1 alone (job 2 is young and waits)", len(f.failed), f.failed)
+	}
+	if msg := f.causes[0].Error(); !strings.Contains(msg, "held back for over 24h") || !strings.Contains(msg, "waiting for the storm digest") {
+		t.Errorf("cause %q does not say it was held back, and for what", msg)
+	}
+	if st := r.Stats(); st.Depth != 1 {
+		t.Errorf("depth %d, want 1 (job 2 kept)", st.Depth)
+	}
+}
+
 func TestRunner_Attempt_PermanentIsDeadAtOnce(t *testing.T) {
 	f := &fakePerformer{result: func(*incidentbot.Job) error {
 		return incidentbot.Errorf(incidentbot.EREJECTED, "channel_not_found")
