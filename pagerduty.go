@@ -236,13 +236,15 @@ func (w *txWork) ingestOnce(keys []string, ev PagerEvent) (Outcome, string, erro
 // reported it: a v3 webhook's event.id and the ID of the log entry behind
 // it differ, and neither carries the other. Both sources give the incident,
 // the kind of change and PagerDuty's time of it (the webhook's occurred_at
-// with milliseconds, the log entry's created_at in seconds), and a note's
-// text: the key is (incident, type, second[, note]). mark is the key to
+// with milliseconds, the log entry's created_at in seconds), and what
+// changed: a note's or status update's text, the responder asked, the new
+// priority, whom the incident went to. The key is (incident, type, second[,
+// what]). mark is the key to
 // record; similar are the keys that make ev a duplicate: the same second
 // and the ones either side, since the two times may straddle a second
-// boundary. Two reports of one type within a second of each other on one
-// incident are taken as one happening (a second acknowledgement in the
-// same second changes nothing anyway). A reopening counts as a trigger:
+// boundary. Two reports of one type and one change within a second of
+// each other on one incident are taken as one happening (a second
+// acknowledgement in the same second changes nothing anyway). A reopening counts as a trigger:
 // PagerDuty's log reports it as one. Reconciliation's stand-ins have none:
 // the real event must still replace them.
 func happeningKeys(ev PagerEvent) (mark string, similar []string) {
@@ -254,12 +256,33 @@ func happeningKeys(ev PagerEvent) (mark string, similar []string) {
 		typ = EventTriggered
 	}
 	suffix := ""
-	if ev.Type == EventAnnotated || ev.Type == EventStatusUpdatePublished {
+	switch ev.Type {
+	case EventAnnotated, EventStatusUpdatePublished:
 		text := strings.Join(strings.Fields(ev.Text), " ")
 		if r := []rune(text); len(r) > 100 {
 			text = string(r[:100]) // a log entry may shorten a long note
 		}
 		suffix = ":" + echoText(text)
+	case EventResponderAdded:
+		// Several responders added at once are several happenings.
+		if ev.Responder != nil {
+			suffix = ":" + echoText(ev.Responder.ID)
+		}
+	case EventPriorityUpdated:
+		// P3 then P4 within a second: two changes (PagerDuty's last wins).
+		if ev.Incident != nil {
+			suffix = ":" + echoText("priority "+ev.Incident.Priority)
+		}
+	case EventReassigned, EventEscalated, EventDelegated:
+		// To Bob, then to Carol: two hand-overs.
+		if ev.Incident != nil {
+			ids := make([]string, 0, len(ev.Incident.Assignees))
+			for _, a := range ev.Incident.Assignees {
+				ids = append(ids, a.ID)
+			}
+			slices.Sort(ids)
+			suffix = ":" + echoText("to "+strings.Join(ids, ","))
+		}
 	}
 	key := func(sec int64) string {
 		return "pd-happening:" + ev.IncidentID + ":" + typ + ":" + strconv.FormatInt(sec, 10) + suffix

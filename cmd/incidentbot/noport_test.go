@@ -224,6 +224,36 @@ func TestPullAndWebhooks_AHappeningArrivingBothWaysAppliesOnce(t *testing.T) {
 	if k := strings.Join(kinds(got), " "); k != "paged acknowledged note" {
 		t.Errorf("timeline %s, want each happening once: paged acknowledged note", k)
 	}
+
+	// Happenings of one type within a second that differ in what changed
+	// are each applied once, both ways: two responders asked at once, two
+	// hand-overs, two priority changes (they once counted as one, and the
+	// second was answered "duplicate").
+	before := len(log)
+	h.pd.RequestResponder(pdInc.ID, "PALICE", "PBOB", "Need the queue owner")
+	h.pd.RequestResponder(pdInc.ID, "PALICE", "PCAROL", "Need the queue owner")
+	h.pd.Reassign(pdInc.ID, "PALICE", "PBOB")
+	h.pd.Reassign(pdInc.ID, "PALICE", "PCAROL")
+	h.pd.SetPriority(pdInc.ID, "PALICE", "P3")
+	h.pd.SetPriority(pdInc.ID, "PALICE", "P4")
+	log = h.pd.LogEntries(pdInc.ID)
+	if len(log) != before+6 {
+		t.Fatalf("%d new log entries, want 6", len(log)-before)
+	}
+	for _, e := range log[before:] {
+		webhook(e)
+	}
+	h.waitPolled(log[len(log)-1].CreatedAt)
+	h.waitIdle()
+	n := map[string]int{}
+	for _, k := range kinds(h.timeline(inc.ID)) {
+		n[k]++
+	}
+	for kind, want := range map[string]int{"responder_added": 2, "reassigned": 2, "severity_changed": 2} {
+		if n[kind] != want {
+			t.Errorf("%d %s entries, want %d (each happening once, both ways); timeline kinds %v", n[kind], kind, want, n)
+		}
+	}
 }
 
 // waitPolled waits until pull mode's cursor has passed at: every log entry
