@@ -266,14 +266,23 @@ func (w *txWork) digestPosted(j *Job, ids []string, posted Posted, more bool) er
 		}
 	}
 	// Pages that joined the storm while this digest was being posted
-	// saw the key set and queued nothing: they go in the next digest.
+	// saw the key set and queued nothing: they go in the next digest. The
+	// key goes before the storm's incidents are read: on PostgreSQL a page
+	// that read the key holds it until it commits, so its incident is
+	// among those read (and the key is set again for the next digest).
 	if !more {
+		if err := w.ForgetDelivery(digestKey); err != nil {
+			return err
+		}
 		waiting, err := w.StormIncidents()
 		if err != nil {
 			return err
 		}
 		if len(waiting) == 0 {
-			return w.ForgetDelivery(digestKey)
+			return nil
+		}
+		if err := w.MarkDelivery(digestKey, w.now); err != nil {
+			return err
 		}
 	}
 	at := w.now

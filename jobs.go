@@ -385,10 +385,15 @@ func (js *Jobs) perform(ctx context.Context, j *Job, inc *Incident) (effect, err
 			return nil, err
 		}
 		return func(w *txWork) error {
-			if _, err := w.openFromPagerDuty(pi); err != nil {
+			// The marker goes first: on PostgreSQL an event kept pending
+			// meanwhile holds it (it read it, and queued no fetch), so the
+			// delete waits for that event's commit, and the pending events
+			// taken after it include that event.
+			if err := w.ForgetDelivery(fetchKey(j.PagerID)); err != nil {
 				return err
 			}
-			return w.ForgetDelivery(fetchKey(j.PagerID))
+			_, err := w.openFromPagerDuty(pi)
+			return err
 		}, nil
 	}
 	return nil, Errorf(EREJECTED, "unknown job kind %q", j.Kind)

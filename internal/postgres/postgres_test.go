@@ -622,3 +622,91 @@ func TestLease_RenewsWhileTheLeadersTransactionRuns_TakeoverWaitsForIt(t *testin
 	cancel()
 	wg.Wait()
 }
+
+// The outbox runner's read (a View: Tx.Jobs(after), then COMMIT) moves the
+// horizon of late jobs only once it committed: a read whose COMMIT was lost
+// (here the server ends the session) is thrown away by the runner, which
+// keeps its lastID, and a job below lastID that committed late, seen only
+// by that read, was never handed out again (until a new term).
+func TestJobs_AFailedReadDoesNotHideALateJob(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	db := pgtest.MustOpenURL(t, url)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.BaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+
+	took, release := make(chan uint64), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.Update(ctx, func(tx incidentbot.Tx) error {
+			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}
+			if err := tx.Enqueue(j); err != nil {
+				return err
+			}
+			took <- j.ID
+			<-release
+			return nil
+		})
+	}()
+	low := <-took
+	var high uint64
+	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-2"}
+		err := tx.Enqueue(j)
+		high = j.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// read is the runner's Pending (jobs.go): a View over Tx.Jobs.
+	read := func(after uint64, failCommit bool) ([]uint64, error) {
+		var ids []uint64
+		err := db.View(ctx, func(tx incidentbot.Tx) error {
+			ids = ids[:0]
+			if err := tx.Jobs(after, func(j *incidentbot.Job) bool { ids = append(ids, j.ID); return true }); err != nil {
+				return err
+			}
+			if failCommit {
+				// The connection dies before COMMIT's answer (a network cut,
+				// a failover, an admin's pg_terminate_backend).
+				_, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+					WHERE application_name = $1 AND state = 'idle in transaction' AND query LIKE '%FROM jobs%'`, db.Schema())
+				return err
+			}
+			return nil
+		})
+		return ids, err
+	}
+	lastID := uint64(0)
+	load := func(fail bool) []uint64 {
+		ids, err := read(lastID, fail)
+		t.Logf("read after %d: %v, err %v", lastID, ids, err)
+		if err != nil {
+			return nil // runner.load: error logged, nothing taken, lastID kept
+		}
+		for _, id := range ids {
+			lastID = max(lastID, id)
+		}
+		return ids
+	}
+	if got := load(false); !slices.Equal(got, []uint64{high}) {
+		t.Fatalf("first read %v, want [%d]", got, high)
+	}
+	load(false) // after high: horizon = xmin with low's transaction running
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// The next read finds low, but its COMMIT fails: the runner drops it.
+	load(true)
+	var all []uint64
+	for i := 0; i < 3; i++ {
+		all = append(all, load(false)...)
+	}
+	if !slices.Contains(all, low) {
+		t.Errorf("job %d (committed late, below lastID %d) was never handed out again after one failed read", low, lastID)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +60,10 @@ type tx struct {
 	keyInsert *pgx.QueuedQuery
 	enqueued  bool
 	reads     int
+	// horizon is the outbox read's new horizon (Jobs), kept by the DB
+	// once this transaction committed: a read whose COMMIT failed was
+	// thrown away by its caller, and must not hide the late jobs it saw.
+	horizon uint64
 }
 
 // rowState is what the transaction knows of an incident row.
@@ -166,19 +169,32 @@ func (t *tx) finish(fnErr error) error {
 		if !t.write {
 			if t.begun {
 				t.queue(nil, "COMMIT")
-				return t.send()
+				if err := t.send(); err != nil {
+					return err
+				}
 			}
+			t.committed()
 			return nil
 		}
-		if len(t.guessed) > 0 {
-			// Keys answered "not seen" without reading, and not inserted
-			// here: fails (IB003) if one exists, and Update runs fn again,
-			// reading them.
+		// Keys answered "not seen" (by a guess, or by a read) that this
+		// transaction neither inserted nor deleted: fails (IB003) if one
+		// exists now, and Update runs fn again, reading them. For a read
+		// key this closes a check-then-insert race: another transaction
+		// that inserted it (a happening reported at the next second by the
+		// other source) committed after the read, before this commit; the
+		// incident's row lock orders the two, so the check sees it.
+		var unwritten []string
+		for k := range t.absent {
+			if _, written := t.own[k]; !written {
+				unwritten = append(unwritten, k)
+			}
+		}
+		if len(unwritten) > 0 {
 			// A list of parameters, not = ANY($1): a cached generic plan
 			// for an array parameter may scan the table.
 			var args []any
 			var list []string
-			for _, k := range slices.Sorted(maps.Keys(t.guessed)) {
+			for _, k := range slices.Sorted(slices.Values(unwritten)) {
 				args = append(args, []byte(k))
 				list = append(list, fmt.Sprintf("$%d", len(args)))
 			}
@@ -209,6 +225,7 @@ func (t *tx) finish(fnErr error) error {
 		if t.enqueued {
 			t.db.jobsCommitted()
 		}
+		t.committed()
 		for _, k := range t.guessedAll {
 			t.db.keys.observe(k, false) // the commit confirmed the guess
 		}
@@ -262,7 +279,16 @@ func (t *tx) SeenDelivery(key string) (bool, error) {
 		return false, nil
 	}
 	seen := false
-	q := &pgx.QueuedQuery{SQL: "SELECT true FROM deliveries WHERE key = $1", Arguments: []any{[]byte(key)}}
+	sql := "SELECT true FROM deliveries WHERE key = $1"
+	if t.write {
+		// A key found stays until this transaction ends: a transaction that
+		// deletes it (a fetch or a digest that ended, ForgetDelivery) waits
+		// for this one, and then sees what this one did because of it (a
+		// pending event, an incident waiting for the digest). One deleting
+		// it now is waited for, and the key is then not seen.
+		sql += " FOR KEY SHARE"
+	}
+	q := &pgx.QueuedQuery{SQL: sql, Arguments: []any{[]byte(key)}}
 	q.QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&seen)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -1007,19 +1033,26 @@ func (t *tx) Jobs(after uint64, fn func(*incidentbot.Job) bool) error {
 	if err := t.send(batch...); err != nil {
 		return err
 	}
-	if after > 0 {
-		if h, err := strconv.ParseUint(xmin, 10, 64); err == nil {
-			db.horizonMu.Lock()
-			db.horizon = max(db.horizon, h)
-			db.horizonMu.Unlock()
-		}
-	}
 	for _, j := range jobs {
 		if !fn(j) {
-			return nil
+			return nil // not all taken: the horizon stays
+		}
+	}
+	if after > 0 {
+		if h, err := strconv.ParseUint(xmin, 10, 64); err == nil {
+			t.horizon = max(t.horizon, h)
 		}
 	}
 	return nil
+}
+
+// committed keeps what the transaction learnt once it committed.
+func (t *tx) committed() {
+	if t.horizon > 0 {
+		t.db.horizonMu.Lock()
+		t.db.horizon = max(t.db.horizon, t.horizon)
+		t.db.horizonMu.Unlock()
+	}
 }
 
 func (t *tx) PutDeadLetter(j *incidentbot.Job) error {
