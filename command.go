@@ -184,6 +184,8 @@ func verbOf(name string) string {
 		return "declare incidents at a public severity"
 	case "status", "update":
 		return "publish updates about a public incident"
+	case "title":
+		return "rename a public incident"
 	}
 	return "assign roles"
 }
@@ -645,6 +647,11 @@ func cmdTitle(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	title := CleanLine(c.Text)
 	if title == "" {
 		return Reply{}, usageError("title")
+	}
+	if inc.PublicName == "" && w.s.IsPublic(inc) && !w.s.mayManage(c.Actor) {
+		// The public pages show the title while no public name is set:
+		// renaming is then naming it in public.
+		return Reply{}, Errorf(EFORBIDDEN, "Only responders can %s (its title is what the public status page shows until a public name is set). Add a note instead (`/incident note ...`), or ask the incident commander.", verbOf(c.Name))
 	}
 	if title == inc.Title {
 		return Reply{Text: fmt.Sprintf("%s is already called “%s”.", inc.ID, EscapeMrkdwn(title))}, nil

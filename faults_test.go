@@ -102,6 +102,8 @@ func TestService_Run_PublicActionsAreForRespondersOnly(t *testing.T) {
 		{Name: "status", IncidentID: "INC-1", Actor: outsider, Status: incidentbot.StatusIdentified, Text: "We found it"},
 		{Name: "update", IncidentID: "INC-1", Actor: outsider, Text: "Still down"},
 		{Name: "declare", Actor: outsider, Text: "Checkout down", Severity: incidentbot.Sev1},
+		// No public name: the title is what the public pages show.
+		{Name: "title", IncidentID: "INC-1", Actor: outsider, Text: "We were hacked"},
 	} {
 		if _, err := s.Run(context.Background(), c); incidentbot.ErrorCode(err) != incidentbot.EFORBIDDEN {
 			t.Errorf("%s by a non-responder: %v, want EFORBIDDEN", c.Name, err)
@@ -111,6 +113,13 @@ func TestService_Run_PublicActionsAreForRespondersOnly(t *testing.T) {
 	mustRun(t, s, incidentbot.Cmd{Name: "declare", Actor: outsider, Text: "Flaky test runner", Severity: incidentbot.Sev3})
 	mustRun(t, s, incidentbot.Cmd{Name: "update", IncidentID: "INC-2", Actor: outsider, Text: "Rerunning"}) // not public
 	mustRun(t, s, incidentbot.Cmd{Name: "status", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "UIC"}, Status: incidentbot.StatusIdentified, Text: "We found it"})
+	mustRun(t, s, incidentbot.Cmd{Name: "title", IncidentID: "INC-2", Actor: outsider, Text: "Flaky CI runner"}) // not public
+	// Once a public name is set, the title is internal again.
+	mustRun(t, s, incidentbot.Cmd{Name: "public", IncidentID: "INC-1", Actor: incidentbot.Person{ID: "UIC"}, Text: "Checkout errors"})
+	mustRun(t, s, incidentbot.Cmd{Name: "title", IncidentID: "INC-1", Actor: outsider, Text: "Pool exhausted in checkout-db"})
+	if p, err := s.PublicIncident(context.Background(), "INC-1"); err != nil || p.Name != "Checkout errors" {
+		t.Errorf("public name %q (%v), want the responders' “Checkout errors”", p.Name, err)
+	}
 }
 
 // The answer to a button of an incident the database does not know (an
