@@ -508,3 +508,49 @@ func TestService_DeadPagerDutyAction_DropsItsEcho(t *testing.T) {
 		t.Errorf("after the dead letter: echoes %+v, problems %+v; want none and one for %s", inc.Echoes, inc.Problems, incidentbot.JobPagerAck)
 	}
 }
+
+// A title changed in PagerDuty arrives with the next event that carries the
+// incident (here an escalation: no status or severity change). The kickoff
+// and the thread followed, but not the announcement (its header is the
+// title) nor the public pages (they show the title while no public name is
+// set).
+func TestPagerDuty_TitleRenamedThere_UpdatesTheAnnouncementAndPublicPages(t *testing.T) {
+	s, db := mustService(t)
+	s.PagerSync = false
+	s.Statuspage, s.Site = true, true
+	s.PublicSeverities = []incidentbot.Severity{incidentbot.Sev1, incidentbot.Sev2}
+	mustIngest(t, s, "W1", pd("P1", incidentbot.EventTriggered, t0))
+	// Drop the jobs of the opening, as if the outbox had done them.
+	if err := db.Update(context.Background(), func(tx incidentbot.Tx) error {
+		var ids []uint64
+		if err := tx.Jobs(0, func(j *incidentbot.Job) bool { ids = append(ids, j.ID); return true }); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := tx.DeleteJob(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ev := pd("P1", incidentbot.EventEscalated, t0.Add(5*time.Minute))
+	ev.Incident.Title = "Checkout is down"
+	mustIngest(t, s, "W2", ev)
+	inc, _, jobs := state(t, db, "P1")
+	kinds := map[incidentbot.JobKind]int{}
+	for _, j := range jobs {
+		kinds[j.Kind]++
+	}
+	t.Logf("title now %q; jobs: %v", inc.Title, kinds)
+	if inc.Title != "Checkout is down" {
+		t.Fatalf("title %q", inc.Title)
+	}
+	if kinds[incidentbot.JobUpdateAnnouncement] == 0 {
+		t.Errorf("no update_announcement: the stakeholder post keeps the old title in its header")
+	}
+	if kinds[incidentbot.JobPublishStatuspage] == 0 || kinds[incidentbot.JobPublishSite] == 0 {
+		t.Errorf("no publish_statuspage/publish_site: the public pages keep the old name (no public name set)")
+	}
+}

@@ -488,6 +488,7 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	if e.Actor == (Person{}) {
 		e.Actor = Person{Name: "PagerDuty"}
 	}
+	beforeTitle := inc.Title
 	if pi := ev.Incident; pi != nil && !ev.OccurredAt.Before(inc.StatusAt) {
 		// The newest facts about the incident win; a title renamed in
 		// Slack stays.
@@ -512,10 +513,10 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 	}
 	beforeStatus, beforeSeverity := inc.Status, inc.Severity
 	then, err := rule(w, inc, ev, &e)
-	if err != nil || then == nothingMore {
+	if err != nil {
 		return err
 	}
-	if err := w.followChange(inc, beforeStatus, beforeSeverity); err != nil {
+	if err := w.followChange(inc, beforeStatus, beforeSeverity, beforeTitle); err != nil || then == nothingMore {
 		return err
 	}
 	if ev.Type == EventAcknowledged && !isCatchUp(ev) {
@@ -536,9 +537,11 @@ func (w *txWork) apply(inc *Incident, ev PagerEvent) error {
 }
 
 // followChange updates the announcement and the public pages after a
-// change of status or severity.
-func (w *txWork) followChange(inc *Incident, st Status, sev Severity) error {
-	if inc.Status == st && inc.Severity == sev {
+// change of status, severity or title (a title renamed in PagerDuty: the
+// announcement's header is the title, and so is the public pages' name
+// while no public name is set).
+func (w *txWork) followChange(inc *Incident, st Status, sev Severity, title string) error {
+	if inc.Status == st && inc.Severity == sev && inc.Title == title {
 		return nil
 	}
 	if !inc.Status.Open() {
@@ -547,7 +550,7 @@ func (w *txWork) followChange(inc *Incident, st Status, sev Severity) error {
 	if err := w.updateAnnouncement(inc); err != nil {
 		return err
 	}
-	if PublicStatus(inc.Status) != PublicStatus(st) || inc.Severity != sev {
+	if PublicStatus(inc.Status) != PublicStatus(st) || inc.Severity != sev || inc.Title != title && inc.PublicName == "" {
 		return w.publish(inc)
 	}
 	return nil
