@@ -554,3 +554,33 @@ func TestPagerDuty_TitleRenamedThere_UpdatesTheAnnouncementAndPublicPages(t *tes
 		t.Errorf("no publish_statuspage/publish_site: the public pages keep the old name (no public name set)")
 	}
 }
+
+// A note typed in Slack is mirrored to PagerDuty and its echo expected; an
+// unacknowledgement (PagerDuty's ack timeout) that arrives before the note's
+// webhook dropped every expected echo, and the bot's own note came back as a
+// second note entry (and a second channel post).
+func TestPagerDuty_UnacknowledgedBeforeANotesEcho_NoteRecordedOnce(t *testing.T) {
+	s, db := mustService(t)
+	ctx := context.Background()
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustIngest(t, s, "", pd("P1", incidentbot.EventAcknowledged, t0.Add(time.Minute)))
+	inc, _, _ := state(t, db, "P1")
+	now := time.Now()
+	if _, err := s.Run(ctx, incidentbot.Cmd{Name: "note", IncidentID: inc.ID, Actor: incidentbot.Person{ID: "U1", Name: "alice"}, Text: "failing over the primary"}); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, s, "", pd("P1", incidentbot.EventUnacknowledged, now.Add(time.Second)))
+	echo := incidentbot.PagerEvent{ID: "N-echo", Type: incidentbot.EventAnnotated, OccurredAt: now.Add(2 * time.Second), IncidentID: "P1",
+		Agent: incidentbot.Person{ID: "PALICE", Name: "Alice"}, Text: "failing over the primary"}
+	mustIngest(t, s, "W-echo", echo)
+	_, tl, _ := state(t, db, "P1")
+	notes := 0
+	for _, e := range tl {
+		if e.Kind == incidentbot.EntryNote {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("%d note entries for one note typed in Slack, want 1", notes)
+	}
+}

@@ -610,9 +610,20 @@ func onUnacknowledged(_ *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, 
 	if inc.Status == StatusAcknowledged || inc.Status == StatusTriggered {
 		setStatus(inc, StatusTriggered, ev.OccurredAt)
 	}
-	inc.Echoes = nil // PagerDuty and the bot went separate ways
+	// PagerDuty and the bot went separate ways on the acknowledgement: the
+	// next one is news. The bot's notes, its resolution, and stand-ins
+	// still come back as they were sent.
+	dropEchoes(inc, EventAcknowledged)
 	e.Kind, e.Text = EntryUnacknowledged, "Unacknowledged: back to triggered"
 	return recordEntry, nil
+}
+
+// dropEchoes forgets the expected echoes of the bot's own actions of the
+// given types (a stand-in's, which the real event replaces, are kept).
+func dropEchoes(inc *Incident, types ...string) {
+	inc.Echoes = slices.DeleteFunc(inc.Echoes, func(e Echo) bool {
+		return e.Supersede == 0 && slices.Contains(types, e.Type)
+	})
 }
 
 // onResolved resolves the incident; the first resolution drafts the
@@ -632,7 +643,7 @@ func onResolved(_ *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error)
 // first.
 func onReopened(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next, error) {
 	setStatus(inc, StatusTriggered, ev.OccurredAt)
-	inc.Echoes = nil
+	dropEchoes(inc, EventAcknowledged, EventResolved) // a new round of both
 	w.scheduleFrom(inc, ev.OccurredAt)
 	e.Kind, e.Text = EntryReopened, "Reopened in PagerDuty by "+Ref(e.Actor)
 	return recordEntry, nil
