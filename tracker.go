@@ -176,6 +176,10 @@ type TrackedIssue struct {
 	// tracker.
 	Done     bool      `json:"done"`
 	SyncedAt time.Time `json:"synced_at"`
+	// UpdatedAt is the tracker's time of the newest state applied (its
+	// issue's updated time): an older one (a webhook retried after a later
+	// change, a replay) is not applied over it.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // TrackedIn returns the item's issue in a tracker, nil when it has none

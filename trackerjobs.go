@@ -284,6 +284,14 @@ func (w *txWork) trackerObserved(inc *Incident, tracker string, is TrackerIssue)
 		// issue than the one recorded: the recorded one is the item's.
 		return 0, nil
 	}
+	if !is.UpdatedAt.IsZero() && is.UpdatedAt.Before(ti.UpdatedAt) {
+		// Older than what was applied: a delivery retried after a later
+		// change, or replayed. The newer state stands.
+		return 0, nil
+	}
+	if is.UpdatedAt.After(ti.UpdatedAt) {
+		ti.UpdatedAt = is.UpdatedAt
+	}
 	ti.URL = cmpOr(is.URL, ti.URL)
 	if is.Status != "" {
 		ti.Status = is.Status

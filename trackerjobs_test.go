@@ -330,3 +330,33 @@ func TestFollowups_AnOldIncidentsOpenItemIsListed(t *testing.T) {
 		t.Errorf("a done item is still a follow-up:\n%s", r.Text)
 	}
 }
+
+// Jira: JIR-2 moved to Done at T1 (delivery A, its first attempt answered
+// 503), then back to To Do at T2 (delivery B, applied). Jira retries A
+// later: its state is older than the one applied, and it marked the item
+// done and queued the close of the GitHub issue.
+func TestTrackers_AnOlderStateRetriedAfterANewer_IsNotApplied(t *testing.T) {
+	s, js, db, _, _, now := trackedSetup(t)
+	runJobs(t, js, db, incidentbot.JobTrackerCreate)
+	ctx := context.Background()
+	t1, t2 := t0.Add(50*time.Minute), t0.Add(51*time.Minute)
+	*now = t0.Add(52 * time.Minute)
+	base := incidentbot.TrackerIssue{Key: "JIR-2", IncidentID: "INC-1", N: 2}
+	b := base
+	b.Done, b.Status, b.UpdatedAt = false, "To Do", t2
+	if _, _, err := s.ObserveTracker(ctx, incidentbot.TrackerJira, "jira-delivery:B", []incidentbot.TrackerIssue{b}); err != nil {
+		t.Fatal(err)
+	}
+	*now = t0.Add(60 * time.Minute)
+	a := base
+	a.Done, a.Status, a.UpdatedAt = true, "Done", t1
+	out, n, err := s.ObserveTracker(ctx, incidentbot.TrackerJira, "jira-delivery:A", []incidentbot.TrackerIssue{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _, jobs := state(t, db, "PINC1")
+	t.Logf("retry of A: %s, %d changed; item 2 = %s; close jobs %d", out, n, inc.Actions[1].Status, count(jobs, incidentbot.JobTrackerClose))
+	if inc.Actions[1].Status == "done" || count(jobs, incidentbot.JobTrackerClose) > 0 {
+		t.Errorf("a delivery older than the applied state (issue updated %s < %s) marked the item done and queued closing the GitHub issue", t1.Format("15:04"), t2.Format("15:04"))
+	}
+}
