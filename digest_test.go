@@ -196,24 +196,7 @@ func TestDigest_DeadLetterDoesNotBlockTheNext(t *testing.T) {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
 	w := runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
-	// Waited for by its kind: other jobs may fail for good too (storyChat
-	// knows no Slack user for the assignees' invites), in any order.
-	waitUntil(t, "the digest's dead letter", func() bool {
-		var dead []*incidentbot.Job
-		if err := db.View(context.Background(), func(tx incidentbot.Tx) error {
-			var err error
-			dead, err = tx.DeadLetters()
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		for _, j := range dead {
-			if j.Kind == incidentbot.JobAnnounceDigest {
-				return true
-			}
-		}
-		return false
-	})
+	waitDigestDead(t, db)
 	mu.Lock()
 	refuse = false
 	mu.Unlock()
@@ -245,6 +228,27 @@ func TestDigest_DeadLetterWithNoStormAfter_DoesNotHoldTheReplies(t *testing.T) {
 		page(t, s, fmt.Sprintf("P%d", i))
 	}
 	runOutbox(t, &incidentbot.Jobs{Service: s, Chat: chat})
+	waitDigestDead(t, db)
+	mustIngest(t, s, "W-P3-resolved", pd("P3", incidentbot.EventResolved, t0.Add(time.Minute)))
+	waitUntil(t, "P3's resolution reply to be done with", func() bool {
+		_, _, jobs := state(t, db, "P3")
+		return count(jobs, incidentbot.JobAnnounceResolved) == 0
+	})
+	inc, _, _ := state(t, db, "P3")
+	found := false
+	for _, p := range inc.Problems {
+		found = found || p.Job == incidentbot.JobAnnounceDigest && strings.Contains(p.Message, "storm digest")
+	}
+	if !found {
+		t.Errorf("P3's problems %+v do not say its storm digest failed", inc.Problems)
+	}
+}
+
+// waitDigestDead waits for the storm digest's dead letter, by its kind:
+// other jobs may fail for good too (storyChat knows no Slack user for the
+// assignees' invites), in any order.
+func waitDigestDead(t *testing.T, db incidentbot.Store) {
+	t.Helper()
 	waitUntil(t, "the digest's dead letter", func() bool {
 		var dead []*incidentbot.Job
 		if err := db.View(context.Background(), func(tx incidentbot.Tx) error {
@@ -261,17 +265,4 @@ func TestDigest_DeadLetterWithNoStormAfter_DoesNotHoldTheReplies(t *testing.T) {
 		}
 		return false
 	})
-	mustIngest(t, s, "W-P3-resolved", pd("P3", incidentbot.EventResolved, t0.Add(time.Minute)))
-	waitUntil(t, "P3's resolution reply to be done with", func() bool {
-		_, _, jobs := state(t, db, "P3")
-		return count(jobs, incidentbot.JobAnnounceResolved) == 0
-	})
-	inc, _, _ := state(t, db, "P3")
-	found := false
-	for _, p := range inc.Problems {
-		found = found || p.Job == incidentbot.JobAnnounceDigest && strings.Contains(p.Message, "storm digest")
-	}
-	if !found {
-		t.Errorf("P3's problems %+v do not say its storm digest failed", inc.Problems)
-	}
 }

@@ -71,30 +71,20 @@ func serveBaselinePG(args []string) int {
 		return 2
 	}
 	addr, rawURL, secret := args[0], args[1], args[2]
-	cfg, err := pgxpool.ParseConfig(rawURL)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "baseline:", err)
-		return 2
-	}
-	if _, err := fmt.Sscan(args[3], &cfg.MaxConns); err != nil || cfg.MaxConns < 1 {
-		fmt.Fprintln(os.Stderr, "baseline: POOL: want a positive number")
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "baseline:", err)
-		return 1
+	pool, code := openPool("baseline", rawURL, args[3])
+	if pool == nil {
+		return code
 	}
 	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if _, err := pool.Exec(ctx, "CREATE TABLE IF NOT EXISTS baseline_deliveries (key bytea PRIMARY KEY, at timestamptz NOT NULL, body json NOT NULL)"); err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		return 1
 	}
 	var sync string
 	if err := pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sync); err == nil {
-		fmt.Fprintf(os.Stderr, "baseline: PostgreSQL, pool of %d connections, synchronous_commit %s\n", cfg.MaxConns, sync)
+		fmt.Fprintf(os.Stderr, "baseline: PostgreSQL, pool of %d connections, synchronous_commit %s\n", pool.Config().MaxConns, sync)
 	}
 	return serveBaselineHTTP(addr, verified(secret, func(eventID string, body []byte) error {
 		_, err := pool.Exec(context.Background(), "INSERT INTO baseline_deliveries (key, at, body) VALUES ($1, now(), $2)", []byte(eventID), body)
@@ -174,4 +164,27 @@ func readSigned(w http.ResponseWriter, r *http.Request, secrets []string) ([]byt
 		return nil, false
 	}
 	return body, true
+}
+
+// openPool connects a pool of poolArg connections to rawURL for the hidden
+// server modes; on a failure it says so (as who) and returns nil and the
+// exit code (2: bad arguments).
+func openPool(who, rawURL, poolArg string) (*pgxpool.Pool, int) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, who+":", err)
+		return nil, 2
+	}
+	if _, err := fmt.Sscan(poolArg, &cfg.MaxConns); err != nil || cfg.MaxConns < 1 {
+		fmt.Fprintln(os.Stderr, who+": POOL: want a positive number")
+		return nil, 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, who+":", err)
+		return nil, 1
+	}
+	return pool, 0
 }

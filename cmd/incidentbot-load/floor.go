@@ -118,16 +118,7 @@ func serveFloorPG(args []string) int {
 		return 2
 	}
 	addr, rawURL, secret := args[0], args[1], args[2]
-	cfg, err := pgxpool.ParseConfig(rawURL)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floor:", err)
-		return 2
-	}
 	var n int
-	if _, err := fmt.Sscan(args[3], &cfg.MaxConns); err != nil || cfg.MaxConns < 1 {
-		fmt.Fprintln(os.Stderr, "floor: POOL: want a positive number")
-		return 2
-	}
 	if _, err := fmt.Sscan(args[4], &n); err != nil || n < 1 {
 		fmt.Fprintln(os.Stderr, "floor: INCIDENTS: want a positive number")
 		return 2
@@ -139,14 +130,13 @@ func serveFloorPG(args []string) int {
 			return 2
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floor:", err)
-		return 1
+	pool, code := openPool("floor", rawURL, args[3])
+	if pool == nil {
+		return code
 	}
 	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	h, stop, err := newFloor(ctx, pool, secret, n, batch)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)

@@ -28,7 +28,13 @@ func newPostgresHarness(t *testing.T) *harness {
 
 func leaderOf(t *testing.T, m *Main) bool {
 	t.Helper()
-	res, err := http.Get(m.AdminURL() + "/metrics")
+	return strings.Contains(getText(t, m.AdminURL()+"/metrics"), "\nincidentbot_leader 1\n")
+}
+
+// getText GETs url and returns the body.
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +43,7 @@ func leaderOf(t *testing.T, m *Main) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Contains(string(b), "\nincidentbot_leader 1\n")
+	return string(b)
 }
 
 // Two replicas on one database take the same page at once (each delivery
@@ -170,19 +176,7 @@ func TestPostgres_FollowerStatusPageFollowsTheLeader(t *testing.T) {
 	h.statusRefresh = 100 * time.Millisecond
 	h.start()
 	second := h.open()
-	get := func(m *Main) string {
-		t.Helper()
-		res, err := http.Get(m.URL() + "/status.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	get := func(m *Main) string { t.Helper(); return getText(t, m.URL()+"/status.json") }
 	for _, m := range []*Main{h.m, second} {
 		if body := get(m); strings.Contains(body, "INC-1") {
 			t.Fatalf("before any page, /status.json shows INC-1: %s", body)

@@ -21,29 +21,7 @@ import (
 func TestTx_Jobs_LateLowerIDIsNotMissed(t *testing.T) {
 	db := pgtest.MustOpen(t)
 	ctx := context.Background()
-	took, release := make(chan uint64), make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		errc <- db.Update(ctx, func(tx incidentbot.Tx) error {
-			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}
-			if err := tx.Enqueue(j); err != nil {
-				return err
-			}
-			took <- j.ID
-			<-release
-			return nil
-		})
-	}()
-	low := <-took
-	var high uint64
-	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
-		j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-2"}
-		err := tx.Enqueue(j)
-		high = j.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	low, high, commitLow := lateLowJob(t, ctx, db)
 	if high <= low {
 		t.Fatalf("IDs %d then %d: want the second higher", low, high)
 	}
@@ -63,10 +41,7 @@ func TestTx_Jobs_LateLowerIDIsNotMissed(t *testing.T) {
 		t.Fatalf("first read = %v, want only %d (the other is not committed)", got, high)
 	}
 	read(high)
-	close(release)
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	commitLow()
 	if got := read(high); !slices.Contains(got, low) {
 		t.Errorf("read after %d once %d committed = %v: the late lower ID was missed", high, low, got)
 	}
@@ -638,29 +613,7 @@ func TestJobs_AFailedReadDoesNotHideALateJob(t *testing.T) {
 	}
 	defer admin.Close(ctx)
 
-	took, release := make(chan uint64), make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		errc <- db.Update(ctx, func(tx incidentbot.Tx) error {
-			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}
-			if err := tx.Enqueue(j); err != nil {
-				return err
-			}
-			took <- j.ID
-			<-release
-			return nil
-		})
-	}()
-	low := <-took
-	var high uint64
-	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
-		j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-2"}
-		err := tx.Enqueue(j)
-		high = j.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	low, high, commitLow := lateLowJob(t, ctx, db)
 	// read is the runner's Pending (jobs.go): a View over Tx.Jobs.
 	read := func(after uint64, failCommit bool) ([]uint64, error) {
 		var ids []uint64
@@ -696,10 +649,7 @@ func TestJobs_AFailedReadDoesNotHideALateJob(t *testing.T) {
 		t.Fatalf("first read %v, want [%d]", got, high)
 	}
 	load(false) // after high: horizon = xmin with low's transaction running
-	close(release)
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	commitLow()
 	// The next read finds low, but its COMMIT fails: the runner drops it.
 	load(true)
 	var all []uint64
@@ -708,5 +658,42 @@ func TestJobs_AFailedReadDoesNotHideALateJob(t *testing.T) {
 	}
 	if !slices.Contains(all, low) {
 		t.Errorf("job %d (committed late, below lastID %d) was never handed out again after one failed read", low, lastID)
+	}
+}
+
+// lateLowJob enqueues a job in a transaction that stays open (low) and
+// commits another after it (high: a higher ID that commits first);
+// commitLow commits the first.
+func lateLowJob(t *testing.T, ctx context.Context, db *postgres.DB) (low, high uint64, commitLow func()) {
+	t.Helper()
+	took, release := make(chan uint64), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.Update(ctx, func(tx incidentbot.Tx) error {
+			j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-1"}
+			if err := tx.Enqueue(j); err != nil {
+				return err
+			}
+			took <- j.ID
+			<-release
+			return nil
+		})
+	}()
+	low = <-took
+	if err := db.Update(ctx, func(tx incidentbot.Tx) error {
+		j := &incidentbot.Job{Kind: incidentbot.JobPost, Lane: "INC-2"}
+		err := tx.Enqueue(j)
+		high = j.ID
+		return err
+	}); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	return low, high, func() {
+		t.Helper()
+		close(release)
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
