@@ -82,7 +82,9 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 	clock.Set(t0.Add(50 * time.Minute))
 	h.command("UBOB", ch, "status identified A bad deploy; rolling back")
 	h.waitIdle()
-	clock.Set(t0.Add(90 * time.Minute))
+	// Before the next update is due (identified at 50 min: due at 80), so
+	// no holding update races the resolution.
+	clock.Set(t0.Add(75 * time.Minute))
 	h.command("UBOB", ch, "resolve Rolled back to v2.30")
 	h.waitIdle()
 	// A cadence check after the resolution adds nothing.
@@ -105,7 +107,7 @@ func TestStakeholders_ThreadTellsTheWholeStory(t *testing.T) {
 		{"INC-1 escalated SEV2 → SEV1", true},
 		{"INC-1 commander: Bob Martinez (was Alice Chen)", false},
 		{"update (identified): A bad deploy", false},
-		{"INC-1 resolved after 1 h 30 min: Rolled back to v2.30.", true},
+		{"INC-1 resolved after 1 h 15 min: Rolled back to v2.30.", true},
 	}
 	var texts []string
 	for _, r := range replies {
