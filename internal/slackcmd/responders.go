@@ -21,6 +21,9 @@ type Responders struct {
 
 	mu      sync.RWMutex
 	members map[string]bool
+	// byGroup is each group's last known members: a group whose refresh
+	// fails keeps them, and only them.
+	byGroup map[string][]string
 }
 
 // NewResponders returns the policy for ids (user IDs U…/W…, group IDs S…),
@@ -54,33 +57,31 @@ func (r *Responders) Allowed(userID string) bool {
 }
 
 // Refresh fetches every group's members once. A group that fails keeps its
-// last known members.
+// last known members (and only that group: a member removed from a group
+// that answered loses the rights it gave).
 func (r *Responders) Refresh(ctx context.Context) {
 	if len(r.groups) == 0 {
 		return
 	}
+	r.mu.RLock()
+	last := r.byGroup
+	r.mu.RUnlock()
+	byGroup := make(map[string][]string, len(r.groups))
 	next := map[string]bool{}
-	failed := false
 	for _, g := range r.groups {
 		ids, err := r.fetch(ctx, g)
 		if err != nil {
-			failed = true
-			r.log.Warn("responders: could not refresh user group; keeping the last known members", "group", g, "err", err)
-			continue
+			r.log.Warn("responders: could not refresh user group; keeping its last known members", "group", g, "err", err)
+			ids = last[g]
 		}
+		byGroup[g] = ids
 		for _, id := range ids {
 			next[id] = true
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if failed {
-		// Merge: never drop members because one call failed.
-		for id := range r.members {
-			next[id] = true
-		}
-	}
-	r.members = next
+	r.members, r.byGroup = next, byGroup
 }
 
 // Run refreshes group membership now and then every interval until ctx ends.
