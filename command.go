@@ -358,6 +358,11 @@ func cmdCommander(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 
 // cmdStarted records when impact began; its entry sits in the timeline at
 // that time.
+// maxImpactLead is how long before its detection an incident's impact may
+// be recorded as started: earlier is a typo (a year, a month), and figures
+// spanning centuries are no figures.
+const maxImpactLead = 30 * 24 * time.Hour
+
 func cmdStarted(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	at := c.At.UTC()
 	if at.After(w.now) {
@@ -365,6 +370,10 @@ func cmdStarted(w *txWork, inc *Incident, c Cmd) (Reply, error) {
 	}
 	if end := inc.ImpactEndedAt; end != nil && at.After(*end) {
 		return Reply{}, Errorf(EINVALID, "Impact cannot start after it ended (recorded with `/incident mitigated` at %s).", end.Format("2006-01-02 15:04 UTC"))
+	}
+	if earliest := inc.OpenedAt.Add(-maxImpactLead); at.Before(earliest) {
+		return Reply{}, Errorf(EINVALID, "Impact cannot start more than %d days before %s was detected (%s); %s is earlier. Times are UTC.",
+			int(maxImpactLead/(24*time.Hour)), inc.ID, inc.OpenedAt.UTC().Format("2006-01-02 15:04 UTC"), at.Format("2006-01-02 15:04 UTC"))
 	}
 	inc.ImpactStartedAt = &at
 	e := w.slackEntry(inc, c, EntryImpactStarted, "Impact started at "+at.Format("2006-01-02 15:04 UTC"))

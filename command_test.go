@@ -94,6 +94,9 @@ func TestCmdStarted_EntrySitsAtTheStart(t *testing.T) {
 		t.Errorf("started entry at %v recorded %v, impact started %v; want %v, %v", e.At, e.RecordedAt, inc.ImpactStartedAt, start, now)
 	}
 	runErr(t, s, incidentbot.Cmd{Name: "started", IncidentID: "INC-1", At: now.Add(time.Hour), Actor: bob}, incidentbot.EINVALID, "in the future")
+	// A year typed wrong (1700) once drafted a postmortem whose figures
+	// overflowed and whose rendering recursed until the process died.
+	runErr(t, s, incidentbot.Cmd{Name: "started", IncidentID: "INC-1", At: time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC), Actor: bob}, incidentbot.EINVALID, "more than 30 days before")
 }
 
 // /incident mitigated records when impact ended (now by default); it wins

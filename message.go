@@ -3,6 +3,7 @@ package incidentbot
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -23,7 +24,8 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
 func Human(d time.Duration) string {
 	d = d.Round(time.Second)
 	if d < 0 {
-		return "-" + Human(-d)
+		// -MinInt64 is MinInt64: the shortest duration has no opposite.
+		return "-" + Human(-max(d, -math.MaxInt64))
 	}
 	switch {
 	case d < time.Minute:

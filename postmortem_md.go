@@ -2,6 +2,7 @@ package incidentbot
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +88,9 @@ func optDur(s *int64) string {
 }
 
 func minutesDur(m float64) string {
-	return Human(time.Duration(m * float64(time.Minute)))
+	// Bounded: a float beyond a Duration's range converts to anything.
+	limit := float64(math.MaxInt64 / int64(time.Minute))
+	return Human(time.Duration(max(-limit, min(m, limit)) * float64(time.Minute)))
 }
 
 // pct writes a percentage rounded to one decimal ("92.6%", "53%").

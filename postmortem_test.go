@@ -369,6 +369,18 @@ func TestHuman(t *testing.T) {
 			t.Errorf("Human(%v) = %q, want %q", d, got, want)
 		}
 	}
+	// The extremes end (the shortest once recursed for ever: -MinInt64 is
+	// MinInt64), and so do minute counts beyond a Duration's range.
+	for _, d := range []time.Duration{math.MinInt64, math.MaxInt64, -time.Minute} {
+		if got := Human(d); got == "" || (d < 0) != strings.HasPrefix(got, "-") {
+			t.Errorf("Human(%d) = %q", int64(d), got)
+		}
+	}
+	for _, m := range []float64{153722867.3, -1e300, 1e300, math.Inf(1)} {
+		if got := minutesDur(m); got == "" {
+			t.Errorf("minutesDur(%g) = %q", m, got)
+		}
+	}
 }
 
 func TestMedian(t *testing.T) {
