@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/pager"
@@ -109,6 +110,13 @@ var secretNames = map[string]bool{
 // source. A plain environment has no such names, so it answers "".
 const configFilePrefix = "config file:"
 
+// slackIDPattern is the shape of Slack's IDs (T…, U…, W…, S…).
+var slackIDPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]{2,}$`)
+
+// maxSlackRateScale bounds INCIDENTBOT_SLACK_RATE_SCALE (the load tool and
+// the tests use 1000 at most).
+const maxSlackRateScale = 10000
+
 // layerConfigFile returns the getenv of the environment over a config file
 // (file answers by setting name, like SLACK_BOT_TOKEN). An empty
 // environment value is unset and the file's value shows through. Secrets are
@@ -162,7 +170,18 @@ func secretSetting(getenv func(string) string, name string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("%s%s: cannot read %s: %v", s.fileName, s.where, s.file, errors.Unwrap(err))
 			}
-			return strings.TrimSpace(string(b)), nil
+			v := strings.TrimSpace(string(b))
+			if v == "" {
+				return "", fmt.Errorf("%s%s: %s is empty", s.fileName, s.where, s.file)
+			}
+			if name == "PAGERDUTY_WEBHOOK_SECRETS" {
+				// One secret a line (during a rotation) as well as commas.
+				v = strings.Join(strings.Fields(v), ",")
+			}
+			if strings.ContainsFunc(v, unicode.IsControl) {
+				return "", fmt.Errorf("%s%s: %s holds more than one line (or other control characters); it must hold the secret alone", s.fileName, s.where, s.file)
+			}
+			return v, nil
 		}
 		return strings.TrimSpace(s.value), nil
 	}
@@ -218,6 +237,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.ChannelPrefix, "INCIDENTBOT_CHANNEL_PREFIX")
 	str(&c.AdminToken, "INCIDENTBOT_ADMIN_TOKEN")
 	c.Responders = splitList(get("INCIDENTBOT_RESPONDERS"))
+	for _, id := range c.Responders {
+		if !slackIDPattern.MatchString(id) || !strings.ContainsRune("UWS", rune(id[0])) {
+			errs = append(errs, fmt.Errorf("INCIDENTBOT_RESPONDERS: %q is not a Slack user ID (U…, W…) or user group ID (S…); names and @mentions do not work here", id))
+		}
+	}
+	if c.SlackTeamID != "" && (!slackIDPattern.MatchString(c.SlackTeamID) || c.SlackTeamID[0] != 'T') {
+		errs = append(errs, fmt.Errorf("SLACK_TEAM_ID=%q: want the workspace's ID (T…), not its name", c.SlackTeamID))
+	}
 	str(&c.StatusDir, "INCIDENTBOT_STATUS_DIR")
 	str(&c.StatuspageAPIKey, "STATUSPAGE_API_KEY")
 	str(&c.StatuspagePageID, "STATUSPAGE_PAGE_ID")
@@ -234,15 +261,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.GitHubWebhookSecret, "GITHUB_WEBHOOK_SECRET")
 	if v := get("INCIDENTBOT_SLACK_RATE_SCALE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("INCIDENTBOT_SLACK_RATE_SCALE=%q: want a number above 0", v))
+		// Written so that NaN fails too; the budgets' windows hold scale ×
+		// the tier's calls, so the scale has a ceiling.
+		if err != nil || !(f > 0 && f <= maxSlackRateScale) {
+			errs = append(errs, fmt.Errorf("INCIDENTBOT_SLACK_RATE_SCALE=%q: want a number above 0 and at most %d", v, maxSlackRateScale))
 		} else {
 			c.SlackRateScale = f
 		}
 	}
 	if v := get("INCIDENTBOT_SLO"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 || f >= 100 {
+		if err != nil || !(f > 0 && f < 100) { // NaN fails too
 			errs = append(errs, fmt.Errorf("INCIDENTBOT_SLO=%q: want a percentage between 0 and 100, like 99.9", v))
 		} else {
 			c.SLO = f

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +310,64 @@ func TestLoadConfig_Trackers_NamesEveryBadSetting(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "jira-secret-token") {
 		t.Error("error shows the token")
+	}
+}
+
+// Values that parse but cannot work are refused, each naming its setting:
+// a rate scale of NaN or Inf passed and crashed the first Slack call
+// (makeslice); NaN passed as an SLO; a name where a Slack ID belongs locked
+// every responder out, or every command ("another Slack workspace").
+func TestLoadConfig_RefusesValuesThatCannotWork(t *testing.T) {
+	for _, c := range []struct{ name, value, says string }{
+		{"INCIDENTBOT_SLACK_RATE_SCALE", "NaN", "INCIDENTBOT_SLACK_RATE_SCALE"},
+		{"INCIDENTBOT_SLACK_RATE_SCALE", "+Inf", "INCIDENTBOT_SLACK_RATE_SCALE"},
+		{"INCIDENTBOT_SLACK_RATE_SCALE", "1e300", "at most 10000"},
+		{"INCIDENTBOT_SLO", "NaN", "INCIDENTBOT_SLO"},
+		{"INCIDENTBOT_RESPONDERS", "U012ABCDEF,@alice", `"@alice" is not a Slack user ID`},
+		{"INCIDENTBOT_RESPONDERS", "bob", `"bob" is not a Slack user ID`},
+		{"SLACK_TEAM_ID", "acme-corp", "SLACK_TEAM_ID"},
+	} {
+		env := maps.Clone(minimal)
+		env[c.name] = c.value
+		_, err := LoadConfig(envOf(env))
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s=%s: %v; want an error saying %q", c.name, c.value, err, c.says)
+		}
+	}
+	env := maps.Clone(minimal)
+	env["INCIDENTBOT_RESPONDERS"], env["SLACK_TEAM_ID"], env["INCIDENTBOT_SLACK_RATE_SCALE"] = "U012ABCDEF, W0123ABCD, S0614TZR7", "T024BE7LD", "1000"
+	if _, err := LoadConfig(envOf(env)); err != nil {
+		t.Errorf("well-formed IDs and scale: %v", err)
+	}
+}
+
+// A secret's file must hold the secret: an empty file was taken as unset
+// (the admin API or a webhook endpoint quietly off), and PagerDuty's
+// secrets one a line (a rotation) became one secret with a newline, every
+// webhook answered 401.
+func TestLoadConfig_SecretFilesHoldTheSecret(t *testing.T) {
+	dir := t.TempDir()
+	empty, rotation, twoLines := filepath.Join(dir, "empty"), filepath.Join(dir, "rotation"), filepath.Join(dir, "two")
+	writeFile(t, empty, []byte("\n"))
+	writeFile(t, rotation, []byte("old-secret\nnew-secret\n"))
+	writeFile(t, twoLines, []byte("xoxb-one\nxoxb-two\n"))
+	env := maps.Clone(minimal)
+	delete(env, "PAGERDUTY_WEBHOOK_SECRETS")
+	env["PAGERDUTY_WEBHOOK_SECRETS_FILE"] = rotation
+	c, err := LoadConfig(envOf(env))
+	if err != nil || !slices.Equal(c.PagerDutyWebhookSecrets, []string{"old-secret", "new-secret"}) {
+		t.Errorf("secrets one a line: %q, %v; want both", c.PagerDutyWebhookSecrets, err)
+	}
+	env = maps.Clone(minimal)
+	env["INCIDENTBOT_ADMIN_TOKEN_FILE"] = empty
+	if _, err := LoadConfig(envOf(env)); err == nil || !strings.Contains(err.Error(), "INCIDENTBOT_ADMIN_TOKEN_FILE") || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("an empty token file: %v; want an error naming INCIDENTBOT_ADMIN_TOKEN_FILE", err)
+	}
+	env = maps.Clone(minimal)
+	delete(env, "SLACK_BOT_TOKEN")
+	env["SLACK_BOT_TOKEN_FILE"] = twoLines
+	_, err = LoadConfig(envOf(env))
+	if err == nil || !strings.Contains(err.Error(), "SLACK_BOT_TOKEN_FILE") || strings.Contains(err.Error(), "xoxb-one") {
+		t.Errorf("a two-line token file: %v; want an error naming SLACK_BOT_TOKEN_FILE, without the secret", err)
 	}
 }
