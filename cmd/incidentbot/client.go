@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/internal/atomicfile"
 	"github.com/incidentbot/incidentbot/internal/store"
@@ -147,6 +150,34 @@ func postmortemCmd(args []string, getenv func(string) string, stdout, stderr io.
 	return 0
 }
 
+// backupTarget refuses a backup's target that is a database in use: the
+// file of INCIDENTBOT_DB, or any file whose lock a process holds (a running
+// incidentbot's). Replacing it would unlink the file the server goes on
+// writing, and every delivery after the backup would be gone at its next
+// start.
+func backupTarget(file, db string) error {
+	fi, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if db != "" {
+		if dfi, err := os.Stat(db); err == nil && os.SameFile(fi, dfi) {
+			return fmt.Errorf("%s is the server's database (INCIDENTBOT_DB): back up to another file", file)
+		}
+	}
+	b, err := bolt.Open(file, 0, &bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("%s is a database in use (a process holds its lock): back up to another file", file)
+	}
+	if err == nil {
+		b.Close()
+	}
+	return nil // not in use (or not a database): the backup replaces it
+}
+
 // backupCmd is `incidentbot backup FILE`: it downloads a consistent copy of
 // the running server's database, writes it atomically and verifies it.
 func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -173,6 +204,10 @@ func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	}
 	token, err := adminToken(getenv)
 	if err != nil {
+		fmt.Fprintln(stderr, "incidentbot backup:", err)
+		return 2
+	}
+	if err := backupTarget(file, getenv("INCIDENTBOT_DB")); err != nil {
 		fmt.Fprintln(stderr, "incidentbot backup:", err)
 		return 2
 	}

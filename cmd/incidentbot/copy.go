@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,13 @@ func openCopyStore(ctx context.Context, arg string, dest bool) (copyStore, error
 	}
 	if strings.Contains(arg, "://") {
 		return nil, fmt.Errorf("%s: want a bbolt file path or a postgres:// URL", describeStore(arg))
+	}
+	if !dest {
+		// A source path that does not exist is a mistake (a typo): opening
+		// it would create an empty database and "copy" nothing, correctly.
+		if _, err := os.Stat(arg); err != nil {
+			return nil, fmt.Errorf("%s: %w", describeStore(arg), err)
+		}
 	}
 	return store.Open(arg, store.Options{})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -111,5 +112,17 @@ func TestCopy_BboltToPostgresAndBack(t *testing.T) {
 		return err
 	}); err != nil || n != 2 {
 		t.Errorf("next incident number after the copies = %d, %v; want 2", n, err)
+	}
+}
+
+// A source path that does not exist (a typo) is an error: it was created
+// as an empty database and "copied", counts matching at 0.
+func TestCopy_FromAMissingSource_IsRefused(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "incidentbt.db"), filepath.Join(dir, "new.db")
+	var out, errb strings.Builder
+	code := run([]string{"copy", "--from", src, "--to", dst}, envOf(nil), &out, &errb)
+	if _, err := os.Stat(src); code == 0 || err == nil || !strings.Contains(errb.String(), "incidentbt.db") {
+		t.Errorf("copy from a missing source: exit %d, source created %v, stderr %q; want a failure naming it, nothing created", code, err == nil, errb.String())
 	}
 }

@@ -804,3 +804,33 @@ func TestAnnounce_StormFoldsIntoADigest(t *testing.T) {
 		t.Errorf("%d single announcements, %d digests of %d incidents; want 3, 1 to 3, 9", single, digests, digested)
 	}
 }
+
+// A backup onto the running server's own database file is refused: renamed
+// over it, it left the server writing to an unlinked file, and every page
+// answered after the backup was gone at the next start.
+func TestBackup_OntoTheLiveDatabase_IsRefused(t *testing.T) {
+	h := newHarness(t)
+	inc := h.pd.AddIncident(pagerfake.Incident{ID: "PB1", Title: "before backup", CreatedAt: t0})
+	h.deliver("W-PB1", h.incidentEvent("incident.triggered", t0, inc))
+	h.waitIdle()
+	for _, env := range []map[string]string{
+		{"INCIDENTBOT_ADMIN_TOKEN": testAdminToken},                             // the file's lock says it
+		{"INCIDENTBOT_ADMIN_TOKEN": testAdminToken, "INCIDENTBOT_DB": h.cfg.DB}, // and so does the setting
+	} {
+		var out, errb strings.Builder
+		if code := run([]string{"backup", h.cfg.DB, "--server", h.m.AdminURL()}, func(k string) string { return env[k] }, &out, &errb); code == 0 || !strings.Contains(errb.String(), "back up to another file") {
+			t.Errorf("backup onto the live file: exit %d, %s%s; want it refused", code, out.String(), errb.String())
+		}
+	}
+	inc2 := h.pd.AddIncident(pagerfake.Incident{ID: "PB2", Title: "after backup", CreatedAt: t0})
+	h.deliver("W-PB2", h.incidentEvent("incident.triggered", t0, inc2))
+	h.waitIdle()
+	h.restart()
+	var list struct {
+		Incidents []apiIncident `json:"incidents"`
+	}
+	h.api("/api/incidents", &list)
+	if len(list.Incidents) != 2 {
+		t.Errorf("after a restart the server has %d incidents, want 2", len(list.Incidents))
+	}
+}
