@@ -22,7 +22,9 @@ type Chat interface {
 	RenameChannel(ctx context.Context, channelID, name string) (Channel, error)
 	// SetTopic sets a channel's topic.
 	SetTopic(ctx context.Context, channelID, topic string) error
-	// UserByEmail returns the Slack user ID with that e-mail address.
+	// UserByEmail returns the Slack user ID with that e-mail address; no
+	// such user is an ENOTFOUND error (any other failure, such as a revoked
+	// token or a missing scope, says nothing about the person).
 	UserByEmail(ctx context.Context, email string) (string, error)
 	// Invite adds users to a channel; users already in it are no error.
 	Invite(ctx context.Context, channelID string, userIDs ...string) error
@@ -32,7 +34,7 @@ type Chat interface {
 	// Update replaces a posted message.
 	Update(ctx context.Context, at Posted, msg Message) error
 	// UserProfile returns a Slack user's names and e-mail address
-	// (users.info); an unknown user is an EREJECTED error.
+	// (users.info); an unknown or invisible user is an ENOTFOUND error.
 	UserProfile(ctx context.Context, userID string) (SlackUser, error)
 	// Respond answers through a slash command's response_url.
 	Respond(ctx context.Context, responseURL string, msg Message) error

@@ -475,7 +475,7 @@ func (js *Jobs) lookup(ctx context.Context, id string) ([]Profile, error) {
 	}
 	sid, err := js.Chat.UserByEmail(ctx, u.Email)
 	switch {
-	case ErrorCode(err) == EREJECTED:
+	case ErrorCode(err) == ENOTFOUND:
 		return out, nil // no Slack account with that address
 	case err != nil:
 		return nil, err
@@ -490,8 +490,10 @@ func (js *Jobs) lookup(ctx context.Context, id string) ([]Profile, error) {
 
 func (js *Jobs) slackProfile(ctx context.Context, id string, now time.Time) (Profile, error) {
 	u, err := js.Chat.UserProfile(ctx, id)
-	if ErrorCode(err) == EREJECTED {
-		// user_not_found, user_not_visible: the ID stays as it is.
+	if ErrorCode(err) == ENOTFOUND {
+		// user_not_found, user_not_visible: the ID stays as it is. Other
+		// failures (a revoked token, a missing scope) are no fact about
+		// the person: the lookup fails, and is asked again later.
 		return Profile{ID: id, Missing: true, CheckedAt: now}, nil
 	}
 	if err != nil {

@@ -137,7 +137,9 @@ func classify(ctx context.Context, method string, err error) error {
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
-		if sc.Code >= 500 || sc.Code == http.StatusRequestTimeout {
+		// A 429 without Retry-After (slack-go reports it so): a rate limit
+		// all the same, retried with the backoff.
+		if sc.Code >= 500 || sc.Code == http.StatusRequestTimeout || sc.Code == http.StatusTooManyRequests {
 			return &incidentbot.Error{Code: incidentbot.ETRANSIENT, Message: fmt.Sprintf("%s: Slack answered %d", method, sc.Code)}
 		}
 		return &incidentbot.Error{Code: incidentbot.EREJECTED, Message: fmt.Sprintf("%s: Slack answered %d", method, sc.Code)}
@@ -250,9 +252,24 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) 
 	u, err := c.api.GetUserByEmailContext(ctx, email)
 	c.budget.Done("users.lookupByEmail", "")
 	if err != nil {
-		return "", c.done(ctx, "users.lookupByEmail", "", err)
+		return "", noSuchUser(c.done(ctx, "users.lookupByEmail", "", err))
 	}
 	return u.ID, nil
+}
+
+// noSuchUser makes Slack's answers about the person (no such user, not
+// visible to the bot) ENOTFOUND; others (invalid_auth, token_revoked,
+// missing_scope, ...) stay as they are: they say nothing about the person,
+// and a lookup that failed so must not be kept as a fact.
+func noSuchUser(err error) error {
+	var ie *incidentbot.Error
+	if errors.As(err, &ie) && ie.Code == incidentbot.EREJECTED {
+		switch ie.Message {
+		case "users_not_found", "user_not_found", "user_not_visible":
+			return &incidentbot.Error{Code: incidentbot.ENOTFOUND, Message: ie.Message, Err: ie.Err}
+		}
+	}
+	return err
 }
 
 // Invite adds users to a channel. Users already in it, and the bot itself,
@@ -311,7 +328,7 @@ func (c *Client) UserProfile(ctx context.Context, userID string) (incidentbot.Sl
 	u, err := c.api.GetUserInfoContext(ctx, userID)
 	c.budget.Done("users.info", "")
 	if err := c.done(ctx, "users.info", "", err); err != nil {
-		return incidentbot.SlackUser{}, err
+		return incidentbot.SlackUser{}, noSuchUser(err)
 	}
 	return incidentbot.SlackUser{
 		ID: u.ID, RealName: incidentbot.CleanLine(u.Profile.RealName), DisplayName: incidentbot.CleanLine(u.Profile.DisplayName),
