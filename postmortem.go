@@ -791,7 +791,7 @@ func whatHappened(p *Postmortem) string {
 	} else {
 		b.WriteString(",")
 	}
-	fmt.Fprintf(&b, " %q (%s) was detected at %s UTC", p.Title, p.SeverityNote, d.DetectedAt.Format("15:04"))
+	fmt.Fprintf(&b, " “%s” (%s) was detected at %s UTC", p.Title, p.SeverityNote, d.DetectedAt.Format("15:04"))
 	if d.How != "" {
 		b.WriteString(" by " + lowerFirst(d.How))
 	}
@@ -805,7 +805,11 @@ func whatHappened(p *Postmortem) string {
 		what string
 		d    *int64
 	}{{"acknowledged", m.TimeToAcknowledge}, {"cause identified", m.TimeToIdentify}, {"impact ended", m.TimeToMitigate}, {"resolved", m.TimeToResolve}} {
-		if s.d != nil {
+		switch {
+		case s.d == nil:
+		case *s.d < 0:
+			steps = append(steps, s.what+" "+Human(time.Duration(-*s.d)*time.Second)+" before it was detected")
+		default:
 			steps = append(steps, s.what+" after "+Human(time.Duration(*s.d)*time.Second))
 		}
 	}

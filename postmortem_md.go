@@ -84,6 +84,10 @@ func optDur(s *int64) string {
 	if s == nil {
 		return "n/a"
 	}
+	if *s < 0 {
+		// An end of impact recorded before the page (it fired late).
+		return Human(time.Duration(-*s)*time.Second) + " before detection"
+	}
 	return Human(time.Duration(*s) * time.Second)
 }
 

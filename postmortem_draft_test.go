@@ -1,0 +1,48 @@
+package incidentbot_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	incidentbot "github.com/incidentbot/incidentbot"
+)
+
+func draftOf(t *testing.T, s *incidentbot.Service, id string) (*incidentbot.Postmortem, string) {
+	t.Helper()
+	p, err := s.Postmortem(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, string(p.Markdown())
+}
+
+// An end of impact recorded before the page fired (it fired late) is told
+// as such: the draft said "impact ended after -10 min".
+func TestPostmortem_ImpactEndedBeforeDetection_SaysSo(t *testing.T) {
+	s, _ := mustService(t)
+	now := t0.Add(20 * time.Minute)
+	s.Now = func() time.Time { return now }
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustRun(t, s, incidentbot.Cmd{Name: "started", IncidentID: "INC-1", At: t0.Add(-30 * time.Minute), Actor: bob})
+	mustRun(t, s, incidentbot.Cmd{Name: "mitigated", IncidentID: "INC-1", At: t0.Add(-10 * time.Minute), Actor: bob})
+	p, md := draftOf(t, s, "INC-1")
+	if strings.Contains(md, "-10 min") || !strings.Contains(p.WhatHappened, "impact ended 10 min before it was detected") || !strings.Contains(md, "| Time to mitigate | 10 min before detection |") {
+		t.Errorf("what happened: %s\ndraft:\n%s", p.WhatHappened, md)
+	}
+}
+
+// The title is quoted as people quote, not as Go does ("Disk \"high\" on
+// C:\\data").
+func TestPostmortem_TitleQuotedAsWritten(t *testing.T) {
+	s, _ := mustService(t)
+	s.Now = func() time.Time { return t0.Add(time.Minute) }
+	ev := pd("P1", incidentbot.EventTriggered, t0)
+	ev.Incident.Title = `Disk "high" on C:\data`
+	mustIngest(t, s, "", ev)
+	p, _ := draftOf(t, s, "INC-1")
+	if !strings.Contains(p.WhatHappened, `“Disk "high" on C:\data”`) {
+		t.Errorf("what happened: %s", p.WhatHappened)
+	}
+}
