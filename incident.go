@@ -134,7 +134,10 @@ type PagerLink struct {
 	ConferenceNumber string `json:"conference_number,omitempty"`
 	Urgency          string `json:"urgency,omitempty"`
 	Priority         string `json:"priority,omitempty"`
-	ServiceID        string `json:"service_id,omitempty"`
+	// PriorityAt is when the priority last applied was set in PagerDuty:
+	// an older change delivered late does not undo a newer one.
+	PriorityAt time.Time `json:"priority_at,omitzero"`
+	ServiceID  string    `json:"service_id,omitempty"`
 }
 
 // Person is someone who acts on an incident: a Slack user, a PagerDuty

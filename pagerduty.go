@@ -717,8 +717,17 @@ func onPriorityUpdated(w *txWork, inc *Incident, ev PagerEvent, e *Entry) (next,
 	pri := ""
 	if ev.Incident != nil {
 		pri = ev.Incident.Priority
+	}
+	if ev.OccurredAt.Before(inc.PagerDuty.PriorityAt) {
+		// Delivered after a newer change (a retry): on the timeline at its
+		// time, but PagerDuty's priority is the newer one.
+		e.Kind, e.Text = EntryPriorityChanged, fmt.Sprintf("Priority changed to %s (reported late: PagerDuty has since set %s)", cmp.Or(pri, "none"), cmp.Or(inc.PagerDuty.Priority, "none"))
+		return recordEntry, nil
+	}
+	if ev.Incident != nil {
 		inc.PagerDuty.Priority = pri
 	}
+	inc.PagerDuty.PriorityAt = ev.OccurredAt
 	sev := SeverityFromPagerDuty(pri, inc.PagerDuty.Urgency)
 	e.Kind, e.Text = EntryPriorityChanged, "Priority changed to "+cmp.Or(pri, "none")
 	switch {

@@ -46,3 +46,29 @@ func TestPostmortem_TitleQuotedAsWritten(t *testing.T) {
 		t.Errorf("what happened: %s", p.WhatHappened)
 	}
 }
+
+// Priority changes delivered out of order: PagerDuty's latest stands. A
+// P1 change of 03:20 delivered after the P2 change of 03:25 made the
+// incident SEV1 ("SEV2, escalated to SEV1 at 03:20 UTC, escalated to SEV2
+// at 03:25 UTC").
+func TestPostmortem_PriorityChangesOutOfOrder_TheLatestStands(t *testing.T) {
+	s, db := mustService(t)
+	s.Now = func() time.Time { return t0.Add(time.Hour) }
+	tr := pd("P1", incidentbot.EventTriggered, t0)
+	tr.Incident.Priority = "P3"
+	mustIngest(t, s, "", tr)
+	early := pd("P1", incidentbot.EventPriorityUpdated, t0.Add(5*time.Minute))
+	early.Incident.Priority = "P1"
+	later := pd("P1", incidentbot.EventPriorityUpdated, t0.Add(10*time.Minute))
+	later.Incident.Priority = "P2"
+	mustIngest(t, s, "", later)
+	mustIngest(t, s, "", early) // a retry, delivered last
+	inc, tl, _ := state(t, db, "P1")
+	p, _ := draftOf(t, s, "INC-1")
+	if inc.Severity != incidentbot.Sev2 || inc.PagerDuty.Priority != "P2" || p.Severity != incidentbot.Sev2 || p.InitialSeverity != incidentbot.Sev3 || strings.Contains(p.SeverityNote, "to SEV1") {
+		t.Errorf("severity %s (priority %s), draft %s from %s, %q; want sev2 (PagerDuty's latest, P2) from sev3", inc.Severity, inc.PagerDuty.Priority, p.Severity, p.InitialSeverity, p.SeverityNote)
+	}
+	if e := lastEntry(t, tl, incidentbot.EntryPriorityChanged); !strings.Contains(e.Text, "reported late") || !e.At.Equal(early.OccurredAt) {
+		t.Errorf("the late change's entry: %q at %v; want it on the timeline at its time, saying it came late", e.Text, e.At)
+	}
+}
