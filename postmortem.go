@@ -635,8 +635,15 @@ func teamFigures(h History, p *Postmortem, slo float64, now time.Time) TeamFigur
 		}
 		mins += float64(*a.DowntimeSec) / 60 * share
 	default:
-		// Still going: its downtime so far.
-		mins += max(now.Sub(a.DowntimeFrom).Minutes(), 0)
+		// Still going: its downtime so far, weighted by the share
+		// affected as an ended incident's is; without one, an upper bound.
+		share := 1.0
+		if a.AffectedPercent != nil {
+			share = *a.AffectedPercent / 100
+		} else {
+			m.UpperBound = true
+		}
+		mins += max(now.Sub(a.DowntimeFrom).Minutes(), 0) * share
 	}
 	m.UpperBound = m.UpperBound || a.UpperBound
 	budget := (1 - slo/100) * 30 * 24 * 60

@@ -72,3 +72,23 @@ func TestPostmortem_PriorityChangesOutOfOrder_TheLatestStands(t *testing.T) {
 		t.Errorf("the late change's entry: %q at %v; want it on the timeline at its time, saying it came late", e.Text, e.At)
 	}
 }
+
+// A draft of an ongoing incident counts its downtime so far in the month's
+// figure weighted by the share recorded affected (it counted all of it:
+// 1 h of downtime, 138.9% of the budget, for 10% of users), and without a
+// share says it is an upper bound.
+func TestPostmortem_OngoingMonthToDate_WeightsTheShare(t *testing.T) {
+	s, _ := mustService(t)
+	now := t0.Add(60 * time.Minute)
+	s.Now = func() time.Time { return now }
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	p, _ := draftOf(t, s, "INC-1")
+	if m := p.Team.MonthToDate; m == nil || m.DowntimeMinutes != 60 || !m.UpperBound {
+		t.Errorf("without a share: month to date %+v; want 60 min, an upper bound", m)
+	}
+	mustRun(t, s, incidentbot.Cmd{Name: "affected", IncidentID: "INC-1", Percent: 10, Actor: bob})
+	p, _ = draftOf(t, s, "INC-1")
+	if m := p.Team.MonthToDate; m == nil || m.DowntimeMinutes != 6 || !m.WithinSLO || m.UpperBound {
+		t.Errorf("10%% affected: month to date %+v; want 6 min (60 min × 10%%), within the SLO, not a bound", m)
+	}
+}
