@@ -445,6 +445,14 @@ func DraftPostmortem(in DraftInput) *Postmortem {
 			p.Records = append(p.Records, row)
 			p.Communication.MissedCadences = append(p.Communication.MissedCadences, row)
 			continue
+		case EntryImpactStarted:
+			if st := inc.ImpactStartedAt; st != nil && !e.At.Equal(*st) {
+				// A start corrected since: a record, not an event of the
+				// incident (the timeline has the start that holds).
+				row.Event += " (corrected since: " + st.UTC().Format("15:04 UTC") + ")"
+				p.Records = append(p.Records, row)
+				continue
+			}
 		case EntryStatusUpdate:
 			u := Update{At: e.At.UTC(), Status: e.Status, Text: CleanText(e.Text), Actor: actorText(e), Source: e.Source, ByBot: byBot}
 			p.Communication.Updates = append(p.Communication.Updates, u)

@@ -92,3 +92,32 @@ func TestPostmortem_OngoingMonthToDate_WeightsTheShare(t *testing.T) {
 		t.Errorf("10%% affected: month to date %+v; want 6 min (60 min × 10%%), within the SLO, not a bound", m)
 	}
 }
+
+// A corrected impact start leaves one start on the draft's timeline, the
+// one that holds; the first is a record saying it was corrected (both
+// were on the timeline, nothing saying which held).
+func TestPostmortem_CorrectedImpactStart_OneOnTheTimeline(t *testing.T) {
+	s, _ := mustService(t)
+	now := t0.Add(20 * time.Minute)
+	s.Now = func() time.Time { return now }
+	mustIngest(t, s, "", pd("P1", incidentbot.EventTriggered, t0))
+	mustRun(t, s, incidentbot.Cmd{Name: "started", IncidentID: "INC-1", At: t0.Add(-20 * time.Minute), Actor: bob})
+	mustRun(t, s, incidentbot.Cmd{Name: "started", IncidentID: "INC-1", At: t0.Add(-10 * time.Minute), Actor: bob})
+	p, _ := draftOf(t, s, "INC-1")
+	var starts []string
+	for _, r := range p.Timeline {
+		if r.Kind == incidentbot.EntryImpactStarted {
+			starts = append(starts, r.At.Format("15:04"))
+		}
+	}
+	if len(starts) != 1 || starts[0] != t0.Add(-10*time.Minute).Format("15:04") {
+		t.Errorf("impact starts on the timeline %v; want the corrected one alone", starts)
+	}
+	corrected := false
+	for _, r := range p.Records {
+		corrected = corrected || r.Kind == incidentbot.EntryImpactStarted && strings.Contains(r.Event, "corrected since")
+	}
+	if !corrected {
+		t.Errorf("records %+v: the first start is not kept as corrected", p.Records)
+	}
+}
