@@ -33,6 +33,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	botUser string
+	// scans are listings (FindChannel) cut short by the rate budget or an
+	// error, by name sought: the next call goes on from their cursor. A
+	// listing longer than one budget window of pages would otherwise start
+	// over each time and never end.
+	scans map[string]string
 }
 
 // NewClient returns a client with a bot token for the Web API at apiURL
@@ -193,21 +198,38 @@ func (c *Client) CreateChannel(ctx context.Context, name string, private bool) (
 
 // FindChannel looks a channel up by exact name, archived ones included,
 // paging through conversations.list: public channels, or the private ones
-// the bot is in.
+// the bot is in. A listing cut short (the rate budget, a 429) goes on from
+// where it stopped at the next call for the same name.
 func (c *Client) FindChannel(ctx context.Context, name string, private bool) (incidentbot.Channel, bool, error) {
 	types := []string{"public_channel"}
 	if private {
 		types = []string{"private_channel"}
 	}
-	params := &slack.GetConversationsParameters{Types: types, Limit: 1000}
+	key := fmt.Sprintf("%t/%s", private, name)
+	c.mu.Lock()
+	params := &slack.GetConversationsParameters{Types: types, Limit: 1000, Cursor: c.scans[key]}
+	delete(c.scans, key)
+	c.mu.Unlock()
+	// cut keeps where the listing got to, for the next call.
+	cut := func(err error) (incidentbot.Channel, bool, error) {
+		if params.Cursor != "" {
+			c.mu.Lock()
+			if c.scans == nil || len(c.scans) > 100 {
+				c.scans = map[string]string{}
+			}
+			c.scans[key] = params.Cursor
+			c.mu.Unlock()
+		}
+		return incidentbot.Channel{}, false, err
+	}
 	for {
 		if err := c.take(ctx, "conversations.list", ""); err != nil {
-			return incidentbot.Channel{}, false, err
+			return cut(err)
 		}
 		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
 		c.budget.Done("conversations.list", "")
 		if err != nil {
-			return incidentbot.Channel{}, false, c.done(ctx, "conversations.list", "", err)
+			return cut(c.done(ctx, "conversations.list", "", err))
 		}
 		for i := range chans {
 			if chans[i].Name == name {
@@ -215,6 +237,7 @@ func (c *Client) FindChannel(ctx context.Context, name string, private bool) (in
 			}
 		}
 		if cursor == "" {
+			// The end: not listed (the next call starts from the top).
 			return incidentbot.Channel{}, false, nil
 		}
 		params.Cursor = cursor
