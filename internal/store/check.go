@@ -35,6 +35,7 @@ const (
 
 type metaPage struct {
 	pageSize uint32
+	root     uint64 // the root bucket's page
 	pgid     uint64 // the high-water mark: pages below it are in use
 	txid     uint64
 }
@@ -55,7 +56,7 @@ func readMeta(f *os.File, off int64) (metaPage, bool) {
 	if h.Sum64() != le.Uint64(m[metaSumOffset:]) {
 		return metaPage{}, false
 	}
-	return metaPage{pageSize: le.Uint32(m[8:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
+	return metaPage{pageSize: le.Uint32(m[8:]), root: le.Uint64(m[16:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
 }
 
 // checkFile looks at an existing database file before bbolt maps it: bbolt
@@ -104,6 +105,111 @@ func checkFile(path string) error {
 	}
 	if need := int64(m.pgid) * int64(m.pageSize); m.pageSize == 0 || need > size {
 		return damaged(path, "is truncated: it has %d bytes, its pages need %d", size, need)
+	}
+	w := pageWalk{f: f, m: m, seen: map[uint64]bool{}}
+	if err := w.page(m.root, 0); err != nil {
+		return damaged(path, "has damaged pages (%v)", err)
+	}
+	return nil
+}
+
+// bbolt's page and element layout (go.etcd.io/bbolt internal/common).
+const (
+	branchPageFlag = 0x01
+	leafPageFlag   = 0x02
+	bucketLeafFlag = 0x01 // a leaf element that is a bucket
+	elementSize    = 16   // branch and leaf elements alike
+	bucketHeader   = 16   // a bucket value: its root page, its sequence
+)
+
+// pageWalk reads the pages of the B+trees from the file, not from bbolt's
+// map, and checks that every element's key and value lie inside its page
+// and every page it points to inside the file. bbolt trusts them: its
+// consistency check, which runs in a goroutine of its own, followed a
+// damaged element outside the map and the fault killed the process (no
+// recover reaches that goroutine).
+type pageWalk struct {
+	f    *os.File
+	m    metaPage
+	seen map[uint64]bool
+}
+
+func (w *pageWalk) page(id uint64, depth int) error {
+	if depth > 64 {
+		return errors.New("the tree is deeper than any bbolt tree")
+	}
+	if id < 2 || id >= w.m.pgid {
+		return fmt.Errorf("a page points to page %d, outside the %d pages in use", id, w.m.pgid)
+	}
+	if w.seen[id] {
+		return fmt.Errorf("page %d is reached twice", id)
+	}
+	w.seen[id] = true
+	ps := int64(w.m.pageSize)
+	hdr := make([]byte, pageHeaderSize)
+	if _, err := w.f.ReadAt(hdr, int64(id)*ps); err != nil {
+		return fmt.Errorf("page %d: %v", id, err)
+	}
+	overflow := int64(binary.LittleEndian.Uint32(hdr[12:]))
+	if int64(id)+overflow >= int64(w.m.pgid) {
+		return fmt.Errorf("page %d runs past the pages in use", id)
+	}
+	buf := make([]byte, (overflow+1)*ps)
+	if _, err := w.f.ReadAt(buf, int64(id)*ps); err != nil {
+		return fmt.Errorf("page %d: %v", id, err)
+	}
+	if got := binary.LittleEndian.Uint64(buf); got != id {
+		return fmt.Errorf("page %d says it is page %d", id, got)
+	}
+	return w.elements(buf, id, depth)
+}
+
+// elements checks the elements of a page (or of an inline bucket's page)
+// held in buf and walks the pages they point to.
+func (w *pageWalk) elements(buf []byte, id uint64, depth int) error {
+	le := binary.LittleEndian
+	if len(buf) < pageHeaderSize {
+		return fmt.Errorf("page %d is cut short", id)
+	}
+	flags, count := le.Uint16(buf[8:]), int(le.Uint16(buf[10:]))
+	if pageHeaderSize+count*elementSize > len(buf) {
+		return fmt.Errorf("page %d lists %d elements, more than it holds", id, count)
+	}
+	for i := range count {
+		at := pageHeaderSize + i*elementSize
+		e := buf[at : at+elementSize]
+		switch flags {
+		case branchPageFlag:
+			pos, ksize := int64(le.Uint32(e[0:])), int64(le.Uint32(e[4:]))
+			if int64(at)+pos+ksize > int64(len(buf)) {
+				return fmt.Errorf("page %d: element %d's key lies outside the page", id, i)
+			}
+			if err := w.page(le.Uint64(e[8:]), depth+1); err != nil {
+				return err
+			}
+		case leafPageFlag:
+			eflags, pos, ksize, vsize := le.Uint32(e[0:]), int64(le.Uint32(e[4:])), int64(le.Uint32(e[8:])), int64(le.Uint32(e[12:]))
+			start := int64(at) + pos
+			if start+ksize+vsize > int64(len(buf)) {
+				return fmt.Errorf("page %d: element %d lies outside the page", id, i)
+			}
+			if eflags&bucketLeafFlag == 0 {
+				continue
+			}
+			v := buf[start+ksize : start+ksize+vsize]
+			if len(v) < bucketHeader {
+				return fmt.Errorf("page %d: element %d is a bucket without its header", id, i)
+			}
+			if root := le.Uint64(v); root != 0 {
+				if err := w.page(root, depth+1); err != nil {
+					return err
+				}
+			} else if err := w.elements(v[bucketHeader:], id, depth+1); err != nil { // an inline bucket
+				return err
+			}
+		default:
+			return fmt.Errorf("page %d has type %#x where a branch or leaf page belongs", id, flags)
+		}
 	}
 	return nil
 }
