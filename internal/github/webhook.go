@@ -32,6 +32,9 @@ type WebhookHandler struct {
 	Logger     *slog.Logger
 }
 
+// signer names what signs GitHub's deliveries.
+var signer = webhook.Signer{Service: "GITHUB", Setting: "GITHUB_WEBHOOK_SECRET", Header: gh.SHA256SignatureHeader, MissingHint: "is the webhook's secret set?"}
+
 // DeliveryKey is the dedupe key of a GitHub webhook delivery.
 func DeliveryKey(id string) string { return "github-delivery:" + id }
 
@@ -47,17 +50,10 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delivery := gh.DeliveryID(r)
 	sig := r.Header.Get(gh.SHA256SignatureHeader)
 	if h.Secret == "" || sig == "" || gh.ValidateSignature(sig, body, []byte(h.Secret)) != nil {
-		reason := "signature does not match GITHUB_WEBHOOK_SECRET"
-		if sig == "" {
-			reason = "no X-Hub-Signature-256 header (is the webhook's secret set?)"
-		}
-		log.Error("GITHUB WEBHOOK REFUSED: bad signature; check GITHUB_WEBHOOK_SECRET and the webhook's secret", "reason", reason,
-			"delivery", incidentbot.Clip(delivery), "remote", r.RemoteAddr)
-		webhook.WriteJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		webhook.RefuseSignature(w, r, log, signer, sig, delivery)
 		return
 	}
-	if delivery == "" || len(delivery) > 100 {
-		webhook.WriteJSON(w, http.StatusBadRequest, "error", "missing or oversized X-GitHub-Delivery")
+	if !webhook.DeliveryID(w, delivery, "X-GitHub-Delivery") {
 		return
 	}
 	event := gh.WebHookType(r)

@@ -8,41 +8,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/github"
 	"github.com/incidentbot/incidentbot/internal/github/githubfake"
+	"github.com/incidentbot/incidentbot/internal/webhook/webhooktest"
 )
-
-type observed struct {
-	tracker, key string
-	issues       []incidentbot.TrackerIssue
-}
-
-type fakeObserver struct{ calls []observed }
-
-func (o *fakeObserver) ObserveTracker(_ context.Context, tracker, key string, issues []incidentbot.TrackerIssue) (incidentbot.Outcome, int, error) {
-	for _, c := range o.calls {
-		if c.key == key {
-			return incidentbot.OutcomeDuplicate, 0, nil
-		}
-	}
-	o.calls = append(o.calls, observed{tracker, key, issues})
-	return incidentbot.OutcomeApplied, 1, nil
-}
 
 const hookSecret = "whsec-test-7f3a"
 
 func post(t *testing.T, h http.Handler, hook githubfake.Webhook) (int, string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(hook.Body))
-	req.Header = hook.Header.Clone()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code, strings.TrimSpace(rec.Body.String())
+	return webhooktest.Post(t, h, "/webhooks/github", hook.Body, hook.Header)
 }
 
 // An issue of the bot's closed on GitHub, reported by the repository's
@@ -55,7 +34,7 @@ func TestWebhookHandler_IssuesEvents(t *testing.T) {
 	if _, err := c.Create(ctx, item(2)); err != nil {
 		t.Fatal(err)
 	}
-	obs := &fakeObserver{}
+	obs := &webhooktest.Observer{}
 	h := &github.WebhookHandler{Secret: hookSecret, Repository: f.Repository(), Observer: obs}
 
 	if err := f.CloseIssue(1, "completed"); err != nil {
@@ -68,14 +47,14 @@ func TestWebhookHandler_IssuesEvents(t *testing.T) {
 	if code, body := post(t, h, closed); code != http.StatusOK || !strings.Contains(body, `"applied"`) {
 		t.Fatalf("closed: %d %s", code, body)
 	}
-	if len(obs.calls) != 1 {
-		t.Fatalf("%d observations, want 1", len(obs.calls))
+	if len(obs.Calls) != 1 {
+		t.Fatalf("%d observations, want 1", len(obs.Calls))
 	}
-	got := obs.calls[0]
-	if got.tracker != incidentbot.TrackerGitHub || got.key != github.DeliveryKey("d-1") || len(got.issues) != 1 {
+	got := obs.Calls[0]
+	if got.Tracker != incidentbot.TrackerGitHub || got.Key != github.DeliveryKey("d-1") || len(got.Issues) != 1 {
 		t.Fatalf("observed %+v", got)
 	}
-	if is := got.issues[0]; is.Key != "#1" || is.IncidentID != "INC-7" || is.N != 2 || !is.Done || is.Status != "closed" || is.UpdatedAt.IsZero() {
+	if is := got.Issues[0]; is.Key != "#1" || is.IncidentID != "INC-7" || is.N != 2 || !is.Done || is.Status != "closed" || is.UpdatedAt.IsZero() {
 		t.Errorf("issue = %+v", is)
 	}
 	// GitHub's redelivery of the same delivery: one observation.
@@ -96,15 +75,15 @@ func TestWebhookHandler_IssuesEvents(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", name, code, body, c.code)
 		}
 	}
-	if len(obs.calls) != 1 {
-		t.Fatalf("%d observations after refused deliveries, want 1", len(obs.calls))
+	if len(obs.Calls) != 1 {
+		t.Fatalf("%d observations after refused deliveries, want 1", len(obs.Calls))
 	}
 	if err := f.ReopenIssue(1); err != nil {
 		t.Fatal(err)
 	}
 	reopened, _ = f.IssuesWebhook("reopened", 1, "d-2", hookSecret)
-	if code, _ := post(t, h, reopened); code != http.StatusOK || len(obs.calls) != 2 || obs.calls[1].issues[0].Done {
-		t.Errorf("reopened: %d, observations %+v", code, obs.calls)
+	if code, _ := post(t, h, reopened); code != http.StatusOK || len(obs.Calls) != 2 || obs.Calls[1].Issues[0].Done {
+		t.Errorf("reopened: %d, observations %+v", code, obs.Calls)
 	}
 
 	// Nothing to do: a ping, another repository, an issue not the bot's.
@@ -120,8 +99,8 @@ func TestWebhookHandler_IssuesEvents(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
 	}
-	if len(obs.calls) != 2 {
-		t.Errorf("%d observations, want 2", len(obs.calls))
+	if len(obs.Calls) != 2 {
+		t.Errorf("%d observations, want 2", len(obs.Calls))
 	}
 
 	// Malformed JSON, signed: 400 with a reason. A body over the limit: 413.

@@ -55,6 +55,9 @@ func VerifySignature(header string, body []byte, secret string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
+// signer names what signs Jira's deliveries.
+var signer = webhook.Signer{Service: "JIRA", Setting: "JIRA_WEBHOOK_SECRET", Header: "X-Hub-Signature", MissingHint: "was the webhook saved with a secret?"}
+
 // webhookEvent is what the bot reads of a Jira webhook's body.
 type webhookEvent struct {
 	WebhookEvent string `json:"webhookEvent"`
@@ -73,17 +76,10 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delivery := r.Header.Get("X-Atlassian-Webhook-Identifier")
 	sig := r.Header.Get("X-Hub-Signature")
 	if !VerifySignature(sig, body, h.Secret) {
-		reason := "signature does not match JIRA_WEBHOOK_SECRET"
-		if sig == "" {
-			reason = "no X-Hub-Signature header (was the webhook saved with a secret?)"
-		}
-		log.Error("JIRA WEBHOOK REFUSED: bad signature; check JIRA_WEBHOOK_SECRET and the webhook's secret", "reason", reason,
-			"delivery", incidentbot.Clip(delivery), "remote", r.RemoteAddr)
-		webhook.WriteJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		webhook.RefuseSignature(w, r, log, signer, sig, delivery)
 		return
 	}
-	if delivery == "" || len(delivery) > 100 {
-		webhook.WriteJSON(w, http.StatusBadRequest, "error", "missing or oversized X-Atlassian-Webhook-Identifier")
+	if !webhook.DeliveryID(w, delivery, "X-Atlassian-Webhook-Identifier") {
 		return
 	}
 	var ev webhookEvent

@@ -7,41 +7,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	incidentbot "github.com/incidentbot/incidentbot"
 	"github.com/incidentbot/incidentbot/internal/jira"
 	"github.com/incidentbot/incidentbot/internal/jira/jirafake"
+	"github.com/incidentbot/incidentbot/internal/webhook/webhooktest"
 )
-
-type observed struct {
-	tracker, key string
-	issues       []incidentbot.TrackerIssue
-}
-
-type fakeObserver struct{ calls []observed }
-
-func (o *fakeObserver) ObserveTracker(_ context.Context, tracker, key string, issues []incidentbot.TrackerIssue) (incidentbot.Outcome, int, error) {
-	for _, c := range o.calls {
-		if c.key == key {
-			return incidentbot.OutcomeDuplicate, 0, nil
-		}
-	}
-	o.calls = append(o.calls, observed{tracker, key, issues})
-	return incidentbot.OutcomeApplied, 1, nil
-}
 
 const hookSecret = "jira-hook-secret-5e1d"
 
 func post(t *testing.T, h http.Handler, hook jirafake.Webhook) (int, string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/webhooks/jira", bytes.NewReader(hook.Body))
-	req.Header = hook.Header.Clone()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code, strings.TrimSpace(rec.Body.String())
+	return webhooktest.Post(t, h, "/webhooks/jira", hook.Body, hook.Header)
 }
 
 // An issue of the bot's moved to Done in Jira, reported by the signed
@@ -54,7 +33,7 @@ func TestWebhookHandler_IssueEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs := &fakeObserver{}
+	obs := &webhooktest.Observer{}
 	h := &jira.WebhookHandler{Secret: hookSecret, Site: f.URL(), Project: "OPS", Observer: obs}
 	if err := f.SetStatus(is.Key, "Done"); err != nil {
 		t.Fatal(err)
@@ -68,14 +47,14 @@ func TestWebhookHandler_IssueEvents(t *testing.T) {
 			t.Fatalf("delivery %d: %d %s, want %s", i+1, code, body, want)
 		}
 	}
-	if len(obs.calls) != 1 {
-		t.Fatalf("%d observations, want 1", len(obs.calls))
+	if len(obs.Calls) != 1 {
+		t.Fatalf("%d observations, want 1", len(obs.Calls))
 	}
-	got := obs.calls[0]
-	if got.tracker != incidentbot.TrackerJira || got.key != jira.DeliveryKey("wh-1") || len(got.issues) != 1 {
+	got := obs.Calls[0]
+	if got.Tracker != incidentbot.TrackerJira || got.Key != jira.DeliveryKey("wh-1") || len(got.Issues) != 1 {
 		t.Fatalf("observed %+v", got)
 	}
-	if o := got.issues[0]; o.Key != is.Key || o.IncidentID != "INC-7" || o.N != 3 || !o.Done || o.Status != "Done" || o.URL != f.URL()+"/browse/"+is.Key || o.UpdatedAt.IsZero() {
+	if o := got.Issues[0]; o.Key != is.Key || o.IncidentID != "INC-7" || o.N != 3 || !o.Done || o.Status != "Done" || o.URL != f.URL()+"/browse/"+is.Key || o.UpdatedAt.IsZero() {
 		t.Errorf("issue = %+v", o)
 	}
 
@@ -92,8 +71,8 @@ func TestWebhookHandler_IssueEvents(t *testing.T) {
 	if code, body := post(t, other, done); code != http.StatusOK || !strings.Contains(body, "ignored") {
 		t.Errorf("another project: %d %s", code, body)
 	}
-	if len(obs.calls) != 1 {
-		t.Errorf("%d observations after refused and ignored deliveries, want 1", len(obs.calls))
+	if len(obs.Calls) != 1 {
+		t.Errorf("%d observations after refused and ignored deliveries, want 1", len(obs.Calls))
 	}
 
 	bad := jirafake.Webhook{Body: []byte(`{"webhookEvent":"jira:issue_updated","issue":`), Header: done.Header.Clone()}
