@@ -537,18 +537,12 @@ func (s *Server) decide(method string) decision {
 // sleep waits d; it reports false (and logs the call) when the client went
 // away or the server is closing.
 func (s *Server) sleep(ctx context.Context, d time.Duration, call *Call) bool {
-	if d <= 0 {
+	if fakefault.Sleep(ctx, d, s.closing) {
 		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		call.Error = ctx.Err().Error()
-	case <-s.closing:
-		call.Error = "server closing"
+	call.Error = "server closing"
+	if err := ctx.Err(); err != nil {
+		call.Error = err.Error()
 	}
 	s.record(*call)
 	return false
