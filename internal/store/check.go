@@ -106,7 +106,9 @@ func checkFile(path string) error {
 	if need := int64(m.pgid) * int64(m.pageSize); m.pageSize == 0 || need > size {
 		return damaged(path, "is truncated: it has %d bytes, its pages need %d", size, need)
 	}
-	w := pageWalk{f: f, m: m, seen: map[uint64]bool{}}
+	read, release := mapPages(f, size)
+	defer release()
+	w := pageWalk{read: read, m: m, seen: map[uint64]bool{}}
 	if err := w.page(m.root, 0); err != nil {
 		return damaged(path, "has damaged pages (%v)", err)
 	}
@@ -129,7 +131,7 @@ const (
 // damaged element outside the map and the fault killed the process (no
 // recover reaches that goroutine).
 type pageWalk struct {
-	f    *os.File
+	read func(off, n int64) ([]byte, error) // n bytes of the file at off
 	m    metaPage
 	seen map[uint64]bool
 }
@@ -146,20 +148,20 @@ func (w *pageWalk) page(id uint64, depth int) error {
 	}
 	w.seen[id] = true
 	ps := int64(w.m.pageSize)
-	hdr := make([]byte, pageHeaderSize)
-	if _, err := w.f.ReadAt(hdr, int64(id)*ps); err != nil {
-		return fmt.Errorf("page %d: %v", id, err)
-	}
-	overflow := int64(binary.LittleEndian.Uint32(hdr[12:]))
-	if int64(id)+overflow >= int64(w.m.pgid) {
-		return fmt.Errorf("page %d runs past the pages in use", id)
-	}
-	buf := make([]byte, (overflow+1)*ps)
-	if _, err := w.f.ReadAt(buf, int64(id)*ps); err != nil {
+	buf, err := w.read(int64(id)*ps, ps)
+	if err != nil {
 		return fmt.Errorf("page %d: %v", id, err)
 	}
 	if got := binary.LittleEndian.Uint64(buf); got != id {
 		return fmt.Errorf("page %d says it is page %d", id, got)
+	}
+	if overflow := int64(binary.LittleEndian.Uint32(buf[12:])); overflow > 0 {
+		if int64(id)+overflow >= int64(w.m.pgid) {
+			return fmt.Errorf("page %d runs past the pages in use", id)
+		}
+		if buf, err = w.read(int64(id)*ps, (overflow+1)*ps); err != nil {
+			return fmt.Errorf("page %d: %v", id, err)
+		}
 	}
 	return w.elements(buf, id, depth)
 }
@@ -259,4 +261,13 @@ func openChecked(path string, opts *bolt.Options) (b *bolt.DB, err error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// readFile reads n bytes of f at off (mapPages' fallback).
+func readFile(f *os.File) func(off, n int64) ([]byte, error) {
+	return func(off, n int64) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := f.ReadAt(b, off)
+		return b, err
+	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -156,4 +157,41 @@ func TestOpen_FewBytesChangedInTheDataPages_AreRefusedOrHarmless(t *testing.T) {
 		t.Error("no trial damaged the structure: the test tests nothing")
 	}
 	t.Logf("%d of 200 damaged copies refused", refused)
+}
+
+// BenchmarkOpen opens (and closes) a database of 1,000 and of 20,000
+// incidents: the checks at open read every page (checkFile's walk of the
+// trees from the file, then bbolt's consistency check), so this cost grows
+// with the file, once a start.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{1000, 20000} {
+		b.Run(fmt.Sprintf("incidents=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "incidentbot.db")
+			db, err := store.Open(path, store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range n / 1000 {
+				putIncidents(b, db, 1000, func(inc *incidentbot.Incident) { inc.Title = "pool exhausted on the primary"; inc.Service = "Checkout" })
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				db, err := store.Open(path, store.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
+		})
+	}
 }

@@ -13,7 +13,7 @@ import (
 var i0 = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // putIncidents stores incidents 1..n, shaped by each.
-func putIncidents(t *testing.T, db *store.DB, n int, each func(inc *incidentbot.Incident)) {
+func putIncidents(t testing.TB, db *store.DB, n int, each func(inc *incidentbot.Incident)) {
 	t.Helper()
 	err := db.Update(context.Background(), func(tx incidentbot.Tx) error {
 		for range n {
